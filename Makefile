@@ -1,0 +1,50 @@
+# voicecli — two commands do all the set-up on a fresh machine:
+#   make demo   create .venv, install voicecli with its default models, run one spoken exchange
+#   make test   install everything the tests need (system packages too) and run the whole suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PIP := $(VENV)/bin/pip
+PY := $(VENV)/bin/python
+# llama-cpp-python is built from source. The default native build crashes (SIGSEGV in the AMX
+# kernels) on CPUs that report AMX/AVX-512 without usable tiles, so build a portable AVX2 one.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF
+PIP_INSTALL := CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install -c constraints.txt
+
+.PHONY: install install-dev system-deps demo test test-fast bench lint clean
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(VENV)/bin/activate pyproject.toml constraints.txt
+	$(PIP_INSTALL) -e '.[serve]'
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed
+	$(PIP_INSTALL) -e '.[serve,plot,multilingual,dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.dev-installed
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+demo: install
+	bash scripts/demo.sh
+
+test: system-deps install-dev
+	bash scripts/run-tests.sh
+
+test-fast: install-dev
+	$(PY) -m pytest tests/unit -q
+
+bench: install
+	$(VENV)/bin/voicecli bench
+
+lint: install-dev
+	$(VENV)/bin/ruff check voicecli tests && $(VENV)/bin/mypy voicecli
+
+clean:
+	rm -rf $(VENV) test-artifacts .pytest_cache

@@ -1,0 +1,40 @@
+import pytest
+
+from voicecli.tts.chunker import ChunkerParams, SpeechChunker
+
+
+def stream(text, step=3, params=ChunkerParams()):
+    c = SpeechChunker(params)
+    out = []
+    for i in range(0, len(text), step):
+        out += c.push(text[i:i + step])
+    return out + c.flush()
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Hello there. How are you?", ["Hello there.", "How are you?"]),
+    # the first clause is spoken early once it has 4 words
+    ("Paris is the capital, and it is lovely. Yes.", ["Paris is the capital,", "and it is lovely.", "Yes."]),
+    # a short first clause waits for more words
+    ("Yes, it is. Fine.", ["Yes, it is.", "Fine."]),
+    # abbreviations and decimals do not end sentences
+    ("Dr. Smith paid 3.5 dollars. Then left.", ["Dr. Smith paid 3.5 dollars.", "Then left."]),
+    ("Mr. Quilter is here", ["Mr. Quilter is here"]),
+    ("Line one\nLine two", ["Line one", "Line two"]),
+])
+def test_chunks(text, expected):
+    assert stream(text) == expected
+
+
+def test_stream_granularity_does_not_change_result():
+    text = "The capital of France is Paris. It has many museums, parks and cafes. Enjoy!"
+    assert stream(text, 1) == stream(text, 7) == stream(text, 1000)
+
+
+def test_long_sentence_is_cut_at_a_clause():
+    words = " ".join(f"w{i}" for i in range(40))
+    text = f"Start here, {words}, and more words follow here. End."
+    chunks = stream(text, params=ChunkerParams(first_chunk_min_words=2, max_chunk_words=20))
+    assert chunks[0] == "Start here,"
+    assert all(len(c.split()) <= 45 for c in chunks)
+    assert " ".join(chunks).split() == text.split()

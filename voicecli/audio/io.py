@@ -1,0 +1,264 @@
+"""Where frames come from and where reply audio goes: a microphone or a file played in real
+time; a speaker or a WAV written on a true timeline. Downstream code only sees frames."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import threading
+import time
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from voicecli.audio.format import FRAME_SAMPLES, PIPELINE_RATE_HZ, float_to_pcm16
+from voicecli.audio.playback import Player
+from voicecli.audio.resample import StreamResampler
+from voicecli.errors import DeviceError
+
+
+@dataclass(frozen=True)
+class CapturedFrame:
+    index: int
+    samples: np.ndarray
+    """512 float32 samples at 16 kHz."""
+    captured_at: float
+    """Monotonic time at which the frame's last sample was captured."""
+
+
+END_OF_INPUT = None
+
+
+class FrameSource(Protocol):
+    def start(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None: ...
+    def stop(self) -> None: ...
+
+
+class _Framer:
+    """Cuts arbitrary blocks into 512-sample frames."""
+
+    def __init__(self) -> None:
+        self._buf = np.zeros(0, np.float32)
+        self.index = 0
+
+    def push(self, block: np.ndarray) -> list[np.ndarray]:
+        self._buf = np.concatenate([self._buf, block]) if self._buf.size else block
+        frames = []
+        while len(self._buf) >= FRAME_SAMPLES:
+            frames.append(self._buf[:FRAME_SAMPLES].copy())
+            self._buf = self._buf[FRAME_SAMPLES:]
+        return frames
+
+
+class SimulatedEcho:
+    """Mixes what the player plays back into the microphone signal, delayed and attenuated, as a
+    loudspeaker next to a microphone would. Used by tests and benchmarks with file input."""
+
+    def __init__(self, player: Player, delay_ms: float = 60.0, gain: float = 0.5) -> None:
+        self.gain = gain
+        self._lock = threading.Lock()
+        self._buf: collections.deque[float] = collections.deque([0.0] * int(delay_ms * 16), maxlen=None)
+        player.add_tap(self._on_played)
+
+    def _on_played(self, block16k: np.ndarray) -> None:
+        with self._lock:
+            self._buf.extend(block16k.tolist())
+
+    def mix(self, frame: np.ndarray) -> np.ndarray:
+        with self._lock:
+            n = min(len(frame), len(self._buf))
+            echo = np.array([self._buf.popleft() for _ in range(n)], dtype=np.float32)
+        out = frame.copy()
+        out[:n] += self.gain * echo
+        return out
+
+
+class FileSource:
+    """Plays a recording into the pipeline in real time, frame by frame, as a microphone would,
+    then ``trailing_silence_s`` of silence, then END_OF_INPUT."""
+
+    def __init__(self, samples: np.ndarray, trailing_silence_s: float = 1.5, realtime: bool = True,
+                 echo: SimulatedEcho | None = None) -> None:
+        pad = np.zeros(int(trailing_silence_s * PIPELINE_RATE_HZ), np.float32)
+        self._audio = np.concatenate([samples.astype(np.float32), pad])
+        self._realtime = realtime
+        self._echo = echo
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.duration_s = len(samples) / PIPELINE_RATE_HZ
+
+    def start(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None:
+        self._thread = threading.Thread(target=self._run, args=(loop, queue), name="file-source", daemon=True)
+        self._thread.start()
+
+    def _run(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None:
+        n = len(self._audio) // FRAME_SAMPLES
+        t0 = time.monotonic()
+        for i in range(n):
+            if self._stop.is_set():
+                return
+            due = t0 + (i + 1) * FRAME_SAMPLES / PIPELINE_RATE_HZ
+            if self._realtime:
+                delay = due - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            frame = self._audio[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES]
+            if self._echo is not None:
+                frame = self._echo.mix(frame)
+            captured = due if self._realtime else time.monotonic()
+            loop.call_soon_threadsafe(queue.put_nowait, CapturedFrame(i, frame, captured))
+        loop.call_soon_threadsafe(queue.put_nowait, END_OF_INPUT)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class MicrophoneSource:
+    """sounddevice input stream, 16 kHz mono, 32 ms blocks. Falls back to the device's own rate
+    plus resampling when it cannot capture at 16 kHz."""
+
+    def __init__(self, device: int | None) -> None:
+        self.device = device
+        self._stream: Any = None
+        self._framer = _Framer()
+        self._resampler: StreamResampler | None = None
+        self.last_frame_at = time.monotonic()
+        self.status_errors = 0
+
+    def start(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None:
+        from voicecli.audio.devices import sd
+
+        s = sd()
+
+        def callback(indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+            if status:
+                self.status_errors += 1
+            block = indata[:, 0].copy()
+            if self._resampler is not None:
+                block = self._resampler.process(block)
+            now = time.monotonic()
+            for f in self._framer.push(block):
+                idx = self._framer.index
+                self._framer.index += 1
+                loop.call_soon_threadsafe(queue.put_nowait, CapturedFrame(idx, f, now))
+            self.last_frame_at = now
+
+        try:
+            try:
+                self._stream = s.InputStream(device=self.device, channels=1, samplerate=PIPELINE_RATE_HZ,
+                                             blocksize=FRAME_SAMPLES, dtype="float32", callback=callback)
+            except s.PortAudioError:
+                rate = int(s.query_devices(self.device, "input")["default_samplerate"])
+                self._resampler = StreamResampler(rate, PIPELINE_RATE_HZ)
+                self._stream = s.InputStream(device=self.device, channels=1, samplerate=rate,
+                                             blocksize=int(rate * 0.032), dtype="float32", callback=callback)
+            self._stream.start()
+        except s.PortAudioError as exc:
+            raise DeviceError(f"cannot open the input device: {exc}",
+                              "is it busy or unplugged? pick another with --input-device") from exc
+        self.last_frame_at = time.monotonic()
+
+    def stop(self) -> None:
+        if self._stream is not None:
+            try:
+                self._stream.abort()
+                self._stream.close()
+            except Exception:  # noqa: BLE001 - closing a vanished device may fail; nothing to do
+                pass
+            self._stream = None
+
+
+BLOCK_MS = 20
+
+
+class SpeakerOutput:
+    """A sounddevice output stream pulling from the player in 20 ms blocks."""
+
+    def __init__(self, player: Player, device: int | None) -> None:
+        self.player = player
+        self.device = device
+        self._stream: Any = None
+        self.failed: str | None = None
+
+    def start(self) -> None:
+        from voicecli.audio.devices import sd
+
+        s = sd()
+
+        def callback(outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+            self.player.fill(outdata[:, 0])
+            if outdata.shape[1] > 1:
+                outdata[:, 1:] = outdata[:, :1]
+
+        try:
+            self._stream = s.OutputStream(device=self.device, channels=1, samplerate=self.player.sample_rate_hz,
+                                          blocksize=int(self.player.sample_rate_hz * BLOCK_MS / 1000),
+                                          dtype="float32", callback=callback, latency="low")
+            self._stream.start()
+        except s.PortAudioError as exc:
+            raise DeviceError(f"cannot open the output device: {exc}",
+                              "is it busy or unplugged? pick another with --output-device, or use --output FILE.wav") from exc
+
+    @property
+    def active(self) -> bool:
+        return self._stream is not None and bool(self._stream.active)
+
+    def stop(self) -> None:
+        if self._stream is not None:
+            try:
+                self._stream.stop()
+                self._stream.close()
+            except Exception:  # noqa: BLE001
+                pass
+            self._stream = None
+
+
+class WavOutput:
+    """A virtual output device: a thread pulls 20 ms blocks from the player in real time and
+    writes them, silence included, so the WAV's timeline is the session's timeline."""
+
+    def __init__(self, player: Player, path: str | Path) -> None:
+        self.player = player
+        self.path = Path(path)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.failed: str | None = None
+        self.active = False
+
+    def start(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._wav = wave.open(str(self.path), "wb")
+        except OSError as exc:
+            raise DeviceError(f"cannot write {self.path}: {exc.strerror}", "choose another --output path") from exc
+        self._wav.setnchannels(1)
+        self._wav.setsampwidth(2)
+        self._wav.setframerate(self.player.sample_rate_hz)
+        self._thread = threading.Thread(target=self._run, name="wav-output", daemon=True)
+        self.active = True
+        self._thread.start()
+
+    def _run(self) -> None:
+        block = int(self.player.sample_rate_hz * BLOCK_MS / 1000)
+        buf = np.zeros(block, np.float32)
+        t0 = time.monotonic()
+        n = 0
+        while not self._stop.is_set():
+            due = t0 + n * BLOCK_MS / 1000
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            self.player.fill(buf)
+            self._wav.writeframes(float_to_pcm16(buf))
+            n += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+            self._thread = None
+            self._wav.close()
+        self.active = False

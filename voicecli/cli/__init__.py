@@ -1,0 +1,1 @@
+"""The typer CLI: a thin adapter over the library."""

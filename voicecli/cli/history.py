@@ -1,0 +1,63 @@
+"""``voicecli history``: list saved sessions, or show one session's transcript."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from voicecli.cli.common import handle_errors, out_console, settings_from
+from voicecli.errors import VoicecliError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("history")(history)
+
+
+def history(
+    session: Optional[str] = typer.Argument(None, help="Session id (or a unique prefix, or 'last') to show."),
+    path: Optional[Path] = typer.Option(None, "--history", help="History database."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """List conversations, or print one conversation's transcript with latencies."""
+    from rich.table import Table
+
+    from voicecli.config import data_dir
+    from voicecli.pipeline.history import HistoryStore
+
+    with handle_errors(verbose):
+        settings = settings_from({"history.path": str(path) if path else None}).settings
+        db = Path(settings.history.path or data_dir() / "history.sqlite3")
+        if not db.exists():
+            raise VoicecliError(f"no history yet at {db}", "talk first, or pass --history PATH")
+        store = HistoryStore(db)
+        if session is None:
+            rows = store.sessions()
+            if json_out:
+                out_console.print_json(json.dumps([r.__dict__ for r in rows]))
+                return
+            table = Table("session", "started", "turns", "first words")
+            for r in rows:
+                table.add_row(r.id, time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started_at)), str(r.turns),
+                              r.first_user[:40])
+            out_console.print(table)
+            return
+        sid = store.find_session(session)
+        if sid is None:
+            raise VoicecliError(f"no single session matches '{session}'", "run `voicecli history` to list them")
+        turns = store.turns(sid)
+        if json_out:
+            out_console.print_json(json.dumps({"session": sid, "turns": turns}))
+            return
+        out_console.print(f"[bold]session {sid}[/]")
+        for t in turns:
+            out_console.print(f"[cyan]you:[/] {t['user']}", highlight=False)
+            mark = " [red][interrupted][/]" if t["interrupted"] else ""
+            out_console.print(f"[magenta]assistant:[/] {t['assistant']}{mark}", highlight=False)
+            v2v = t["latency_ms"].get("voice_to_voice")
+            if v2v is not None:
+                out_console.print(f"  [dim]voice-to-voice {v2v:.0f} ms[/]")

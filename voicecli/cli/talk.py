@@ -1,0 +1,238 @@
+"""``voicecli talk`` (the live conversation) and ``voicecli devices``."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from voicecli.cli.common import err_console, handle_errors, out_console, settings_from
+
+
+def register(app: typer.Typer) -> None:
+    app.command("talk")(talk)
+    app.command("devices")(devices)
+
+
+def devices(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+    """List sound devices (index, name, channels, default rate)."""
+    from rich.table import Table
+
+    from voicecli.audio.devices import list_devices
+
+    with handle_errors(verbose):
+        devs = list_devices()
+        if not devs:
+            out_console.print("no sound devices found (use --input FILE / --output FILE.wav with talk)")
+            return
+        table = Table("index", "name", "host API", "in", "out", "rate", "default")
+        for d in devs:
+            default = ",".join(x for x, on in (("input", d.is_default_input), ("output", d.is_default_output)) if on)
+            table.add_row(str(d.index), d.name, d.hostapi, str(d.max_input_channels),
+                          str(d.max_output_channels), f"{d.default_samplerate:.0f}", default)
+        out_console.print(table)
+
+
+def talk(
+    input: Optional[Path] = typer.Option(None, "--input", "-i", help="Play this recording into the pipeline in real time instead of using a microphone."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write what the assistant says to this WAV (true timeline) instead of a speaker."),
+    input_device: Optional[str] = typer.Option(None, "--input-device", help="Microphone by index or name (see `voicecli devices`)."),
+    output_device: Optional[str] = typer.Option(None, "--output-device", help="Speaker by index or name."),
+    system: Optional[str] = typer.Option(None, "--system", help="System prompt for the assistant."),
+    ptt: bool = typer.Option(False, "--ptt", help="Push-to-talk: space starts listening, space again sends."),
+    text: bool = typer.Option(False, "--text", help="Type instead of speaking; replies are still spoken."),
+    plain: bool = typer.Option(False, "--plain", help="Readable lines instead of the live screen."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON object per line (see README for the schema)."),
+    history: Optional[Path] = typer.Option(None, "--history", help="SQLite file for the conversation history."),
+    no_history: bool = typer.Option(False, "--no-history", help="Do not save the conversation."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Whisper model (name or path)."),
+    language: Optional[str] = typer.Option(None, "--language", "-l", help="Spoken language (multilingual models)."),
+    llm_model: Optional[str] = typer.Option(None, "--llm-model", help="GGUF model (name or path)."),
+    llm_url: Optional[str] = typer.Option(None, "--llm-url", help="Use an OpenAI-compatible server (…/v1) for replies."),
+    llm_max_tokens: Optional[int] = typer.Option(None, "--llm-max-tokens", help="Longest reply, in tokens."),
+    voice: Optional[str] = typer.Option(None, "--voice", help="Piper voice (name or .onnx path)."),
+    speed: Optional[float] = typer.Option(None, "--speed", help="Speaking speed (1.0 = normal)."),
+    vad_threshold: Optional[float] = typer.Option(None, "--vad-threshold", help="Speech probability threshold (0-1)."),
+    end_silence_ms: Optional[int] = typer.Option(None, "--end-silence-ms", help="Silence that ends your turn."),
+    min_speech_ms: Optional[int] = typer.Option(None, "--min-speech-ms", help="Shorter sounds are ignored."),
+    echo_cancel: Optional[bool] = typer.Option(None, "--echo-cancel/--no-echo-cancel", help="Cancel the assistant's voice from the microphone."),
+    simulate_echo: float = typer.Option(0.0, "--simulate-echo", hidden=True, help="Test aid: mix this much of the output back into --input."),
+    allow_download: Optional[bool] = typer.Option(None, "--allow-download", help="Allow model downloads from the hub."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks."),
+) -> None:
+    """Talk with the assistant: microphone → VAD → Whisper → llama.cpp → Piper, with barge-in."""
+    with handle_errors(verbose):
+        resolved = settings_from({
+            "stt.model": model, "stt.language": language, "llm.model": llm_model, "llm.url": llm_url,
+            "llm.max_reply_tokens": llm_max_tokens,
+            "llm.system_prompt": system, "tts.voice": voice, "tts.speed": speed, "vad.threshold": vad_threshold,
+            "vad.end_silence_ms": end_silence_ms, "vad.min_speech_ms": min_speech_ms,
+            "audio.input_device": input_device, "audio.output_device": output_device,
+            "audio.echo_cancel": echo_cancel, "models.allow_download": allow_download,
+            "history.enabled": False if no_history else None, "history.path": str(history) if history else None})
+        code = run_talk(resolved.settings, input, output, ptt=ptt, text_mode=text,
+                        mode="json" if json_out else "plain" if (plain or text) else "tui",
+                        simulate_echo=simulate_echo)
+        raise typer.Exit(code)
+
+
+def run_talk(settings: Any, input_file: Path | None, output_file: Path | None, *, ptt: bool, text_mode: bool,
+             mode: str, simulate_echo: float = 0.0) -> int:
+    from voicecli.audio.decode import decode_audio
+    from voicecli.audio.devices import resolve_device
+    from voicecli.audio.io import FileSource, MicrophoneSource, SimulatedEcho, SpeakerOutput, WavOutput
+    from voicecli.audio.playback import Player
+    from voicecli.config import data_dir
+    from voicecli.engines import Engines
+    from voicecli.pipeline.conversation import Conversation
+    from voicecli.pipeline.events import SessionStarted
+    from voicecli.pipeline.history import HistoryStore
+    from voicecli.pipeline.options import conversation_options
+    from voicecli.tui.printers import JsonPrinter, PlainPrinter
+
+    # Cheap checks first: a bad device or file fails before any model loads.
+    samples = decode_audio(input_file) if input_file is not None else None
+    in_idx = resolve_device(settings.audio.input_device, "input") if samples is None and not text_mode else None
+    out_idx = resolve_device(settings.audio.output_device, "output") if output_file is None else None
+
+    status = err_console.status("loading models…") if mode == "tui" and sys.stderr.isatty() else None
+    if status:
+        status.start()
+    try:
+        engines = Engines.load(settings)
+    finally:
+        if status:
+            status.stop()
+
+    store = None
+    session_id = None
+    models = {"stt": engines.transcriber.name, "llm": engines.chat.name, "tts": engines.speaker.name}
+    if settings.history.enabled:
+        store = HistoryStore(settings.history.path or data_dir() / "history.sqlite3")
+        session_id = store.new_session(models)
+
+    player = Player(engines.speaker.sample_rate_hz)
+    echo = SimulatedEcho(player, gain=simulate_echo) if simulate_echo > 0 and samples is not None else None
+    if text_mode:
+        source: Any = _TextSource()
+    elif samples is not None:
+        source = FileSource(samples, echo=echo)
+    else:
+        source = MicrophoneSource(in_idx)
+    out_dev: Any = WavOutput(player, output_file) if output_file is not None else SpeakerOutput(player, out_idx)
+    aec = _echo_canceller() if settings.audio.echo_cancel and not text_mode else None
+
+    options = conversation_options(settings, push_to_talk=ptt)
+    emitters: list[Any] = []
+    on_turn = (lambda rec: store.add_turn(session_id, rec)) if store is not None and session_id else None
+    view = None
+    if mode == "json":
+        emitters.append(JsonPrinter())
+    elif mode == "plain":
+        emitters.append(PlainPrinter())
+    else:
+        from voicecli.tui.view import TalkView
+
+        view = TalkView()
+        if ptt:
+            view.keys_help = "space: talk/send  m: mute  q: quit"
+        emitters.append(view.apply)
+
+    def emit(ev: Any) -> None:
+        for e in emitters:
+            e(ev)
+
+    convo = Conversation(engines, source, player, out_dev, emit, options, echo_canceller=aec, on_turn=on_turn)
+    if isinstance(source, _TextSource):
+        source.conversation = convo
+    emit(SessionStarted(session_id, models))
+    watchdog = 3.0 if isinstance(source, MicrophoneSource) else None
+
+    def on_key(ch: str) -> None:
+        if ch in ("q", "Q"):
+            convo.stop()
+        elif ch == " ":
+            convo.push_to_talk() if ptt else convo.interrupt("key")
+        elif ch in ("m", "M"):
+            convo.toggle_mute()
+        elif ch in ("\r", "\n", "i", "I") and not ptt:
+            convo.interrupt("key")
+
+    try:
+        if view is not None:
+            _run_tui(convo, view, on_key, watchdog)
+        else:
+            from voicecli.tui.keys import KeyReader
+
+            with (KeyReader(on_key) if not text_mode and sys.stdin.isatty() else _nullcontext()):
+                asyncio.run(convo.run(watchdog))
+    finally:
+        if store is not None:
+            store.close()
+    return 0
+
+
+def _run_tui(convo: Any, view: Any, on_key: Any, watchdog: float | None) -> None:
+    from rich.console import Console
+    from rich.live import Live
+
+    from voicecli.tui.keys import KeyReader
+    from voicecli.tui.view import render
+
+    console = Console()
+    height = min(console.size.height, 40)
+    with KeyReader(on_key), Live(get_renderable=lambda: render(view, height), console=console,
+                                 refresh_per_second=12, screen=True, redirect_stderr=False):
+        asyncio.run(convo.run(watchdog))
+    for who, line in view.lines:
+        console.print(f"[bold]{who}:[/] {line}", highlight=False)
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class _TextSource:
+    """--text: typed lines become turns; no microphone. Silence frames keep the clock going."""
+
+    conversation: Any = None
+
+    def start(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None:
+        self._stop = threading.Event()
+        threading.Thread(target=self._read, args=(loop, queue), daemon=True).start()
+
+    def _read(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None:
+        import time
+
+        from voicecli.audio.io import END_OF_INPUT
+
+        for line in sys.stdin:
+            if self._stop.is_set():
+                break
+            if line.strip():
+                self.conversation.submit_text(line)
+                time.sleep(0.2)
+                while self.conversation._reply is not None:  # wait for the spoken reply
+                    time.sleep(0.05)
+        loop.call_soon_threadsafe(queue.put_nowait, END_OF_INPUT)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def _echo_canceller() -> Any:
+    try:
+        from voicecli.audio.echo import EchoCanceller
+
+        return EchoCanceller()
+    except Exception as exc:  # noqa: BLE001 - AEC is an enhancement; say so and go on
+        err_console.print(f"note: echo cancellation unavailable ({exc}); use headphones")
+        return None

@@ -1,0 +1,176 @@
+"""Configuration, resolved once at the edge: CLI flag > ``VOICECLI_*`` env > config file >
+defaults. Engines receive the typed section objects and never read env vars or files."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from voicecli.errors import ConfigError
+
+APP_NAME = "voicecli"
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful voice assistant. Your replies are spoken aloud, so answer in one or two "
+    "short, plain sentences. Never use markdown, lists, emoji or code."
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SttConfig(_Section):
+    model: str = Field("tiny.en", description="Whisper model: a name from `voicecli models`, a CTranslate2 directory, or a hub id.")
+    backend: Literal["auto", "faster-whisper", "mlx-whisper"] = Field("auto", description="STT backend; auto picks mlx-whisper on Apple Silicon.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Device for faster-whisper.")
+    compute_type: str = Field("int8", description="CTranslate2 compute type (int8, float32, float16, int8_float16, default).")
+    beam_size: int = Field(1, ge=1, le=20, description="Beam size; 1 is greedy and fastest.")
+    language: str | None = Field(None, description="Language code (en, de, ...); unset = detect (multilingual models).")
+    threads: int = Field(0, ge=0, description="CPU threads for STT (0 = all cores).")
+
+
+class LlmConfig(_Section):
+    model: str = Field("smollm2-135m", description="GGUF model name or path.")
+    url: str | None = Field(None, description="Use an OpenAI-compatible server at this base URL instead of the in-process model.")
+    api_key: str | None = Field(None, description="API key for --llm-url servers.")
+    threads: int = Field(2, ge=1, description="CPU threads for llama.cpp.")
+    context_tokens: int = Field(2048, ge=256, description="llama.cpp context size.")
+    history_tokens: int = Field(1024, ge=64, description="Token budget for the conversation history sent to the LLM; oldest turns dropped first.")
+    max_reply_tokens: int = Field(96, ge=8, description="Upper bound on tokens per reply.")
+    temperature: float = Field(0.3, ge=0.0, le=2.0, description="Sampling temperature.")
+    system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, description="System prompt (suited to speech).")
+
+
+class TtsConfig(_Section):
+    voice: str = Field("en_US-joe-medium", description="Piper voice name or .onnx path.")
+    speed: float = Field(1.0, gt=0.24, le=4.0, description="Speaking speed (1.0 = normal).")
+    first_chunk_min_words: int = Field(4, ge=1, description="Speak the first clause as soon as it has this many words.")
+
+
+class VadConfig(_Section):
+    threshold: float = Field(0.5, gt=0.0, lt=1.0, description="Speech probability that counts as speech.")
+    start_ms: int = Field(96, ge=32, description="Speech needed before a turn starts (rejects clicks, coughs).")
+    min_speech_ms: int = Field(250, ge=32, description="Shorter utterances are discarded as noise.")
+    preroll_ms: int = Field(320, ge=0, description="Audio kept from before speech started.")
+    end_silence_ms: int = Field(400, ge=96, description="Silence that ends the user's turn.")
+    barge_in_ms: int = Field(192, ge=32, description="Speech needed during playback to interrupt the assistant.")
+
+
+class AudioConfig(_Section):
+    input_device: str | None = Field(None, description="Input device index or name (default device if unset).")
+    output_device: str | None = Field(None, description="Output device index or name (default device if unset).")
+    echo_cancel: bool = Field(True, description="Cancel the assistant's own voice from the microphone (speakers without headphones).")
+
+
+class ModelsConfig(_Section):
+    dir: str | None = Field(None, description="Extra folder searched for drop-in models (besides ./models and the user models dir).")
+    allow_download: bool = Field(False, description="Allow downloading missing models from the Hugging Face hub.")
+
+
+class HistoryConfig(_Section):
+    enabled: bool = Field(True, description="Save conversations to SQLite.")
+    path: str | None = Field(None, description="History database (default: user data dir).")
+
+
+class Settings(_Section):
+    stt: SttConfig = SttConfig()
+    llm: LlmConfig = LlmConfig()
+    tts: TtsConfig = TtsConfig()
+    vad: VadConfig = VadConfig()
+    audio: AudioConfig = AudioConfig()
+    models: ModelsConfig = ModelsConfig()
+    history: HistoryConfig = HistoryConfig()
+
+
+SECTIONS: dict[str, type[_Section]] = {name: f.annotation for name, f in Settings.model_fields.items()}  # type: ignore[misc]
+
+
+def config_path() -> Path:
+    override = os.environ.get("VOICECLI_CONFIG")
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def all_keys() -> list[str]:
+    return [f"{s}.{k}" for s, cls in SECTIONS.items() for k in cls.model_fields]
+
+
+def env_name(key: str) -> str:
+    return "VOICECLI_" + key.replace(".", "_").upper()
+
+
+@dataclass(frozen=True)
+class ResolvedSettings:
+    settings: Settings
+    sources: dict[str, str] = field(default_factory=dict)
+    """key → "cli", "env (VOICECLI_…)", "file (path)" or "default"."""
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}",
+                          "fix or delete the file") from exc
+    flat: dict[str, Any] = {}
+    for section, values in data.items():
+        if section not in SECTIONS or not isinstance(values, dict):
+            raise ConfigError(f"config file {path}: unknown section [{section}]",
+                              f"known sections: {', '.join(SECTIONS)}")
+        for k, v in values.items():
+            flat[f"{section}.{k}"] = v
+    return flat
+
+
+def resolve(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
+            file: Path | None = None) -> ResolvedSettings:
+    """Merge the four layers and validate. ``cli`` maps dotted keys to values (None = not given)."""
+    env = os.environ if env is None else env
+    file = config_path() if file is None else file
+    layers: list[tuple[str, dict[str, Any]]] = [(f"file ({file})", _read_file(file))]
+    env_values = {k: env[env_name(k)] for k in all_keys() if env_name(k) in env}
+    layers.append(("env", env_values))
+    layers.append(("cli", {k: v for k, v in (cli or {}).items() if v is not None}))
+
+    merged: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
+    sources = {k: "default" for k in all_keys()}
+    for label, values in layers:
+        for key, value in values.items():
+            section, _, name = key.partition(".")
+            if section not in SECTIONS or name not in SECTIONS[section].model_fields:
+                raise ConfigError(f"unknown setting '{key}' (from {label})",
+                                  "run `voicecli config` to see valid settings")
+            merged[section][name] = value
+            sources[key] = f"env ({env_name(key)})" if label == "env" else label
+    try:
+        settings = Settings.model_validate(merged)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"invalid value for {key} (from {sources.get(key, '?')}): {err['msg']}",
+                          "see `voicecli config`") from exc
+    return ResolvedSettings(settings=settings, sources=sources)
+
+
+def describe(key: str) -> str:
+    section, _, name = key.partition(".")
+    return SECTIONS[section].model_fields[name].description or ""
+
+
+def value_of(settings: Settings, key: str) -> Any:
+    section, _, name = key.partition(".")
+    return getattr(getattr(settings, section), name)

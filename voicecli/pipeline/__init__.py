@@ -1,0 +1,1 @@
+"""The conversation: events, turn-taking, orchestration and the history store."""

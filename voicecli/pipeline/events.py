@@ -1,0 +1,136 @@
+"""Pipeline events (past tense), observed by the TUI, the plain/JSON printers and the history."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class AssistantState(str, Enum):
+    LISTENING = "listening"
+    HEARING = "hearing you"
+    THINKING = "thinking"
+    SPEAKING = "speaking"
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Milliseconds, measured from the real end of the user's speech (last voiced frame)."""
+
+    endpoint_wait: float | None = None
+    """End of speech → endpointer decided the turn was over."""
+    stt: float | None = None
+    """Transcription compute time."""
+    stt_wait: float | None = None
+    """How long the turn waited for STT after the endpoint (0 when speculative STT finished first)."""
+    llm_first_token: float | None = None
+    """LLM request → first token."""
+    tts_first_audio: float | None = None
+    """First speakable text → its audio synthesised."""
+    voice_to_voice: float | None = None
+    """End of speech → first reply sample handed to the output device."""
+
+    def as_dict(self) -> dict[str, float | None]:
+        return {k: (round(v, 1) if v is not None else None) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    turn: int
+    user: str
+    assistant: str
+    """What the user heard (the whole reply unless interrupted)."""
+    interrupted: bool
+    full_reply: str
+    started_at: float
+    """Unix time the user started speaking (or typed)."""
+    ended_at: float
+    latency: Latency
+    interrupted_by: str | None = None
+    interrupt_output_s: float | None = None
+    """Output-timeline position (s) where barge-in was detected and playback cleared."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "turn", "turn": self.turn, "user": self.user, "assistant": self.assistant,
+                "interrupted": self.interrupted, "interrupted_by": self.interrupted_by,
+                "full_reply": self.full_reply, "started_at": self.started_at, "ended_at": self.ended_at,
+                "interrupt_output_s": self.interrupt_output_s, "latency_ms": self.latency.as_dict()}
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    state: AssistantState
+
+
+@dataclass(frozen=True)
+class LevelMeasured:
+    dbfs: float
+    muted: bool = False
+
+
+@dataclass(frozen=True)
+class UserTranscribed:
+    turn: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyDelta:
+    turn: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyInterrupted:
+    turn: int
+    reason: str
+    output_s: float
+
+
+@dataclass(frozen=True)
+class TurnCompleted:
+    record: TurnRecord
+
+
+@dataclass(frozen=True)
+class NoticeRaised:
+    message: str
+
+
+@dataclass(frozen=True)
+class PipelineFailed:
+    message: str
+    fatal: bool = True
+
+
+@dataclass(frozen=True)
+class SessionStarted:
+    session_id: str | None
+    models: dict[str, str] = field(default_factory=dict)
+
+
+Event = (StateChanged | LevelMeasured | UserTranscribed | ReplyDelta | ReplyInterrupted | TurnCompleted
+         | NoticeRaised | PipelineFailed | SessionStarted)
+
+
+def event_to_json(ev: Event) -> dict[str, Any]:
+    if isinstance(ev, TurnCompleted):
+        return ev.record.to_json()
+    if isinstance(ev, StateChanged):
+        return {"type": "state", "state": ev.state.value}
+    if isinstance(ev, LevelMeasured):
+        return {"type": "level", "dbfs": round(ev.dbfs, 1), "muted": ev.muted}
+    if isinstance(ev, UserTranscribed):
+        return {"type": "user", "turn": ev.turn, "text": ev.text}
+    if isinstance(ev, ReplyDelta):
+        return {"type": "reply_delta", "turn": ev.turn, "text": ev.text}
+    if isinstance(ev, ReplyInterrupted):
+        return {"type": "interrupted", "turn": ev.turn, "reason": ev.reason, "output_s": round(ev.output_s, 3)}
+    if isinstance(ev, NoticeRaised):
+        return {"type": "notice", "message": ev.message}
+    if isinstance(ev, PipelineFailed):
+        return {"type": "error", "message": ev.message, "fatal": ev.fatal}
+    if isinstance(ev, SessionStarted):
+        return {"type": "session", "session_id": ev.session_id, "models": ev.models}
+    raise TypeError(ev)

@@ -1,0 +1,33 @@
+"""Build the conversation's per-session options from resolved settings (the one place that
+maps config to pipeline parameters, shared by talk, bench and serve)."""
+
+from __future__ import annotations
+
+from voicecli.audio.format import FRAME_MS
+from voicecli.config import Settings
+from voicecli.llm.types import GenerationOptions
+from voicecli.pipeline.conversation import ConversationOptions
+from voicecli.stt.types import TranscribeOptions
+from voicecli.tts.chunker import ChunkerParams
+from voicecli.vad.endpointer import EndpointerParams
+
+
+def endpointer_params(settings: Settings) -> EndpointerParams:
+    v = settings.vad
+    return EndpointerParams(threshold=v.threshold, start_ms=v.start_ms, min_speech_ms=v.min_speech_ms,
+                            preroll_ms=v.preroll_ms, end_silence_ms=v.end_silence_ms, frame_ms=FRAME_MS)
+
+
+def conversation_options(settings: Settings, push_to_talk: bool = False) -> ConversationOptions:
+    return ConversationOptions(
+        endpointer=endpointer_params(settings),
+        barge_in_ms=settings.vad.barge_in_ms,
+        stt=TranscribeOptions(language=settings.stt.language, beam_size=settings.stt.beam_size),
+        generation=GenerationOptions(max_tokens=settings.llm.max_reply_tokens, temperature=settings.llm.temperature),
+        system_prompt=settings.llm.system_prompt,
+        history_tokens=settings.llm.history_tokens,
+        chunker=ChunkerParams(first_chunk_min_words=settings.tts.first_chunk_min_words),
+        speed=settings.tts.speed,
+        echo_cancel=settings.audio.echo_cancel,
+        push_to_talk=push_to_talk,
+    )

@@ -1,0 +1,1 @@
+"""Speech-to-text: one module per backend behind the :class:`Transcriber` protocol."""

@@ -1,0 +1,79 @@
+"""The STT vocabulary shared by every backend, the CLI and the server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Word:
+    start: float
+    end: float
+    word: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    id: int
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+    seek: int = 0
+    tokens: tuple[int, ...] = ()
+    temperature: float = 0.0
+    avg_logprob: float = 0.0
+    compression_ratio: float = 0.0
+    no_speech_prob: float = 0.0
+
+
+@dataclass(frozen=True)
+class TranscribeOptions:
+    """Per-call options (load-time options live in :class:`voicecli.config.SttConfig`)."""
+
+    language: str | None = None
+    beam_size: int = 1
+    vad_filter: bool = False
+    word_timestamps: bool = False
+    initial_prompt: str | None = None
+    temperature: float = 0.0
+    batched: bool = False
+    batch_size: int = 8
+
+
+@dataclass(frozen=True)
+class TranscriptionInfo:
+    language: str
+    language_probability: float
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class Transcription:
+    text: str
+    language: str
+    language_probability: float
+    duration_s: float
+    segments: tuple[Segment, ...] = field(default_factory=tuple)
+
+
+class Transcriber(Protocol):
+    """A loaded STT model. Blocking calls; the caller chooses the thread."""
+
+    name: str
+    is_multilingual: bool
+
+    def transcribe_stream(self, audio: np.ndarray, options: TranscribeOptions) -> tuple[TranscriptionInfo, Iterator[Segment]]:
+        """Start transcribing 16 kHz mono float32 audio; segments are decoded lazily."""
+        ...
+
+    def transcribe(self, audio: np.ndarray, options: TranscribeOptions) -> Transcription:
+        ...
+
+
+def join_segments(segments: list[Segment] | tuple[Segment, ...]) -> str:
+    return "".join(s.text for s in segments).strip()

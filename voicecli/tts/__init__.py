@@ -1,0 +1,1 @@
+"""Text-to-speech: Piper adapter, text normalisation for speech, sentence/clause chunking."""

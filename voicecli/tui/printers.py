@@ -1,0 +1,51 @@
+"""--plain (readable lines) and --json (one JSON object per line) renderers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TextIO
+
+from voicecli.pipeline.events import (Event, LevelMeasured, NoticeRaised, PipelineFailed, ReplyDelta,
+                                      ReplyInterrupted, SessionStarted, StateChanged, TurnCompleted,
+                                      UserTranscribed, event_to_json)
+
+
+class JsonPrinter:
+    def __init__(self, out: TextIO = sys.stdout, levels: bool = False) -> None:
+        self.out = out
+        self.levels = levels
+
+    def __call__(self, ev: Event) -> None:
+        if isinstance(ev, (LevelMeasured, ReplyDelta)) and not self.levels:
+            return
+        self.out.write(json.dumps(event_to_json(ev), ensure_ascii=False) + "\n")
+        self.out.flush()
+
+
+class PlainPrinter:
+    def __init__(self, out: TextIO = sys.stdout) -> None:
+        self.out = out
+
+    def __call__(self, ev: Event) -> None:
+        line = None
+        if isinstance(ev, StateChanged):
+            line = f"[{ev.state.value}]"
+        elif isinstance(ev, UserTranscribed):
+            line = f"you: {ev.text}"
+        elif isinstance(ev, TurnCompleted):
+            r = ev.record
+            la = r.latency
+            lat = " ".join(f"{k}={v:.0f}ms" for k, v in la.as_dict().items() if v is not None)
+            line = f"assistant: {r.assistant}{' [interrupted]' if r.interrupted else ''}\n  latency: {lat}"
+        elif isinstance(ev, ReplyInterrupted):
+            line = f"[interrupted by {ev.reason}]"
+        elif isinstance(ev, NoticeRaised):
+            line = f"note: {ev.message}"
+        elif isinstance(ev, PipelineFailed):
+            line = f"error: {ev.message}"
+        elif isinstance(ev, SessionStarted):
+            line = "session " + (ev.session_id or "(not saved)") + " · " + ", ".join(f"{k}={v}" for k, v in ev.models.items())
+        if line is not None:
+            self.out.write(line + "\n")
+            self.out.flush()
