@@ -262,3 +262,56 @@ class WavOutput:
             self._thread = None
             self._wav.close()
         self.active = False
+
+
+class PushSource:
+    """Frames pushed by the owner (a WebSocket session, a test): ``push`` any number of 16 kHz
+    samples from the event-loop thread; ``end`` finishes the input."""
+
+    def __init__(self) -> None:
+        self._framer = _Framer()
+        self._queue: asyncio.Queue[Any] | None = None
+
+    def start(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None:
+        self._queue = queue
+
+    def push(self, samples16k: np.ndarray) -> None:
+        assert self._queue is not None, "start() first"
+        now = time.monotonic()
+        for f in self._framer.push(samples16k.astype(np.float32, copy=False)):
+            self._queue.put_nowait(CapturedFrame(self._framer.index, f, now))
+            self._framer.index += 1
+
+    def end(self) -> None:
+        if self._queue is not None:
+            self._queue.put_nowait(END_OF_INPUT)
+
+    def stop(self) -> None:
+        pass
+
+
+class InstantOutput:
+    """Drains the player as soon as audio is queued (the audio itself goes out through
+    ReplyAudio events, e.g. to a network client that plays it)."""
+
+    def __init__(self, player: Player) -> None:
+        self.player = player
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="instant-output", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            n = self.player.pending_samples()
+            if n:
+                self.player.fill(np.zeros(n, np.float32))
+            else:
+                time.sleep(0.005)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1)

@@ -20,8 +20,9 @@ from voicecli.audio.playback import Player
 from voicecli.errors import VoicecliError
 from voicecli.llm.types import ChatMessage, GenerationOptions, trim_history
 from voicecli.pipeline.events import (AssistantState, Event, Latency, LevelMeasured, NoticeRaised,
-                                      PipelineFailed, ReplyDelta, ReplyInterrupted, StateChanged,
-                                      TurnCompleted, TurnRecord, UserTranscribed)
+                                      PipelineFailed, ReplyAudio, ReplyDelta, ReplyInterrupted, ReplyStarted,
+                                      StateChanged, TurnCompleted, TurnRecord, UserSpeechStarted,
+                                      UserSpeechStopped, UserTranscribed)
 from voicecli.stt.types import TranscribeOptions, Transcription
 from voicecli.tts.chunker import ChunkerParams, SpeechChunker
 from voicecli.tts.normalize import normalize_for_speech
@@ -221,6 +222,7 @@ class Conversation:
 
     def _on_endpoint(self, ev: Any) -> None:
         if isinstance(ev, SpeechStarted):
+            self.emit(UserSpeechStarted(ev.frame * FRAME_MS))
             self._utterance_started_wall = time.time()
             self._utterance_start = ev.frame
             self._speculative.clear()
@@ -235,6 +237,7 @@ class Conversation:
             if self._reply is None:
                 self._set_state(AssistantState.LISTENING)
         elif isinstance(ev, UtteranceEnded):
+            self.emit(UserSpeechStopped((ev.last_voiced_frame + 1) * FRAME_MS))
             if self.o.push_to_talk:
                 return
             audio, end_of_speech_at = self._audio(ev.start_frame, ev.last_voiced_frame + 1)
@@ -319,6 +322,7 @@ class Conversation:
                                 self.engines.chat.count_tokens)
         tokens: asyncio.Queue[Any] = asyncio.Queue()
         llm_t0 = time.monotonic()
+        self.emit(ReplyStarted(r.turn))
 
         def produce() -> None:
             gen = self.engines.chat.stream(messages, self.o.generation)
@@ -378,6 +382,7 @@ class Conversation:
             piece = len(r.pieces)
             r.pieces.append(chunk)
             self.player.enqueue(r.turn, piece, audio)
+            self.emit(ReplyAudio(r.turn, piece, chunk, audio, self.player.sample_rate_hz))
             if self._state != AssistantState.SPEAKING:
                 self._set_state(AssistantState.SPEAKING)
         # wait until everything queued for this reply has been played

@@ -89,6 +89,35 @@ class ReplyInterrupted:
 
 
 @dataclass(frozen=True)
+class UserSpeechStarted:
+    audio_ms: float
+    """Position in the input stream (pre-roll included)."""
+
+
+@dataclass(frozen=True)
+class UserSpeechStopped:
+    audio_ms: float
+    """Position in the input stream of the end of the last voiced frame."""
+
+
+@dataclass(frozen=True)
+class ReplyStarted:
+    turn: int
+
+
+@dataclass(frozen=True)
+class ReplyAudio:
+    """One synthesised piece of the reply, as it is queued for playback."""
+
+    turn: int
+    piece: int
+    text: str
+    samples: Any
+    """float32 numpy array."""
+    sample_rate_hz: int
+
+
+@dataclass(frozen=True)
 class TurnCompleted:
     record: TurnRecord
 
@@ -111,10 +140,12 @@ class SessionStarted:
 
 
 Event = (StateChanged | LevelMeasured | UserTranscribed | ReplyDelta | ReplyInterrupted | TurnCompleted
-         | NoticeRaised | PipelineFailed | SessionStarted)
+         | NoticeRaised | PipelineFailed | SessionStarted | UserSpeechStarted | UserSpeechStopped
+         | ReplyStarted | ReplyAudio)
 
 
-def event_to_json(ev: Event) -> dict[str, Any]:
+def event_to_json(ev: Event) -> dict[str, Any] | None:
+    """The --json line for an event (None for events that are not printed, like audio)."""
     if isinstance(ev, TurnCompleted):
         return ev.record.to_json()
     if isinstance(ev, StateChanged):
@@ -133,4 +164,4 @@ def event_to_json(ev: Event) -> dict[str, Any]:
         return {"type": "error", "message": ev.message, "fatal": ev.fatal}
     if isinstance(ev, SessionStarted):
         return {"type": "session", "session_id": ev.session_id, "models": ev.models}
-    raise TypeError(ev)
+    return None

@@ -19,7 +19,10 @@ class JsonPrinter:
     def __call__(self, ev: Event) -> None:
         if isinstance(ev, (LevelMeasured, ReplyDelta)) and not self.levels:
             return
-        self.out.write(json.dumps(event_to_json(ev), ensure_ascii=False) + "\n")
+        obj = event_to_json(ev)
+        if obj is None:
+            return
+        self.out.write(json.dumps(obj, ensure_ascii=False) + "\n")
         self.out.flush()
 
 
