@@ -46,7 +46,7 @@ def test_two_turn_conversation_replies_are_real_speech(tmp_path, engines):
     assert len(out) / rate >= in_dur - 0.5  # silence included: the timeline is true
     regions = voiced_regions(out, rate, min_gap_s=1.5)
     assert len(regions) >= 2, regions
-    heard = [transcribe(engines, out[int(a * rate):int(b * rate) + rate // 5], rate) for a, b in regions]
+    heard = [transcribe(engines, out[max(0, int((a - 0.3) * rate)):int((b + 0.3) * rate)], rate) for a, b in regions]
     assert word_overlap(heard[0], turns[0]["assistant"]) > 0.6, (heard[0], turns[0]["assistant"])
     assert word_overlap(" ".join(heard[1:]), turns[1]["assistant"]) > 0.6, (heard, turns[1]["assistant"])
     # The first reply starts after the first question ends (the timeline is causal).
@@ -57,8 +57,9 @@ def test_two_turn_conversation_replies_are_real_speech(tmp_path, engines):
 
 
 def test_barge_in_by_speech_stops_playback_and_truncates_history(tmp_path, engines):
-    # Ask for a story (a long reply), then ask another question while it is being spoken.
-    wav_in = concat_wavs(tmp_path / "in.wav", EXAMPLES / "question2.wav", 3.0, EXAMPLES / "question.wav", 8.0)
+    # Ask for a story (a long reply), then ask another question while it is being spoken (a few
+    # seconds in, so the echo gate has heard that the microphone does not pick up the speaker).
+    wav_in = concat_wavs(tmp_path / "in.wav", EXAMPLES / "question2.wav", 5.0, EXAMPLES / "question.wav", 8.0)
     wav_out = tmp_path / "out.wav"
     r = run_voicecli("talk", "--input", str(wav_in), "--output", str(wav_out), "--json", "--no-history",
                      "--system", "You tell long, detailed stories. Always answer in at least five sentences.",
@@ -86,7 +87,7 @@ def test_barge_in_by_speech_stops_playback_and_truncates_history(tmp_path, engin
     assert np.sqrt(np.mean(before ** 2)) > 0.01
 
 
-@pytest.mark.parametrize("echo_cancel,expect_interrupt", [(True, False)])
+@pytest.mark.parametrize("echo_cancel,expect_interrupt", [(True, False), (False, True)])
 def test_own_voice_echo_does_not_interrupt(tmp_path, echo_cancel, expect_interrupt):
     wav_in = concat_wavs(tmp_path / "in.wav", EXAMPLES / "question2.wav", 14.0)
     wav_out = tmp_path / "out.wav"
@@ -98,4 +99,9 @@ def test_own_voice_echo_does_not_interrupt(tmp_path, echo_cancel, expect_interru
     assert r.returncode == 0, r.stderr
     turns = turns_of(r.stdout)
     assert turns and turns[0]["interrupted"] is expect_interrupt, r.stdout
-    assert len(turns) == 1, r.stdout
+    if expect_interrupt:
+        # Without echo cancellation the simulated echo is loud enough to make the assistant
+        # interrupt itself: this is what the test above guards against.
+        assert turns[0]["interrupted_by"] == "speech"
+    else:
+        assert len(turns) == 1, r.stdout

@@ -39,3 +39,28 @@ def test_trim_history_always_keeps_latest_even_if_too_long():
     system = ChatMessage("system", "sys")
     kept = trim_history(system, [ChatMessage("user", "z " * 500)], budget_tokens=10, count=words)
     assert len(kept) == 2
+
+
+def test_echo_gate_tells_headphones_from_speakers():
+    import numpy as np
+
+    from voicecli.audio.echo_gate import EchoCouplingGate
+
+    rng = np.random.default_rng(0)
+    far = rng.standard_normal(512 * 60).astype(np.float32) * 0.2
+    user = rng.standard_normal(512 * 60).astype(np.float32) * 0.2
+    delayed = np.concatenate([np.zeros(800, np.float32), far])[: len(far)]
+    cases = {"headphones_silent": np.zeros_like(far) + 1e-4, "headphones_user_talks": user,
+             "speaker": 0.5 * delayed, "speaker_user_talks": 0.5 * delayed + 0.5 * user}
+    gates = {k: EchoCouplingGate() for k in cases}
+    nothing_played = EchoCouplingGate()
+    for i in range(60):
+        sl = slice(i * 512, (i + 1) * 512)
+        for k, mic in cases.items():
+            gates[k].observe(mic[sl], far[sl])
+        nothing_played.observe(user[sl], far[sl] * 0.001)
+    assert gates["headphones_silent"].echo_free
+    assert gates["headphones_user_talks"].echo_free
+    assert not gates["speaker"].echo_free and gates["speaker"].coupling > 0.9
+    assert not gates["speaker_user_talks"].echo_free
+    assert not nothing_played.echo_free  # no evidence: assume a loudspeaker
