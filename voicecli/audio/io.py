@@ -32,6 +32,16 @@ class CapturedFrame:
 END_OF_INPUT = None
 
 
+def post(loop: asyncio.AbstractEventLoop, fn: Any, *args: Any) -> bool:
+    """loop.call_soon_threadsafe from a worker thread, tolerating a loop that has already
+    closed (the session is ending; nothing is waiting for the value any more)."""
+    try:
+        loop.call_soon_threadsafe(fn, *args)
+        return True
+    except RuntimeError:
+        return False
+
+
 class FrameSource(Protocol):
     def start(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None: ...
     def stop(self) -> None: ...
@@ -109,8 +119,9 @@ class FileSource:
             if self._echo is not None:
                 frame = self._echo.mix(frame)
             captured = due if self._realtime else time.monotonic()
-            loop.call_soon_threadsafe(queue.put_nowait, CapturedFrame(i, frame, captured))
-        loop.call_soon_threadsafe(queue.put_nowait, END_OF_INPUT)
+            if not post(loop, queue.put_nowait, CapturedFrame(i, frame, captured)):
+                return
+        post(loop, queue.put_nowait, END_OF_INPUT)
 
     def stop(self) -> None:
         self._stop.set()
@@ -143,7 +154,7 @@ class MicrophoneSource:
             for f in self._framer.push(block):
                 idx = self._framer.index
                 self._framer.index += 1
-                loop.call_soon_threadsafe(queue.put_nowait, CapturedFrame(idx, f, now))
+                post(loop, queue.put_nowait, CapturedFrame(idx, f, now))
             self.last_frame_at = now
 
         try:

@@ -212,7 +212,7 @@ class _TextSource:
     def _read(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None:
         import time
 
-        from voicecli.audio.io import END_OF_INPUT
+        from voicecli.audio.io import END_OF_INPUT, post
 
         for line in sys.stdin:
             if self._stop.is_set():
@@ -222,7 +222,7 @@ class _TextSource:
                 time.sleep(0.2)
                 while self.conversation._reply is not None:  # wait for the spoken reply
                     time.sleep(0.05)
-        loop.call_soon_threadsafe(queue.put_nowait, END_OF_INPUT)
+        post(loop, queue.put_nowait, END_OF_INPUT)
 
     def stop(self) -> None:
         self._stop.set()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
@@ -14,8 +15,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from voicecli.audio.echo_gate import EchoCouplingGate
 from voicecli.audio.format import FRAME_MS, PIPELINE_RATE_HZ, rms_dbfs
-from voicecli.audio.io import END_OF_INPUT, CapturedFrame
+from voicecli.audio.io import END_OF_INPUT, CapturedFrame, post
 from voicecli.audio.playback import Player
 from voicecli.errors import VoicecliError
 from voicecli.llm.types import ChatMessage, GenerationOptions, trim_history
@@ -23,6 +25,7 @@ from voicecli.pipeline.events import (AssistantState, Event, Latency, LevelMeasu
                                       PipelineFailed, ReplyAudio, ReplyDelta, ReplyInterrupted, ReplyStarted,
                                       StateChanged, TurnCompleted, TurnRecord, UserSpeechStarted,
                                       UserSpeechStopped, UserTranscribed)
+from voicecli.pipeline.events import UserTurnDiscarded
 from voicecli.stt.types import TranscribeOptions, Transcription
 from voicecli.tts.chunker import ChunkerParams, SpeechChunker
 from voicecli.tts.normalize import normalize_for_speech
@@ -49,6 +52,9 @@ class ConversationOptions:
     speculative_stt: bool = True
     echo_cancel: bool = True
     push_to_talk: bool = False
+    auto_respond: bool = True
+    """Answer a finished user turn at once; when False the turn is only transcribed (UserTranscribed)
+    and a protocol adapter answers later with ``reply_to`` (realtime ``create_response: false``)."""
 
 
 @dataclass
@@ -63,6 +69,11 @@ class _Reply:
     interrupted_by: str | None = None
     interrupt_output_s: float | None = None
     task: asyncio.Task[None] | None = None
+    system_prompt: str | None = None
+    """Overrides the session's system prompt for this reply only (set by ``reply_to``)."""
+    respond: bool | None = None
+    """Answer this turn? None: as ``ConversationOptions.auto_respond`` says (set by ``submit_audio``
+    and ``reply_to``)."""
 
 
 class Conversation:
@@ -79,6 +90,7 @@ class Conversation:
         self.vad = engines.new_vad()
         self.endpointer = Endpointer(options.endpointer)
         self._aec = echo_canceller
+        self._echo_gate = EchoCouplingGate()
         self._ref = collections.deque[np.ndarray]()
         self._ref_lock = threading.Lock()
         if echo_canceller is not None:
@@ -89,9 +101,10 @@ class Conversation:
         self._reply: _Reply | None = None
         self._speculative: dict[int, concurrent.futures.Future[tuple[Transcription, float]]] = {}
         self._utterance_started_wall = time.time()
-        self._state = AssistantState.LISTENING
+        self._state: AssistantState | None = None  # the first LISTENING is announced: "ready"
         self._muted = False
         self._ptt_open = False
+        self._quitting = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stt_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="stt")
         self._llm_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="llm")
@@ -126,11 +139,15 @@ class Conversation:
         self._call(lambda: self._start_text_turn(text))
 
     def stop(self) -> None:
-        self._call(lambda: self._queue.put_nowait(END_OF_INPUT))
+        """Quit now (the `q` key): the current reply is cut, finished turns are kept."""
+        def quit_now() -> None:
+            self._quitting = True
+            self._queue.put_nowait(END_OF_INPUT)
+        self._call(quit_now)
 
     def _call(self, fn: Callable[[], None]) -> None:
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(fn)
+            post(self._loop, fn)
 
     # --- main loop ------------------------------------------------------------------------
     async def run(self, watchdog_s: float | None = None) -> None:
@@ -151,7 +168,8 @@ class Conversation:
                 self._on_frame(item)
                 if self.fatal:
                     raise VoicecliError(self.fatal)
-            await self._finish()
+            if not self._quitting:
+                await self._finish()
         finally:
             self.source.stop()
             for t in list(self._pending):
@@ -193,7 +211,11 @@ class Conversation:
     def _on_frame(self, frame: CapturedFrame) -> None:
         samples = frame.samples
         if self._aec is not None:
-            samples = self._aec.process(samples, self._reference_frame(len(samples)))
+            reference = self._reference_frame(len(samples))
+            cleaned = self._aec.process(samples, reference)
+            self._echo_gate.observe(samples, reference)
+            if not self._echo_gate.echo_free:
+                samples = cleaned
         if self._muted or (self.o.push_to_talk and not self._ptt_open):
             samples = np.zeros_like(samples)
         frame = CapturedFrame(frame.index, samples, frame.captured_at)
@@ -295,11 +317,15 @@ class Conversation:
                 lat["stt_wait"] = max(0.0, (time.monotonic() - (endpoint_at or time.monotonic())) * 1000)
                 r.user = _clean_transcript(transcription)
                 if not r.user:
+                    self.emit(UserTurnDiscarded(r.turn, "no words"))
                     self.emit(NoticeRaised("heard something, but no words"))
                     self._reply = None
                     self._set_state(AssistantState.LISTENING)
                     return
             self.emit(UserTranscribed(r.turn, r.user))
+            if not (self.o.auto_respond if r.respond is None else r.respond):
+                r.user = ""  # held: the adapter answers it later with reply_to(); not in history yet
+                return
             await self._speak_reply(r, loop, lat)
         except asyncio.CancelledError:
             pass
@@ -317,7 +343,7 @@ class Conversation:
                                 else AssistantState.LISTENING)
 
     async def _speak_reply(self, r: _Reply, loop: asyncio.AbstractEventLoop, lat: dict[str, float | None]) -> None:
-        system = ChatMessage("system", self.o.system_prompt)
+        system = ChatMessage("system", self.o.system_prompt if r.system_prompt is None else r.system_prompt)
         messages = trim_history(system, [*self._history, ChatMessage("user", r.user)], self.o.history_tokens,
                                 self.engines.chat.count_tokens)
         tokens: asyncio.Queue[Any] = asyncio.Queue()
@@ -330,12 +356,12 @@ class Conversation:
                 for delta in gen:
                     if r.cancel.is_set():
                         break
-                    loop.call_soon_threadsafe(tokens.put_nowait, delta)
+                    post(loop, tokens.put_nowait, delta)
             except Exception as exc:  # noqa: BLE001 - forwarded to the loop as an event
-                loop.call_soon_threadsafe(tokens.put_nowait, exc)
+                post(loop, tokens.put_nowait, exc)
             finally:
                 gen.close()
-                loop.call_soon_threadsafe(tokens.put_nowait, _DONE)
+                post(loop, tokens.put_nowait, _DONE)
 
         self._llm_pool.submit(produce)
         chunker = SpeechChunker(self.o.chunker)
@@ -428,6 +454,91 @@ class Conversation:
         if self.on_turn is not None:
             self.on_turn(record)
         self.emit(TurnCompleted(record))
+
+    # --- protocol adapter controls (a server session; call on the event-loop thread) -------
+    @property
+    def turn(self) -> int:
+        """Number of the latest turn started (the next audio or text turn gets ``turn + 1``)."""
+        return self._turn
+
+    @property
+    def history(self) -> list[ChatMessage]:
+        return list(self._history)
+
+    def use_executors(self, stt: Any = None, llm: Any = None, tts: Any = None) -> None:
+        """Run inference on executors shared with other conversations (a server) instead of this
+        conversation's own threads. ``run`` shuts them down at the end, so pass per-session
+        wrappers whose ``shutdown`` only cancels this session's work."""
+        for name, pool in (("_stt_pool", stt), ("_llm_pool", llm), ("_tts_pool", tts)):
+            if pool is not None:
+                getattr(self, name).shutdown(wait=False)
+                setattr(self, name, pool)
+
+    def reconfigure(self, options: ConversationOptions) -> None:
+        """Replace the options between turns (realtime ``session.update``). New endpointer
+        parameters take effect when the endpointer is quiet; the input position is kept."""
+        self.o = options
+        if options.endpointer != self.endpointer.p and self.endpointer.state == EndpointState.QUIET:
+            frame = self.endpointer.frame
+            self.endpointer = Endpointer(options.endpointer)
+            self.endpointer.frame = frame
+
+    def reset_input(self) -> None:
+        """Forget the utterance in progress (realtime ``input_audio_buffer.clear`` / ``commit``)."""
+        frame = self.endpointer.frame
+        self.endpointer.reset()
+        self.endpointer.frame = frame
+        self._speculative.clear()
+
+    def submit_audio(self, samples16k: np.ndarray, respond: bool = True) -> int:
+        """End a user turn with this audio now (manual turn-taking: realtime
+        ``input_audio_buffer.commit``). Returns the turn number."""
+        now = time.monotonic()
+        self._utterance_started_wall = time.time()
+        self._start_turn(samples16k.astype(np.float32, copy=False), now, now, None)
+        assert self._reply is not None
+        self._reply.respond = respond
+        return self._turn
+
+    def reply_to(self, text: str, system_prompt: str | None = None) -> int:
+        """Answer ``text`` now, like ``submit_text`` but synchronous, optionally with a system
+        prompt for this reply only (realtime ``response.create``). Returns the turn number."""
+        now = time.monotonic()
+        self._start_turn(None, now, now, None, text=text.strip() or "…")
+        assert self._reply is not None
+        self._reply.system_prompt = system_prompt
+        self._reply.respond = True
+        return self._turn
+
+    def cancel_reply(self, reason: str) -> bool:
+        """Stop the reply in progress (if any) as barge-in does; True if one was stopped."""
+        r = self._reply
+        if r is None or r.interrupted_by is not None:
+            return False
+        self._interrupt(reason)
+        return True
+
+    def truncate_history(self, turn: int, heard: str) -> bool:
+        """Keep only ``heard`` of ``turn``'s reply in the history: the client played no more
+        (realtime ``conversation.item.truncate``). False if the turn is not in the history."""
+        idx = next((i for i, rec in enumerate(self.completed) if rec.turn == turn), None)
+        if idx is None:
+            return False
+        rec = self.completed[idx]
+        heard = heard.strip()
+        if heard == rec.full_reply:
+            return True
+        said = rec.assistant + (" …" if rec.interrupted else "")
+        for i in range(len(self._history) - 1, 0, -1):
+            msg, before = self._history[i], self._history[i - 1]
+            if msg.role == "assistant" and msg.content == said and before.content == rec.user:
+                if heard:
+                    self._history[i] = ChatMessage("assistant", heard + " …")
+                else:
+                    del self._history[i]
+                break
+        self.completed[idx] = dataclasses.replace(rec, assistant=heard, interrupted=True)
+        return True
 
     def _set_state(self, state: AssistantState) -> None:
         if state != self._state:

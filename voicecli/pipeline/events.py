@@ -118,6 +118,14 @@ class ReplyAudio:
 
 
 @dataclass(frozen=True)
+class UserTurnDiscarded:
+    """A user turn ended without anything to answer (e.g. STT heard no words)."""
+
+    turn: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class TurnCompleted:
     record: TurnRecord
 
@@ -141,7 +149,7 @@ class SessionStarted:
 
 Event = (StateChanged | LevelMeasured | UserTranscribed | ReplyDelta | ReplyInterrupted | TurnCompleted
          | NoticeRaised | PipelineFailed | SessionStarted | UserSpeechStarted | UserSpeechStopped
-         | ReplyStarted | ReplyAudio)
+         | ReplyStarted | ReplyAudio | UserTurnDiscarded)
 
 
 def event_to_json(ev: Event) -> dict[str, Any] | None:
