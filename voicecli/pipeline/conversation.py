@@ -50,6 +50,9 @@ class ConversationOptions:
     chunker: ChunkerParams = ChunkerParams()
     speed: float = 1.0
     speculative_stt: bool = True
+    speculative_reply: bool = True
+    """When silence begins, also start the reply (LLM + first TTS) on the speculative transcript;
+    it is played only if the endpointer confirms the turn, and dropped if the user goes on."""
     echo_cancel: bool = True
     push_to_talk: bool = False
     auto_respond: bool = True
@@ -72,6 +75,15 @@ class _Reply:
     system_prompt: str | None = None
     """Overrides the session's system prompt for this reply only (set by ``reply_to``)."""
     respond: bool | None = None
+    gate: asyncio.Event | None = None
+    """Speculative replies are prepared behind a closed gate; nothing is played or shown until
+    the endpointer confirms the turn (the gate opens) — or the reply is dropped."""
+    held: list[Any] = field(default_factory=list)
+    prepared_for: int | None = None
+    discarded: bool = False
+    lat: dict[str, float | None] = field(default_factory=dict)
+    stt_done_at: float | None = None
+    endpoint_at: float | None = None
     """Answer this turn? None: as ``ConversationOptions.auto_respond`` says (set by ``submit_audio``
     and ``reply_to``)."""
 
@@ -99,6 +111,7 @@ class Conversation:
         self._history: list[ChatMessage] = []
         self._turn = 0
         self._reply: _Reply | None = None
+        self._prepared: _Reply | None = None
         self._speculative: dict[int, concurrent.futures.Future[tuple[Transcription, float]]] = {}
         self._utterance_started_wall = time.time()
         self._state: AssistantState | None = None  # the first LISTENING is announced: "ready"
@@ -252,9 +265,13 @@ class Conversation:
                 self._set_state(AssistantState.HEARING)
         elif isinstance(ev, SpeechPaused) and self.o.speculative_stt and self._reply is None:
             audio, _ = self._audio(self._utterance_start, ev.last_voiced_frame + 1)
-            self._speculative[ev.last_voiced_frame] = self._stt_pool.submit(self._transcribe, audio)
+            fut = self._stt_pool.submit(self._transcribe, audio)
+            self._speculative[ev.last_voiced_frame] = fut
+            if self.o.speculative_reply and self.o.auto_respond and not self.o.push_to_talk:
+                self._prepare_reply(ev.last_voiced_frame, audio, fut)
         elif isinstance(ev, SpeechResumed):
             self._speculative.clear()
+            self._drop_prepared()
         elif isinstance(ev, UtteranceDiscarded):
             if self._reply is None:
                 self._set_state(AssistantState.LISTENING)
@@ -266,7 +283,12 @@ class Conversation:
             _, last_voiced_at = self._audio(ev.last_voiced_frame, ev.last_voiced_frame)
             spec = self._speculative.pop(ev.last_voiced_frame, None)
             self._speculative.clear()
-            self._start_turn(audio, last_voiced_at, time.monotonic(), spec)
+            prepared = self._prepared
+            if prepared is not None and prepared.prepared_for == ev.last_voiced_frame and not prepared.discarded:
+                self._commit_prepared(prepared, last_voiced_at, time.monotonic())
+            else:
+                self._drop_prepared()
+                self._start_turn(audio, last_voiced_at, time.monotonic(), spec)
 
     def _end_ptt_turn(self) -> None:
         start = self._utterance_start if self.endpointer.state != EndpointState.QUIET else None
@@ -277,6 +299,51 @@ class Conversation:
         _, last_voiced_at = self._audio(self.endpointer.last_voiced_frame, self.endpointer.last_voiced_frame)
         self.endpointer.reset()
         self._start_turn(audio, last_voiced_at, time.monotonic(), None)
+
+    def _prepare_reply(self, last_voiced_frame: int, audio: np.ndarray,
+                       stt: concurrent.futures.Future[tuple[Transcription, float]]) -> None:
+        self._drop_prepared()
+        r = _Reply(self._turn + 1, "", self._utterance_started_wall, None, gate=asyncio.Event(),
+                   prepared_for=last_voiced_frame)
+        r.task = asyncio.get_running_loop().create_task(self._respond(r, audio, None, stt))
+        self._prepared = r
+
+    def _drop_prepared(self) -> None:
+        r, self._prepared = self._prepared, None
+        if r is not None:
+            r.discarded = True
+            r.cancel.set()
+            if r.task is not None:
+                r.task.cancel()
+
+    def _commit_prepared(self, r: _Reply, end_of_speech_at: float, endpoint_at: float) -> None:
+        """The endpointer confirmed the turn the prepared reply was made for: release it."""
+        self._prepared = None
+        if self._reply is not None:
+            self._interrupt("speech")
+        self._turn += 1
+        r.turn = self._turn
+        r.end_of_speech_at = end_of_speech_at
+        r.endpoint_at = endpoint_at
+        r.lat["endpoint_wait"] = (endpoint_at - end_of_speech_at) * 1000
+        self._reply = r
+        self._set_state(AssistantState.THINKING)
+        assert r.gate is not None
+        r.gate.set()
+        held, r.held = r.held, []
+        for ev in held:
+            self._emit_for(r, ev)
+        if r.task is not None and r.task.done() and not r.user:
+            self._reply = None  # the transcript had no words
+            self._set_state(AssistantState.LISTENING)
+
+    def _emit_for(self, r: _Reply, ev: Any) -> None:
+        if r.gate is not None and not r.gate.is_set():
+            r.held.append(ev)
+        elif isinstance(ev, StateChanged):
+            self._set_state(ev.state)
+        else:
+            self.emit(ev)
 
     def _transcribe(self, audio: np.ndarray) -> tuple[Transcription, float]:
         t0 = time.monotonic()
@@ -305,24 +372,28 @@ class Conversation:
     async def _respond(self, r: _Reply, audio: np.ndarray | None, endpoint_at: float | None,
                        speculative: concurrent.futures.Future[tuple[Transcription, float]] | None) -> None:
         loop = asyncio.get_running_loop()
-        lat: dict[str, float | None] = {}
+        lat = r.lat
+        r.endpoint_at = endpoint_at if endpoint_at is not None else r.endpoint_at
         if r.end_of_speech_at is not None and endpoint_at is not None and audio is not None:
             lat["endpoint_wait"] = (endpoint_at - r.end_of_speech_at) * 1000
         try:
-            self._set_state(AssistantState.THINKING)
+            if r.gate is None:
+                self._set_state(AssistantState.THINKING)
             if audio is not None:
                 fut = speculative or self._stt_pool.submit(self._transcribe, audio)
                 transcription, stt_ms = await asyncio.wrap_future(fut)
                 lat["stt"] = stt_ms
-                lat["stt_wait"] = max(0.0, (time.monotonic() - (endpoint_at or time.monotonic())) * 1000)
+                r.stt_done_at = time.monotonic()
                 r.user = _clean_transcript(transcription)
                 if not r.user:
+                    if r.gate is not None and not r.gate.is_set():
+                        return  # a speculative reply: the commit step tells the user
                     self.emit(UserTurnDiscarded(r.turn, "no words"))
                     self.emit(NoticeRaised("heard something, but no words"))
                     self._reply = None
                     self._set_state(AssistantState.LISTENING)
                     return
-            self.emit(UserTranscribed(r.turn, r.user))
+            self._emit_for(r, UserTranscribed(r.turn, r.user))
             if not (self.o.auto_respond if r.respond is None else r.respond):
                 r.user = ""  # held: the adapter answers it later with reply_to(); not in history yet
                 return
@@ -335,7 +406,9 @@ class Conversation:
             self.emit(PipelineFailed(f"{type(exc).__name__}: {exc}", fatal=False))
         finally:
             r.cancel.set()
-            if r.user:
+            if r.user and not r.discarded and (r.gate is None or r.gate.is_set()):
+                if r.stt_done_at is not None and r.endpoint_at is not None:
+                    lat["stt_wait"] = max(0.0, (r.stt_done_at - r.endpoint_at) * 1000)
                 self._complete(r, lat)
             if self._reply is r:
                 self._reply = None
@@ -348,7 +421,7 @@ class Conversation:
                                 self.engines.chat.count_tokens)
         tokens: asyncio.Queue[Any] = asyncio.Queue()
         llm_t0 = time.monotonic()
-        self.emit(ReplyStarted(r.turn))
+        self._emit_for(r, ReplyStarted(r.turn))
 
         def produce() -> None:
             gen = self.engines.chat.stream(messages, self.o.generation)
@@ -377,7 +450,7 @@ class Conversation:
                 if "llm_first_token" not in lat:
                     lat["llm_first_token"] = (time.monotonic() - llm_t0) * 1000
                 r.text += item
-                self.emit(ReplyDelta(r.turn, item))
+                self._emit_for(r, ReplyDelta(r.turn, item))
                 for chunk in chunker.push(item):
                     speak_q.put_nowait(chunk)
             for chunk in chunker.flush():
@@ -405,10 +478,14 @@ class Conversation:
                 return
             if "tts_first_audio" not in lat:
                 lat["tts_first_audio"] = (time.monotonic() - t0) * 1000
+            if r.gate is not None and not r.gate.is_set():
+                await r.gate.wait()
+            if r.cancel.is_set():
+                return
             piece = len(r.pieces)
             r.pieces.append(chunk)
             self.player.enqueue(r.turn, piece, audio)
-            self.emit(ReplyAudio(r.turn, piece, chunk, audio, self.player.sample_rate_hz))
+            self._emit_for(r, ReplyAudio(r.turn, piece, chunk, audio, self.player.sample_rate_hz))
             if self._state != AssistantState.SPEAKING:
                 self._set_state(AssistantState.SPEAKING)
         # wait until everything queued for this reply has been played
