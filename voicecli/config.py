@@ -61,6 +61,8 @@ class VadConfig(_Section):
     preroll_ms: int = Field(320, ge=0, description="Audio kept from before speech started.")
     end_silence_ms: int = Field(400, ge=96, description="Silence that ends the user's turn.")
     barge_in_ms: int = Field(192, ge=32, description="Speech needed during playback to interrupt the assistant.")
+    speculative_stt: bool = Field(True, description="Transcribe as soon as silence begins; keep the result if the user stays quiet.")
+    speculative_reply: bool = Field(True, description="Also start the reply during the end-of-turn silence; play it only if the turn really ended.")
 
 
 class AudioConfig(_Section):

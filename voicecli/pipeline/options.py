@@ -29,5 +29,7 @@ def conversation_options(settings: Settings, push_to_talk: bool = False) -> Conv
         chunker=ChunkerParams(first_chunk_min_words=settings.tts.first_chunk_min_words),
         speed=settings.tts.speed,
         echo_cancel=settings.audio.echo_cancel,
+        speculative_stt=settings.vad.speculative_stt,
+        speculative_reply=settings.vad.speculative_stt and settings.vad.speculative_reply,
         push_to_talk=push_to_talk,
     )
