@@ -108,3 +108,27 @@ def test_unknown_device_name_is_one_clear_line(pulse):
     r = subprocess.run([sys.executable, "-m", "voicecli.cli.main", "talk", "--input-device", "nosuchmic", "--plain"],
                        env=pulse.env, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert "no input device matches 'nosuchmic'" in _one_error_line(r)
+
+
+def test_device_disappearing_mid_session_is_one_clear_line_and_keeps_history(tmp_path):
+    pa = start_pulseaudio()
+    db = tmp_path / "h.sqlite3"
+    proc = subprocess.Popen([sys.executable, "-m", "voicecli.cli.main", "talk", "--json", "--history", str(db)],
+                            env=pa.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        read_until(proc, lambda o: o.get("state") == "listening", 120)
+        pa.play_into_mic(EXAMPLES / "question.wav").wait(timeout=30)
+        read_until(proc, lambda o: o.get("type") == "turn", 90)
+        pa.stop()  # the sound server (and with it both devices) goes away
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        pa.stop()
+    assert proc.returncode not in (0, None)
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "stopped delivering audio" in lines[0], err
+    import sqlite3
+
+    rows = sqlite3.connect(db).execute("SELECT user FROM turns").fetchall()
+    assert rows and "capital" in rows[0][0].lower()

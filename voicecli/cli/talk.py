@@ -162,6 +162,7 @@ def run_talk(settings: Any, input_file: Path | None, output_file: Path | None, *
         elif ch in ("\r", "\n", "i", "I") and not ptt:
             convo.interrupt("key")
 
+    quiet_c_stderr = _silence_native_stderr() if (in_idx is not None or out_idx is not None) else None
     try:
         if view is not None:
             _run_tui(convo, view, on_key, watchdog)
@@ -171,9 +172,39 @@ def run_talk(settings: Any, input_file: Path | None, output_file: Path | None, *
             with (KeyReader(on_key) if not text_mode and sys.stdin.isatty() else _nullcontext()):
                 asyncio.run(convo.run(watchdog))
     finally:
+        if quiet_c_stderr is not None:
+            quiet_c_stderr()
         if store is not None:
             store.close()
     return 0
+
+
+def _silence_native_stderr() -> Any:
+    """PortAudio/ALSA print C-level diagnostics straight to fd 2 when a device fails (dozens of
+    "Expression ... failed" lines). Send fd 2 to /dev/null for the session and keep Python's
+    own stderr (our one-line errors, tracebacks with --verbose) on the real terminal."""
+    import os
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except OSError:
+        return None
+    original = sys.stderr
+    sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding=getattr(original, "encoding", None) or "utf-8")
+    err_console.file = sys.stderr
+
+    def restore() -> None:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        sys.stderr = original
+        err_console.file = original
+
+    return restore
 
 
 def _run_tui(convo: Any, view: Any, on_key: Any, watchdog: float | None) -> None:
