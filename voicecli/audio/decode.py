@@ -40,7 +40,7 @@ def decode_audio(source: str | Path | bytes | BinaryIO, name: str | None = None,
     chunks: list[np.ndarray] = []
     try:
         container = av.open(opened, mode="r", metadata_errors="ignore")
-    except (av.error.InvalidDataError, av.error.ValueError, av.error.EOFError, UnicodeDecodeError) as exc:  # type: ignore[attr-defined]
+    except (av.error.InvalidDataError, ValueError, av.error.EOFError, UnicodeDecodeError) as exc:  # type: ignore[attr-defined]
         raise AudioInputError(f"{label}: not an audio file ffmpeg can read",
                               "use wav, flac, mp3, ogg/opus, webm, m4a or mp4") from exc
     except av.error.FFmpegError as exc:  # type: ignore[attr-defined]

@@ -4,10 +4,15 @@ models.dir) → installed model packages → the Hugging Face hub (only if downl
 from __future__ import annotations
 
 import importlib.util
-import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Literal
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
 
 from voicecli.errors import ModelNotFoundError
 
@@ -70,16 +75,18 @@ def _dropin(kind: Kind, name: str, folder: Path) -> Path | None:
     if not folder.is_dir():
         return None
     if kind == "stt":
-        for cand in (folder / name, folder / f"faster-whisper-{name}", folder / f"whisper-{name}"):
+        local = name.replace("/", "--")  # a hub id downloaded earlier (see catalog.download)
+        for cand in (folder / name, folder / local, folder / f"faster-whisper-{name}", folder / f"whisper-{name}"):
             if is_whisper_dir(cand):
                 return cand
     elif kind == "tts":
+        name = name.replace("/", "--")
         cand = folder / f"{name}.onnx"
         if cand.exists() and (folder / f"{name}.onnx.json").exists():
             return cand
     elif kind == "llm":
         for cand in folder.glob("*.gguf"):
-            if cand.stem.lower() == name.lower():
+            if cand.stem.lower() == name.replace("/", "--").lower():
                 return cand
     elif kind == "vad":
         cand = folder / f"{name}.onnx"
@@ -94,6 +101,8 @@ def scan_dropins(folder: Path) -> list[tuple[Kind, str, Path]]:
     if not folder.is_dir():
         return found
     for p in sorted(folder.iterdir()):
+        if p.name.startswith("."):  # e.g. a download still in its staging folder
+            continue
         if is_whisper_dir(p):
             found.append(("stt", p.name, p))
         elif p.suffix == ".onnx" and p.with_name(p.name + ".json").exists():
@@ -161,9 +170,9 @@ class ModelResolver:
         if hub_repo and self.allow_download:
             from voicecli.catalog.download import download
 
-            path = download(kind, hub_repo, entry.hub_file if entry else None, self._download_root())
+            path = download(kind, hub_repo, entry.hub_file if entry else None, self._download_root(), name)
             return ResolvedModel(kind, name, path, f"hub ({hub_repo})", langs)
-        hint = f"put it in models/ or pass a path; `voicecli models` lists what is available"
+        hint = "put it in models/ or pass a path; `voicecli models` lists what is available"
         if hub_repo:
             hint = (f"it can be downloaded from the hub ({hub_repo}) with --allow-download "
                     f"(or VOICECLI_MODELS_ALLOW_DOWNLOAD=1), or put it in models/")

@@ -8,6 +8,7 @@ from typing import Any, Iterator
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from voicecli.config import ResolvedSettings, resolve
 from voicecli.errors import VoicecliError
@@ -19,7 +20,7 @@ VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show tracebacks and de
 
 
 def print_error(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
 
 
 def settings_from(cli: dict[str, Any]) -> ResolvedSettings:
