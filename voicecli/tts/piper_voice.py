@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -10,6 +11,10 @@ import numpy as np
 
 from voicecli.audio.format import AudioChunk
 from voicecli.errors import ModelLoadError
+
+_ESPEAK_LOCK = threading.Lock()
+"""espeak-ng (Piper's phonemizer) keeps global state: one phonemization at a time, process-wide.
+The ONNX inference that follows runs concurrently."""
 
 
 class PiperSpeaker:
@@ -43,10 +48,19 @@ class PiperSpeaker:
     def synthesize(self, text: str, speed: float = 1.0) -> Iterator[AudioChunk]:
         from piper.config import SynthesisConfig
 
-        cfg = SynthesisConfig(length_scale=(1.0 / speed) if speed else None, normalize_audio=False,
-                              volume=1.0)
-        for chunk in self._voice.synthesize(text, syn_config=cfg):
-            yield AudioChunk(np.asarray(chunk.audio_float_array, dtype=np.float32), self.sample_rate_hz)
+        cfg = SynthesisConfig(length_scale=(1.0 / speed) if speed else None)
+        with _ESPEAK_LOCK:
+            sentences = self._voice.phonemize(text)
+        for phonemes in sentences:
+            if not phonemes:
+                continue
+            audio = self._voice.phoneme_ids_to_audio(self._voice.phonemes_to_ids(phonemes), cfg)
+            if isinstance(audio, tuple):
+                audio = audio[0]
+            peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+            if peak > 1e-8:
+                audio = audio / peak  # Piper's own normalisation: every sentence at full scale
+            yield AudioChunk(np.clip(audio, -1.0, 1.0).astype(np.float32).reshape(-1), self.sample_rate_hz)
 
     def warm_up(self) -> None:
         for _ in self.synthesize("Hello."):
