@@ -334,6 +334,8 @@ class Conversation:
         for ev in held:
             self._emit_for(r, ev)
         if r.task is not None and r.task.done() and not r.user:
+            self.emit(UserTurnDiscarded(r.turn, "no words"))
+            self.emit(NoticeRaised("heard something, but no words"))
             self._reply = None  # the transcript had no words
             self._set_state(AssistantState.LISTENING)
 

@@ -1,0 +1,149 @@
+"""``voicecli serve``: the OpenAI-compatible HTTP API and realtime WebSocket (and, with
+``--wyoming``, the Wyoming protocol) on one event loop, with the models loaded once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from typing import Any, Optional
+
+import typer
+
+from voicecli.cli.common import err_console, handle_errors, settings_from
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback by default)."),
+    port: int = typer.Option(8000, "--port", "-p", min=0, max=65535, help="HTTP/WebSocket port."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="VOICECLI_API_KEY",
+                                          help="Require 'Authorization: Bearer KEY' on every route (env VOICECLI_API_KEY)."),
+    max_sessions: int = typer.Option(8, "--max-sessions", min=1, help="Concurrent realtime sessions."),
+    llm_url: Optional[str] = typer.Option(None, "--llm-url", help="Use an OpenAI-compatible server (…/v1) for replies."),
+    llm_model: Optional[str] = typer.Option(None, "--llm-model", help="GGUF model (name or path), or the model name at --llm-url."),
+    llm_max_tokens: Optional[int] = typer.Option(None, "--llm-max-tokens", help="Default longest reply, in tokens."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Whisper model (name or path)."),
+    language: Optional[str] = typer.Option(None, "--language", "-l", help="Default spoken language (multilingual models)."),
+    voice: Optional[str] = typer.Option(None, "--voice", help="Default Piper voice (name or .onnx path)."),
+    wyoming: Optional[str] = typer.Option(None, "--wyoming", help="Also serve Wyoming (Home Assistant) at this URI, e.g. tcp://0.0.0.0:10300."),
+    no_http: bool = typer.Option(False, "--no-http", help="Serve only Wyoming (needs --wyoming)."),
+    zeroconf: bool = typer.Option(False, "--zeroconf", help="Announce the Wyoming server to Home Assistant on the LAN (needs the zeroconf package)."),
+    max_upload_mb: float = typer.Option(25.0, "--max-upload-mb", min=0.001, help="Largest request body."),
+    max_audio_s: float = typer.Option(600.0, "--max-audio-s", min=1.0, help="Longest audio accepted for transcription."),
+    idle_timeout_s: float = typer.Option(300.0, "--idle-timeout-s", min=1.0, help="Close realtime sessions idle this long."),
+    allow_download: Optional[bool] = typer.Option(None, "--allow-download", help="Allow model downloads from the hub."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks and access logs."),
+) -> None:
+    """Serve the OpenAI-compatible API: /v1/audio/transcriptions, /v1/audio/speech,
+    /v1/chat/completions, /v1/models, the realtime WebSocket /v1/realtime, /health, /metrics."""
+    from voicecli.errors import ConfigError
+    from voicecli.server.config import Limits, ServerConfig, check_bind, is_loopback
+
+    with handle_errors(verbose):
+        if no_http and not wyoming:
+            raise ConfigError("--no-http leaves nothing to serve", "add --wyoming tcp://HOST:PORT")
+        if not no_http:
+            check_bind(host, api_key)
+            _check_port_free(host, port)
+        if zeroconf and not wyoming:
+            raise ConfigError("--zeroconf announces the Wyoming server", "add --wyoming tcp://0.0.0.0:10300")
+        if wyoming:
+            module = _wyoming_module()  # fail before loading models if Wyoming is unavailable
+            if zeroconf:
+                module.check_zeroconf(wyoming)
+        resolved = settings_from({"stt.model": model, "stt.language": language, "llm.url": llm_url,
+                                  "llm.model": llm_model, "llm.max_reply_tokens": llm_max_tokens,
+                                  "tts.voice": voice, "models.allow_download": allow_download})
+        limits = Limits(max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_audio_s=max_audio_s,
+                        max_sessions=max_sessions, idle_timeout_s=idle_timeout_s)
+        config = ServerConfig(host=host, port=port, api_key=api_key or None, limits=limits)
+        logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                            format="%(levelname)s %(name)s: %(message)s")
+        with err_console.status("loading models…") if err_console.is_terminal else _nothing():
+            from voicecli.engines import Engines
+
+            engines = Engines.load(resolved.settings)
+        if not no_http:
+            scheme_host = f"[{host}]" if ":" in host else host
+            note = "" if is_loopback(host) else " (API key required)"
+            err_console.print(f"voicecli serve: http://{scheme_host}:{port}/v1 and ws://{scheme_host}:{port}/v1/realtime"
+                              f"{note} — stt {engines.transcriber.name}, llm {engines.chat.name}, "
+                              f"tts {engines.speaker.name}", highlight=False)
+        if wyoming:
+            err_console.print(f"voicecli serve: Wyoming at {wyoming}", highlight=False)
+        asyncio.run(_run(engines, config, wyoming, no_http, verbose, zeroconf))
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+def _wyoming_module() -> Any:
+    from voicecli.errors import ConfigError
+
+    try:
+        from voicecli.server import wyoming as module
+    except ImportError as exc:
+        raise ConfigError(f"Wyoming support is not available: {exc}",
+                          "install the serve extra: pip install 'voicecli[serve]'") from exc
+    return module
+
+
+def _check_port_free(host: str, port: int) -> None:
+    from voicecli.errors import ConfigError
+
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}",
+                              "pick another --port or stop the program using it") from exc
+
+
+async def _run(engines: Any, config: Any, wyoming: str | None, no_http: bool, verbose: bool,
+               zeroconf: bool = False) -> None:
+    wyoming_task: asyncio.Task[Any] | None = None
+    if wyoming:
+        serve_wyoming = _wyoming_module().serve_wyoming
+        wyoming_task = asyncio.create_task(serve_wyoming(wyoming, engines, zeroconf=zeroconf), name="wyoming")
+    if no_http:
+        assert wyoming_task is not None
+        await wyoming_task
+        return
+    import uvicorn
+
+    from voicecli.server.app import create_app
+
+    app = create_app(engines, config)
+    uv = uvicorn.Config(app, host=config.host, port=config.port, log_level="info" if verbose else "warning",
+                        access_log=verbose, ws_max_size=config.limits.max_ws_message_bytes + 1024 * 1024,
+                        ws_ping_interval=20.0, ws_ping_timeout=20.0, timeout_graceful_shutdown=3,
+                        lifespan="on", server_header=False)
+    server = uvicorn.Server(uv)
+    try:
+        if wyoming_task is None:
+            await server.serve()
+        else:
+            http_task = asyncio.create_task(server.serve(), name="http")
+            done, _ = await asyncio.wait({http_task, wyoming_task}, return_when=asyncio.FIRST_COMPLETED)
+            if wyoming_task in done and not http_task.done():
+                server.should_exit = True
+                await http_task
+            for t in done:
+                t.result()  # surface a failure of either server
+    finally:
+        if wyoming_task is not None and not wyoming_task.done():
+            wyoming_task.cancel()
+            await asyncio.gather(wyoming_task, return_exceptions=True)

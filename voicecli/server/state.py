@@ -1,0 +1,237 @@
+"""What every route and session shares: the engines (loaded once), the inference executors,
+the voice catalogue, metrics and session slots."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import AsyncGenerator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from voicecli.server.config import ServerConfig
+from voicecli.server.limits import SessionSlots
+from voicecli.server.metrics import Metrics
+
+OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer",
+                 "verse", "marin", "cedar")
+STT_ALIASES = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
+TTS_ALIASES = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+REALTIME_ALIASES = ("gpt-realtime", "gpt-4o-realtime-preview", "gpt-4o-mini-realtime-preview")
+
+
+URGENT = 0
+"""Priority of work someone is waiting on now (the first audio of a reply)."""
+NORMAL = 1
+
+
+class PriorityExecutor(concurrent.futures.Executor):
+    """A thread pool that runs the most urgent queued job first (FIFO among equals). Used for
+    TTS: the first sentence of a reply goes ahead of other sessions' later sentences, so one
+    session's long reply does not delay everyone's first audio."""
+
+    def __init__(self, workers: int, name: str) -> None:
+        self._heap: list[tuple[int, int, concurrent.futures.Future[Any], Callable[[], Any]]] = []
+        self._cond = threading.Condition()
+        self._seq = itertools.count()
+        self._closed = False
+        self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True) for i in range(workers)]
+        for t in self._threads:
+            t.start()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        return self.submit_with_priority(NORMAL, fn, *args, **kwargs)
+
+    def submit_with_priority(self, priority: int, fn: Callable[..., Any], /, *args: Any,
+                             **kwargs: Any) -> concurrent.futures.Future[Any]:
+        fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("executor shut down")
+            heapq.heappush(self._heap, (priority, next(self._seq), fut, lambda: fn(*args, **kwargs)))
+            self._cond.notify()
+        return fut
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap and not self._closed:
+                    self._cond.wait()
+                if not self._heap:
+                    return
+                _, _, fut, call = heapq.heappop(self._heap)
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(call())
+            except BaseException as exc:  # noqa: BLE001 - delivered to whoever waits on the future
+                fut.set_exception(exc)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._cond:
+            self._closed = True
+            if cancel_futures:
+                for _, _, fut, _ in self._heap:
+                    fut.cancel()
+                self._heap.clear()
+            self._cond.notify_all()
+        if wait:
+            for t in self._threads:
+                t.join()
+
+
+class SessionExecutor(concurrent.futures.Executor):
+    """One session's view of a shared executor: ``shutdown`` cancels only this session's
+    queued work and leaves the shared threads running. ``priority`` (for a PriorityExecutor)
+    is asked at each submission."""
+
+    def __init__(self, shared: concurrent.futures.Executor, priority: Callable[[], int] | None = None) -> None:
+        self._shared = shared
+        self._priority = priority
+        self._futures: set[concurrent.futures.Future[Any]] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("session closed")
+            if self._priority is not None and isinstance(self._shared, PriorityExecutor):
+                fut = self._shared.submit_with_priority(self._priority(), fn, *args, **kwargs)
+            else:
+                fut = self._shared.submit(fn, *args, **kwargs)
+            self._futures.add(fut)
+        fut.add_done_callback(self._discard)
+        return fut
+
+    def _discard(self, fut: concurrent.futures.Future[Any]) -> None:
+        with self._lock:
+            self._futures.discard(fut)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            self._closed = True
+            pending = list(self._futures)
+        if cancel_futures:
+            for fut in pending:
+                fut.cancel()
+
+
+class VoiceCatalog:
+    """Installed Piper voices, loaded on first use. OpenAI voice names map onto them in a fixed
+    order (the default voice first), and Piper names are accepted as they are."""
+
+    def __init__(self, settings: Any, default_speaker: Any) -> None:
+        from voicecli.engines import resolver
+
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._loaded: dict[str, Any] = {default_speaker.name: default_speaker}
+        try:
+            names = [m.name for m in resolver(settings).available() if m.kind == "tts"]
+        except Exception:  # noqa: BLE001 - a broken drop-in folder must not stop the server
+            names = []
+        self.default = default_speaker.name
+        self.installed = [self.default] + sorted(n for n in set(names) if n != self.default)
+
+    def resolve(self, voice: str) -> str | None:
+        """Piper voice name for ``voice`` (OpenAI name or Piper name); None if unknown."""
+        v = voice.strip()
+        if v in self.installed:
+            return v
+        low = v.lower()
+        if low in OPENAI_VOICES:
+            return self.installed[OPENAI_VOICES.index(low) % len(self.installed)]
+        return None
+
+    def accepted(self) -> list[str]:
+        return [*OPENAI_VOICES, *self.installed]
+
+    def speaker(self, name: str) -> Any:
+        """Blocking (loads the voice the first time): call from the TTS executor."""
+        with self._lock:
+            if name not in self._loaded:
+                from voicecli.engines import load_speaker
+
+                self._loaded[name] = load_speaker(self._settings, name)
+            return self._loaded[name]
+
+
+@dataclass
+class ServerState:
+    engines: Any
+    config: ServerConfig
+    metrics: Metrics = field(default_factory=Metrics)
+
+    def __post_init__(self) -> None:
+        self.started_at = time.time()
+        self.slots = SessionSlots(self.config.limits.max_sessions)
+        self.voices = VoiceCatalog(self.engines.settings, self.engines.speaker)
+        self.stt_pool = concurrent.futures.ThreadPoolExecutor(self.config.stt_workers, thread_name_prefix="srv-stt")
+        """Realtime STT (short utterances, latency-sensitive)."""
+        self.batch_stt_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="srv-stt-batch")
+        """Uploaded files, which can be long: kept apart so they never queue ahead of a live turn."""
+        self.tts_pool = PriorityExecutor(self.config.tts_workers, "srv-tts")
+        self.llm_pool = concurrent.futures.ThreadPoolExecutor(self.config.limits.max_sessions + 4,
+                                                             thread_name_prefix="srv-llm")
+        """LlamaChat serialises generation itself; remote LLMs run in parallel."""
+
+    def model_names(self) -> dict[str, str]:
+        e = self.engines
+        return {"stt": e.transcriber.name, "llm": e.chat.name, "tts": e.speaker.name}
+
+    def shutdown(self) -> None:
+        for pool in (self.stt_pool, self.batch_stt_pool, self.tts_pool, self.llm_pool):
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+_END = object()
+
+
+async def iterate_in_thread(executor: concurrent.futures.Executor, make: Callable[[threading.Event], Iterator[Any]]) -> AsyncGenerator[Any, None]:
+    """Run a blocking generator on ``executor`` and yield its items on the event loop. Closing
+    the async iterator (client gone) sets the event ``make`` received, so the worker stops."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            gen = make(stop)
+            try:
+                for item in gen:
+                    if stop.is_set():
+                        break
+                    loop.call_soon_threadsafe(queue.put_nowait, item)
+            finally:
+                close = getattr(gen, "close", None)
+                if close:
+                    close()
+        except BaseException as exc:  # noqa: BLE001 - handed to the loop and re-raised there
+            loop.call_soon_threadsafe(queue.put_nowait, _Failure(exc))
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, _END)
+
+    try:
+        executor.submit(work)
+    except RuntimeError:  # executor shut down
+        raise asyncio.CancelledError from None
+    try:
+        while True:
+            item = await queue.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+
+
+@dataclass
+class _Failure:
+    exc: BaseException
