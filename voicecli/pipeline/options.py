@@ -22,7 +22,8 @@ def conversation_options(settings: Settings, push_to_talk: bool = False) -> Conv
     return ConversationOptions(
         endpointer=endpointer_params(settings),
         barge_in_ms=settings.vad.barge_in_ms,
-        stt=TranscribeOptions(language=settings.stt.language, beam_size=settings.stt.beam_size),
+        stt=TranscribeOptions(language=settings.stt.language, beam_size=settings.stt.beam_size,
+                              without_timestamps=True),
         generation=GenerationOptions(max_tokens=settings.llm.max_reply_tokens, temperature=settings.llm.temperature),
         system_prompt=settings.llm.system_prompt,
         history_tokens=settings.llm.history_tokens,

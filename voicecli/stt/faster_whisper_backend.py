@@ -50,7 +50,7 @@ class WhisperTranscriber:
         kwargs = dict(language=language, beam_size=options.beam_size, vad_filter=options.vad_filter,
                       word_timestamps=options.word_timestamps, initial_prompt=options.initial_prompt,
                       temperature=options.temperature if options.temperature > 0 else [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
-                      condition_on_previous_text=False)
+                      condition_on_previous_text=False, without_timestamps=options.without_timestamps)
         if options.batched:
             segments, info = self._batched.transcribe(audio, batch_size=options.batch_size, **kwargs)
         else:

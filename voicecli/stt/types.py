@@ -43,6 +43,8 @@ class TranscribeOptions:
     temperature: float = 0.0
     batched: bool = False
     batch_size: int = 8
+    without_timestamps: bool = False
+    """Skip timestamp tokens (faster; conversation turns need only the text)."""
 
 
 @dataclass(frozen=True)
