@@ -76,3 +76,19 @@ def test_tui_renders_interrupts_on_key_and_quits_cleanly(tmux, tmp_path, artifac
     time.sleep(1.0)
     last = [ln for ln in tmux.screen().splitlines() if "icanon" in ln and "stty" not in ln][-1]
     assert "-icanon" not in last and "-echo" not in last.split(), last
+
+
+def test_push_to_talk_hears_only_while_open(tmux, tmp_path):
+    # Two questions; the microphone is opened (space) only around the second one.
+    wav = concat_wavs(tmp_path / "in.wav", EXAMPLES / "question.wav", 4.0, EXAMPLES / "question2.wav", 12.0)
+    tmux.send(f"cd {ROOT} && .venv/bin/voicecli talk --ptt --plain --input {wav} --output {tmp_path / 'out.wav'} "
+              "--no-history --llm-max-tokens 20; echo EXIT=$?", "Enter")
+    tmux.wait_for("[listening]", 180)
+    t0 = time.monotonic()
+    time.sleep(max(0.0, t0 + 5.5 - time.monotonic()))   # question 1 (0.5–3.2 s) went by unheard
+    tmux.send(" ")                                          # open: question 2 plays at ~7.7–11.4 s
+    time.sleep(max(0.0, t0 + 12.5 - time.monotonic()))
+    tmux.send(" ")                                          # close: the turn is sent
+    screen = tmux.wait_for("EXIT=0", 120)
+    assert "you: Tell me a short story" in screen, screen
+    assert "capital" not in screen.lower(), screen

@@ -117,6 +117,8 @@ class Conversation:
         self._state: AssistantState | None = None  # the first LISTENING is announced: "ready"
         self._muted = False
         self._ptt_open = False
+        self._ptt_open_frame = 0
+        self._ptt_heard_speech = False
         self._quitting = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stt_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="stt")
@@ -143,7 +145,10 @@ class Conversation:
             if self._reply is not None:
                 self._interrupt("key")
             self._ptt_open = not self._ptt_open
-            if not self._ptt_open:
+            if self._ptt_open:
+                self._ptt_open_frame = self.endpointer.frame + 1
+                self._ptt_heard_speech = False
+            else:
                 self._end_ptt_turn()
             self.emit(NoticeRaised("talk now; press space again when done" if self._ptt_open else "sent"))
         self._call(toggle)
@@ -257,6 +262,7 @@ class Conversation:
 
     def _on_endpoint(self, ev: Any) -> None:
         if isinstance(ev, SpeechStarted):
+            self._ptt_heard_speech = True
             self.emit(UserSpeechStarted(ev.frame * FRAME_MS))
             self._utterance_started_wall = time.time()
             self._utterance_start = ev.frame
@@ -291,13 +297,14 @@ class Conversation:
                 self._start_turn(audio, last_voiced_at, time.monotonic(), spec)
 
     def _end_ptt_turn(self) -> None:
-        start = self._utterance_start if self.endpointer.state != EndpointState.QUIET else None
-        if start is None:
+        """Push-to-talk released: everything heard since the key was pressed is the turn (the
+        endpointer may already have seen the speech end while the key was still down)."""
+        if not self._ptt_heard_speech:
             self._set_state(AssistantState.LISTENING)
             return
+        start = max(0, self._ptt_open_frame - int(self.o.endpointer.preroll_ms // FRAME_MS))
         audio, _ = self._audio(start, self.endpointer.frame)
         _, last_voiced_at = self._audio(self.endpointer.last_voiced_frame, self.endpointer.last_voiced_frame)
-        self.endpointer.reset()
         self._start_turn(audio, last_voiced_at, time.monotonic(), None)
 
     def _prepare_reply(self, last_voiced_frame: int, audio: np.ndarray,
