@@ -37,6 +37,7 @@ class SttConfig(_Section):
     beam_size: int = Field(1, ge=1, le=20, description="Beam size; 1 is greedy and fastest.")
     language: str | None = Field(None, description="Language code (en, de, ...); unset = detect (multilingual models).")
     threads: int = Field(0, ge=0, description="CPU threads for STT (0 = all cores).")
+    short_window_s: float = Field(10.0, ge=0.0, le=30.0, description="Conversation turns shorter than this are encoded in a window this long instead of Whisper's 30 s (3× faster, same WER here); 0 or 30 turns it off.")
 
 
 class LlmConfig(_Section):

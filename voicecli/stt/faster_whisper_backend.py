@@ -60,11 +60,57 @@ class WhisperTranscriber:
         return meta, (_convert(s, i) for i, s in enumerate(segments))
 
     def transcribe(self, audio: np.ndarray, options: TranscribeOptions) -> Transcription:
+        fast = self._transcribe_short(audio, options)
+        if fast is not None:
+            return fast
         info, segments = self.transcribe_stream(audio, options)
         segs = tuple(segments)
         return Transcription(text="".join(s.text for s in segs).strip(), language=info.language,
                              language_probability=info.language_probability, duration_s=info.duration_s,
                              segments=segs)
+
+
+    def _transcribe_short(self, audio: np.ndarray, options: TranscribeOptions) -> Transcription | None:
+        """Whisper always encodes a 30 s window; CTranslate2 also accepts a shorter one. A fixed
+        10 s window transcribes the eval set's short clips 3× faster at the same word error rate
+        (4.4 % vs 4.9 %; benchmarks/RESULTS.md). Greedy, no temperature fallback: a result that
+        looks unreliable (low log-probability, repetitive) is redone on the normal path."""
+        window_s = options.short_window_s
+        language = options.language or (None if self.is_multilingual else "en")
+        duration_s = len(audio) / PIPELINE_RATE_HZ
+        if (window_s is None or language is None or duration_s > window_s - 0.5 or options.batched
+                or options.word_timestamps or options.vad_filter or options.initial_prompt):
+            return None
+        from faster_whisper.tokenizer import Tokenizer
+
+        model = self._model
+        frames = int(window_s * 100)
+        features = model.feature_extractor(audio)[:, :frames]
+        if features.shape[1] < frames:
+            features = np.pad(features, ((0, 0), (0, frames - features.shape[1])))
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language)
+        prompt = model.get_prompt(tokenizer, [], without_timestamps=True)
+        result = model.model.generate(model.encode(features), [prompt], beam_size=options.beam_size,
+                                      max_length=len(prompt) + int(duration_s * 6 + 10), suppress_blank=True,
+                                      suppress_tokens=[-1], return_scores=True, return_no_speech_prob=True)[0]
+        tokens = result.sequences_ids[0]
+        text = tokenizer.decode(tokens).strip()
+        avg_logprob = float(result.scores[0]) / (len(tokens) + 1) if result.scores else 0.0
+        ratio = _compression_ratio(text)
+        if text and (avg_logprob < -1.0 or ratio > 2.4):
+            return None
+        seg = Segment(id=0, start=0.0, end=duration_s, text=" " + text if text else "", tokens=tuple(tokens),
+                      avg_logprob=avg_logprob, compression_ratio=ratio,
+                      no_speech_prob=float(result.no_speech_prob))
+        return Transcription(text=text, language=language, language_probability=1.0, duration_s=duration_s,
+                             segments=(seg,) if text else ())
+
+
+def _compression_ratio(text: str) -> float:
+    import zlib
+
+    data = text.encode("utf-8")
+    return len(data) / max(1, len(zlib.compress(data))) if data else 0.0
 
 
 def _convert(s, index: int) -> Segment:  # noqa: ANN001 - faster_whisper.transcribe.Segment

@@ -45,6 +45,9 @@ class TranscribeOptions:
     batch_size: int = 8
     without_timestamps: bool = False
     """Skip timestamp tokens (faster; conversation turns need only the text)."""
+    short_window_s: float | None = None
+    """Utterances shorter than this are encoded in a window of this length instead of Whisper's
+    30 s (greedy, known language, text only); anything else takes the normal path."""
 
 
 @dataclass(frozen=True)
