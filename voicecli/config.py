@@ -56,6 +56,7 @@ class TtsConfig(_Section):
     voice: str = Field("en_US-joe-medium", description="Piper voice name or .onnx path.")
     speed: float = Field(1.0, gt=0.24, le=4.0, description="Speaking speed (1.0 = normal).")
     first_chunk_min_words: int = Field(4, ge=1, description="Speak the first clause as soon as it has this many words.")
+    threads: int = Field(0, ge=0, description="CPU threads for Piper (0 = all cores).")
 
 
 class VadConfig(_Section):

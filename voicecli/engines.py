@@ -68,7 +68,7 @@ def load_speaker(settings: Settings, voice: str | None = None) -> Any:
     from voicecli.tts.piper_voice import PiperSpeaker
 
     model = resolver(settings).resolve("tts", voice or settings.tts.voice)
-    return PiperSpeaker(model.path, model.name)
+    return PiperSpeaker(model.path, model.name, threads=settings.tts.threads)
 
 
 def load_vad(settings: Settings) -> Any:

@@ -64,3 +64,21 @@ def test_echo_gate_tells_headphones_from_speakers():
     assert not gates["speaker"].echo_free and gates["speaker"].coupling > 0.9
     assert not gates["speaker_user_talks"].echo_free
     assert not nothing_played.echo_free  # no evidence: assume a loudspeaker
+
+
+def test_history_is_forgotten_in_steps_so_the_prompt_prefix_stays_stable():
+    from voicecli.llm.types import messages_to_forget
+
+    system = ChatMessage("system", "sys")
+    turns = []
+    prefixes = []
+    for i in range(30):
+        turns.append(ChatMessage("user", f"question {i} " + "x " * 8))
+        drop = messages_to_forget(system, turns, budget_tokens=120, count=words)
+        del turns[:drop]
+        prefixes.append(turns[0].content)
+        turns.append(ChatMessage("assistant", f"answer {i} " + "y " * 8))
+        assert sum(words(m.content) + 4 for m in turns[:-1]) + 1 <= 120
+        assert turns[0].role == "user"
+    changes = sum(1 for a, b in zip(prefixes, prefixes[1:]) if a != b)
+    assert 0 < changes <= 10  # trimmed now and then, not every turn

@@ -55,3 +55,23 @@ def trim_history(system: ChatMessage, turns: Sequence[ChatMessage], budget_token
     while len(kept) > 1 and kept[0].role == "assistant":
         kept.pop(0)
     return [system, *kept]
+
+
+def messages_to_forget(system: ChatMessage, turns: Sequence[ChatMessage], budget_tokens: int,
+                       count: Callable[[str], int]) -> int:
+    """How many of the oldest messages to drop for good. Nothing while the history fits the
+    budget; once it overflows, enough to come back to half the budget. Dropping in such steps
+    keeps the prompt's prefix the same from turn to turn, so llama.cpp reuses its KV cache
+    instead of re-reading the whole history every turn (seen as multi-second first tokens)."""
+    costs = [count(m.content) + 4 for m in turns]
+    total = count(system.content) + sum(costs)
+    if total <= budget_tokens:
+        return 0
+    target = budget_tokens // 2
+    drop = 0
+    while drop < len(turns) - 1 and total > target:
+        total -= costs[drop]
+        drop += 1
+    while drop < len(turns) - 1 and turns[drop].role == "assistant":
+        drop += 1
+    return drop

@@ -20,7 +20,7 @@ from voicecli.audio.format import FRAME_MS, PIPELINE_RATE_HZ, rms_dbfs
 from voicecli.audio.io import END_OF_INPUT, CapturedFrame, post
 from voicecli.audio.playback import Player
 from voicecli.errors import VoicecliError
-from voicecli.llm.types import ChatMessage, GenerationOptions, trim_history
+from voicecli.llm.types import ChatMessage, GenerationOptions, messages_to_forget, trim_history
 from voicecli.pipeline.events import (AssistantState, Event, Latency, LevelMeasured, NoticeRaised,
                                       PipelineFailed, ReplyAudio, ReplyDelta, ReplyInterrupted, ReplyStarted,
                                       StateChanged, TurnCompleted, TurnRecord, UserSpeechStarted,
@@ -426,6 +426,9 @@ class Conversation:
 
     async def _speak_reply(self, r: _Reply, loop: asyncio.AbstractEventLoop, lat: dict[str, float | None]) -> None:
         system = ChatMessage("system", self.o.system_prompt if r.system_prompt is None else r.system_prompt)
+        forget = messages_to_forget(system, [*self._history, ChatMessage("user", r.user)], self.o.history_tokens,
+                                    self.engines.chat.count_tokens)
+        del self._history[:min(forget, len(self._history))]
         messages = trim_history(system, [*self._history, ChatMessage("user", r.user)], self.o.history_tokens,
                                 self.engines.chat.count_tokens)
         tokens: asyncio.Queue[Any] = asyncio.Queue()
