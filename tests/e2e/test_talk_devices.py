@@ -42,6 +42,19 @@ def read_until(proc: subprocess.Popen, predicate, timeout_s: float) -> list[dict
     raise AssertionError(f"timed out; saw {seen}")
 
 
+def start_talk(pa, db: Path) -> subprocess.Popen:
+    """`voicecli talk --json` on the default (virtual) devices, as a user starts it."""
+    return subprocess.Popen([sys.executable, "-m", "voicecli.cli.main", "talk", "--json", "--history", str(db)],
+                            env=pa.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def ask_first_question(proc: subprocess.Popen, pa) -> list[dict]:
+    """Wait until talk listens, speak examples/question.wav into the virtual mic, wait for the turn."""
+    read_until(proc, lambda o: o.get("state") == "listening", 120)
+    pa.play_into_mic(EXAMPLES / "question.wav").wait(timeout=30)
+    return read_until(proc, lambda o: o.get("type") == "turn", 90)
+
+
 def test_devices_lists_the_virtual_devices(pulse):
     r = subprocess.run([sys.executable, "-m", "voicecli.cli.main", "devices"], env=pulse.env,
                        capture_output=True, text=True, cwd=ROOT, timeout=60)
@@ -53,12 +66,9 @@ def test_spoken_question_through_virtual_mic_gets_spoken_reply(pulse, tmp_path, 
     raw = tmp_path / "speaker.raw"
     recorder = pulse.record_speaker(raw)
     db = tmp_path / "h.sqlite3"
-    proc = subprocess.Popen([sys.executable, "-m", "voicecli.cli.main", "talk", "--json", "--history", str(db)],
-                            env=pulse.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start_talk(pulse, db)
     try:
-        read_until(proc, lambda o: o.get("state") == "listening", 120)
-        pulse.play_into_mic(EXAMPLES / "question.wav").wait(timeout=30)
-        events = read_until(proc, lambda o: o.get("type") == "turn", 90)
+        events = ask_first_question(proc, pulse)
         time.sleep(1.0)  # let the last samples reach the speaker
     finally:
         proc.terminate()
@@ -113,12 +123,9 @@ def test_unknown_device_name_is_one_clear_line(pulse):
 def test_device_disappearing_mid_session_is_one_clear_line_and_keeps_history(tmp_path):
     pa = start_pulseaudio()
     db = tmp_path / "h.sqlite3"
-    proc = subprocess.Popen([sys.executable, "-m", "voicecli.cli.main", "talk", "--json", "--history", str(db)],
-                            env=pa.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start_talk(pa, db)
     try:
-        read_until(proc, lambda o: o.get("state") == "listening", 120)
-        pa.play_into_mic(EXAMPLES / "question.wav").wait(timeout=30)
-        read_until(proc, lambda o: o.get("type") == "turn", 90)
+        ask_first_question(proc, pa)
         pa.stop()  # the sound server (and with it both devices) goes away
         out, err = proc.communicate(timeout=60)
     finally:
