@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEECH_DIR = Path(os.environ.get("VOICECLI_EVAL_DIR", ROOT.parent / "shared" / "eval" / "speech"))
+SPEECH_DIR = Path(os.environ.get("VOICECLI_EVAL_DIR", ROOT / "eval" / "speech"))
 EXAMPLES = ROOT / "examples"
 
 # Tests never touch the user's real config, history or caches, and never reach a hub.

@@ -1,4 +1,4 @@
-"""Accuracy of the real bundled models on the shared eval clips (``../shared/eval/speech``).
+"""Accuracy of the real bundled models on the in-repo eval clips (``eval/speech``).
 
 English: corpus word error rate of tiny.en (the default) over every English clip, after
 normalising case, punctuation, numbers and a few abbreviations on both sides. Measured 0.047

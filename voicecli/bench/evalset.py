@@ -1,5 +1,5 @@
 """The evaluation clips: ``manifest.jsonl`` (one JSON object per line: ``file``, ``text``,
-``language``, ``duration_s``) next to 16 kHz mono WAV files, as in ``../shared/eval/speech``."""
+``language``, ``duration_s``) next to 16 kHz mono WAV files, as in the repository's ``eval/speech``."""
 
 from __future__ import annotations
 
@@ -35,16 +35,17 @@ class EvalClip:
 
 
 def default_eval_dir() -> Path:
-    """``$VOICECLI_EVAL_DIR``, else ``../shared/eval/speech`` next to the checkout (or the cwd)."""
+    """``$VOICECLI_EVAL_DIR``, else the checkout's own ``eval/speech`` (shipped in the repository),
+    else ``eval/speech`` under the current directory."""
     env = os.environ.get(ENV_EVAL_DIR)
     if env:
         return Path(env)
     checkout = Path(__file__).resolve().parents[2]
     for base in (checkout, Path.cwd()):
-        cand = base.parent / "shared" / "eval" / "speech"
+        cand = base / "eval" / "speech"
         if (cand / "manifest.jsonl").exists():
             return cand
-    return checkout.parent / "shared" / "eval" / "speech"
+    return checkout / "eval" / "speech"
 
 
 def load_clips(eval_dir: Path) -> list[EvalClip]:

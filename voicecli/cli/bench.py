@@ -23,7 +23,7 @@ def bench(
     json_out: Path | None = typer.Option(None, "--json", help="Write every figure, the machine and the models to this JSON file."),
     compare: Path | None = typer.Option(None, "--compare", help="Print the changes against an older --json report."),
     plot: Path | None = typer.Option(None, "--plot", help="Draw the voice-to-voice breakdown to this PNG (needs matplotlib)."),
-    eval_dir: Path | None = typer.Option(None, "--eval-dir", help="Eval clips with manifest.jsonl (default ../shared/eval/speech or $VOICECLI_EVAL_DIR)."),
+    eval_dir: Path | None = typer.Option(None, "--eval-dir", help="Eval clips with manifest.jsonl (default: the repository's eval/speech or $VOICECLI_EVAL_DIR)."),
     question: list[Path] | None = typer.Option(None, "--question", help="Recorded question for the end-to-end run (repeatable; the first is the warm-up)."),
     playback_speed: float = typer.Option(8.0, "--playback-speed", min=1.0, help="Play replies this much faster than real time in the end-to-end run (1 = real time); latencies are unaffected."),
     model: str | None = typer.Option(None, "--model", "-m", help="Whisper model (name or path)."),
