@@ -98,7 +98,7 @@ class Engines:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, settings: Settings, warm_up: bool = True) -> "Engines":
+    def load(cls, settings: Settings, warm_up: bool = True) -> Engines:
         transcriber = load_transcriber(settings)
         chat = load_chat(settings)
         speaker = load_speaker(settings)

@@ -1,7 +1,14 @@
 import pytest
 
-from voicecli.vad.endpointer import (Endpointer, EndpointerParams, SpeechPaused, SpeechResumed,
-                                     SpeechStarted, UtteranceDiscarded, UtteranceEnded)
+from voicecli.vad.endpointer import (
+    Endpointer,
+    EndpointerParams,
+    SpeechPaused,
+    SpeechResumed,
+    SpeechStarted,
+    UtteranceDiscarded,
+    UtteranceEnded,
+)
 
 P = EndpointerParams(threshold=0.5, release=0.15, start_ms=96, min_speech_ms=250, preroll_ms=320,
                      end_silence_ms=400, frame_ms=32.0)

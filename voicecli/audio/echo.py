@@ -21,7 +21,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-from typing import Optional
 
 import numpy as np
 
@@ -162,7 +161,7 @@ class EchoCanceller:
                  backend: str = "auto", stream_delay_ms: int = 0, noise_suppression: bool = False,
                  residual_suppression: bool = True):
         self.frame_samples, self.sample_rate_hz, self.filter_ms = frame_samples, sample_rate_hz, filter_ms
-        engine: Optional[object] = None
+        engine: object | None = None
         if backend in ("auto", "webrtc"):
             try:
                 engine = _WebRTCEngine(sample_rate_hz, stream_delay_ms, noise_suppression)

@@ -30,7 +30,7 @@ class AudioChunk:
         return float_to_pcm16(self.samples)
 
     @classmethod
-    def from_pcm16(cls, data: bytes, sample_rate_hz: int) -> "AudioChunk":
+    def from_pcm16(cls, data: bytes, sample_rate_hz: int) -> AudioChunk:
         return cls(pcm16_to_float(data), sample_rate_hz)
 
 

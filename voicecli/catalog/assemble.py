@@ -33,7 +33,7 @@ def _part_path(spec: str) -> Path | None:
     return p if p.exists() else None
 
 
-def assemble_split_whisper(entry: "ManifestEntry", files_dir: Path, cache_root: Path | None = None) -> Path | None:
+def assemble_split_whisper(entry: ManifestEntry, files_dir: Path, cache_root: Path | None = None) -> Path | None:
     parts = [_part_path(s) for s in entry.split_parts]
     if any(p is None for p in parts):
         return None  # a part package is missing: treat the model as not installed

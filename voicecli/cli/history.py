@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -18,8 +17,8 @@ def register(app: typer.Typer) -> None:
 
 
 def history(
-    session: Optional[str] = typer.Argument(None, help="Session id (or a unique prefix, or 'last') to show."),
-    path: Optional[Path] = typer.Option(None, "--history", help="History database."),
+    session: str | None = typer.Argument(None, help="Session id (or a unique prefix, or 'last') to show."),
+    path: Path | None = typer.Option(None, "--history", help="History database."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -38,30 +38,30 @@ def devices(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
 
 
 def talk(
-    input: Optional[Path] = typer.Option(None, "--input", "-i", help="Play this recording into the pipeline in real time instead of using a microphone."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write what the assistant says to this WAV (true timeline) instead of a speaker."),
-    input_device: Optional[str] = typer.Option(None, "--input-device", help="Microphone by index or name (see `voicecli devices`)."),
-    output_device: Optional[str] = typer.Option(None, "--output-device", help="Speaker by index or name."),
-    system: Optional[str] = typer.Option(None, "--system", help="System prompt for the assistant."),
+    input: Path | None = typer.Option(None, "--input", "-i", help="Play this recording into the pipeline in real time instead of using a microphone."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write what the assistant says to this WAV (true timeline) instead of a speaker."),
+    input_device: str | None = typer.Option(None, "--input-device", help="Microphone by index or name (see `voicecli devices`)."),
+    output_device: str | None = typer.Option(None, "--output-device", help="Speaker by index or name."),
+    system: str | None = typer.Option(None, "--system", help="System prompt for the assistant."),
     ptt: bool = typer.Option(False, "--ptt", help="Push-to-talk: space starts listening, space again sends."),
     text: bool = typer.Option(False, "--text", help="Type instead of speaking; replies are still spoken."),
     plain: bool = typer.Option(False, "--plain", help="Readable lines instead of the live screen."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per line (see README for the schema)."),
-    history: Optional[Path] = typer.Option(None, "--history", help="SQLite file for the conversation history."),
+    history: Path | None = typer.Option(None, "--history", help="SQLite file for the conversation history."),
     no_history: bool = typer.Option(False, "--no-history", help="Do not save the conversation."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Whisper model (name or path)."),
-    language: Optional[str] = typer.Option(None, "--language", "-l", help="Spoken language (multilingual models)."),
-    llm_model: Optional[str] = typer.Option(None, "--llm-model", help="GGUF model (name or path)."),
-    llm_url: Optional[str] = typer.Option(None, "--llm-url", help="Use an OpenAI-compatible server (…/v1) for replies."),
-    llm_max_tokens: Optional[int] = typer.Option(None, "--llm-max-tokens", help="Longest reply, in tokens."),
-    voice: Optional[str] = typer.Option(None, "--voice", help="Piper voice (name or .onnx path)."),
-    speed: Optional[float] = typer.Option(None, "--speed", help="Speaking speed (1.0 = normal)."),
-    vad_threshold: Optional[float] = typer.Option(None, "--vad-threshold", help="Speech probability threshold (0-1)."),
-    end_silence_ms: Optional[int] = typer.Option(None, "--end-silence-ms", help="Silence that ends your turn."),
-    min_speech_ms: Optional[int] = typer.Option(None, "--min-speech-ms", help="Shorter sounds are ignored."),
-    echo_cancel: Optional[bool] = typer.Option(None, "--echo-cancel/--no-echo-cancel", help="Cancel the assistant's voice from the microphone."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Whisper model (name or path)."),
+    language: str | None = typer.Option(None, "--language", "-l", help="Spoken language (multilingual models)."),
+    llm_model: str | None = typer.Option(None, "--llm-model", help="GGUF model (name or path)."),
+    llm_url: str | None = typer.Option(None, "--llm-url", help="Use an OpenAI-compatible server (…/v1) for replies."),
+    llm_max_tokens: int | None = typer.Option(None, "--llm-max-tokens", help="Longest reply, in tokens."),
+    voice: str | None = typer.Option(None, "--voice", help="Piper voice (name or .onnx path)."),
+    speed: float | None = typer.Option(None, "--speed", help="Speaking speed (1.0 = normal)."),
+    vad_threshold: float | None = typer.Option(None, "--vad-threshold", help="Speech probability threshold (0-1)."),
+    end_silence_ms: int | None = typer.Option(None, "--end-silence-ms", help="Silence that ends your turn."),
+    min_speech_ms: int | None = typer.Option(None, "--min-speech-ms", help="Shorter sounds are ignored."),
+    echo_cancel: bool | None = typer.Option(None, "--echo-cancel/--no-echo-cancel", help="Cancel the assistant's voice from the microphone."),
     simulate_echo: float = typer.Option(0.0, "--simulate-echo", hidden=True, help="Test aid: mix this much of the output back into --input."),
-    allow_download: Optional[bool] = typer.Option(None, "--allow-download", help="Allow model downloads from the hub."),
+    allow_download: bool | None = typer.Option(None, "--allow-download", help="Allow model downloads from the hub."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks."),
 ) -> None:
     """Talk with the assistant: microphone → VAD → Whisper → llama.cpp → Piper, with barge-in."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from voicecli.errors import ModelLoadError
 from voicecli.llm.types import ChatMessage, GenerationOptions

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterator, Literal, Protocol, Sequence
+from typing import Literal, Protocol
 
 Role = Literal["system", "user", "assistant"]
 

@@ -10,27 +10,50 @@ import concurrent.futures
 import dataclasses
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from voicecli.audio.echo_gate import EchoCouplingGate
-from voicecli.audio.format import FRAME_MS, PIPELINE_RATE_HZ, rms_dbfs
+from voicecli.audio.format import FRAME_MS, rms_dbfs
 from voicecli.audio.io import END_OF_INPUT, CapturedFrame, post
 from voicecli.audio.playback import Player
 from voicecli.errors import VoicecliError
 from voicecli.llm.types import ChatMessage, GenerationOptions, messages_to_forget, trim_history
-from voicecli.pipeline.events import (AssistantState, Event, Latency, LevelMeasured, NoticeRaised,
-                                      PipelineFailed, ReplyAudio, ReplyDelta, ReplyInterrupted, ReplyStarted,
-                                      StateChanged, TurnCompleted, TurnRecord, UserSpeechStarted,
-                                      UserSpeechStopped, UserTranscribed)
-from voicecli.pipeline.events import UserTurnDiscarded
+from voicecli.pipeline.events import (
+    AssistantState,
+    Event,
+    Latency,
+    LevelMeasured,
+    NoticeRaised,
+    PipelineFailed,
+    ReplyAudio,
+    ReplyDelta,
+    ReplyInterrupted,
+    ReplyStarted,
+    StateChanged,
+    TurnCompleted,
+    TurnRecord,
+    UserSpeechStarted,
+    UserSpeechStopped,
+    UserTranscribed,
+    UserTurnDiscarded,
+)
 from voicecli.stt.types import TranscribeOptions, Transcription
 from voicecli.tts.chunker import ChunkerParams, SpeechChunker
 from voicecli.tts.normalize import normalize_for_speech
-from voicecli.vad.endpointer import (Endpointer, EndpointerParams, EndpointState, SpeechPaused,
-                                     SpeechResumed, SpeechStarted, UtteranceDiscarded, UtteranceEnded)
+from voicecli.vad.endpointer import (
+    Endpointer,
+    EndpointerParams,
+    EndpointState,
+    SpeechPaused,
+    SpeechResumed,
+    SpeechStarted,
+    UtteranceDiscarded,
+    UtteranceEnded,
+)
 
 _DONE = object()
 LEVEL_EVERY_FRAMES = 3

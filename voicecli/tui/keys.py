@@ -7,7 +7,7 @@ import os
 import select
 import sys
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 
 class KeyReader:
@@ -21,7 +21,7 @@ class KeyReader:
         self._saved: list | None = None
         self._fd = -1
 
-    def __enter__(self) -> "KeyReader":
+    def __enter__(self) -> KeyReader:
         if not sys.stdin.isatty():
             return self
         import termios

@@ -6,9 +6,19 @@ import json
 import sys
 from typing import TextIO
 
-from voicecli.pipeline.events import (Event, LevelMeasured, NoticeRaised, PipelineFailed, ReplyDelta,
-                                      ReplyInterrupted, SessionStarted, StateChanged, TurnCompleted,
-                                      UserTranscribed, event_to_json)
+from voicecli.pipeline.events import (
+    Event,
+    LevelMeasured,
+    NoticeRaised,
+    PipelineFailed,
+    ReplyDelta,
+    ReplyInterrupted,
+    SessionStarted,
+    StateChanged,
+    TurnCompleted,
+    UserTranscribed,
+    event_to_json,
+)
 
 
 class JsonPrinter:

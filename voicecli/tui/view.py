@@ -10,9 +10,20 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from voicecli.pipeline.events import (AssistantState, Event, LevelMeasured, NoticeRaised, PipelineFailed,
-                                      ReplyDelta, ReplyInterrupted, SessionStarted, StateChanged,
-                                      TurnCompleted, TurnRecord, UserTranscribed)
+from voicecli.pipeline.events import (
+    AssistantState,
+    Event,
+    LevelMeasured,
+    NoticeRaised,
+    PipelineFailed,
+    ReplyDelta,
+    ReplyInterrupted,
+    SessionStarted,
+    StateChanged,
+    TurnCompleted,
+    TurnRecord,
+    UserTranscribed,
+)
 
 STATE_STYLE = {AssistantState.LISTENING: "green", AssistantState.HEARING: "bold cyan",
                AssistantState.THINKING: "yellow", AssistantState.SPEAKING: "magenta"}
