@@ -1,0 +1,249 @@
+"""Device-loop benchmark: voice-to-voice latency of `voicecli talk` as a user hears it.
+
+A private PulseAudio server gives talk a virtual microphone and loudspeaker (its defaults).
+Each question is played into a combine sink that feeds the microphone *and* the recorded speaker
+track on one clock; the reply lands on the same track. Latency = first audible reply sample
+(≥ −45 dBFS) − last audible sample of the question, read off that one recording. Each reply is
+waited out before the next question. Beside it: talk's own per-turn figures (`--json`), and
+`unexplained` = external − talk's voice_to_voice (the device path no stage counts).
+
+Questions: espeak-ng sentences in several voices (not in the eval set) plus real speech clips
+from eval/speech.
+
+    python benchmarks/device_loop.py                       # 8 questions, one run
+    python benchmarks/device_loop.py --runs 3 --json out.json
+    python benchmarks/device_loop.py --busy 1              # with one core kept busy
+    python benchmarks/device_loop.py --talk-arg=--vad-end-silence-ms --talk-arg=300
+
+Needs pulseaudio, pulseaudio-utils, espeak-ng, sox (`make test` installs them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import queue
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from voicecli.audio.decode import decode_audio  # noqa: E402
+from voicecli.bench.device_loop import time_turn  # noqa: E402
+from voicecli.bench.virtual_audio import RECORD_RATE_HZ, PulseAudio, start_pulseaudio  # noqa: E402
+
+RATE = RECORD_RATE_HZ
+# (espeak-ng voice, question): new questions, several voices, none from the eval set.
+SPOKEN = [
+    ("en-us+m3", "What is the capital of France?"),
+    ("en-gb+f3", "Can you tell me a fun fact about the moon?"),
+    ("en-gb-scotland", "How many legs does a spider have?"),
+    ("en-029+m1", "What should I cook for dinner tonight?"),
+    ("en-us+f4", "Why is the sky blue?"),
+    ("en-gb-x-rp+m7", "Name three colours of the rainbow."),
+]
+REAL = ["en_timit_LDC93S1.wav", "en_goforward.wav"]
+
+
+@dataclass
+class Turn:
+    question: str
+    voice: str
+    external_ms: float | None
+    talk_turns: int
+    talk: dict[str, float | None] = field(default_factory=dict)
+    unexplained_ms: float | None = None
+    user_text: str = ""
+
+
+def make_questions(work: Path, eval_dir: Path) -> list[tuple[str, str, np.ndarray]]:
+    out: list[tuple[str, str, np.ndarray]] = []
+    for i, (voice, text) in enumerate(SPOKEN):
+        raw = work / f"q{i}.raw.wav"
+        wav = work / f"q{i}.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "165", "-w", str(raw), text], check=True)
+        subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(wav),
+                        "pad", "0.2", "0.2"], check=True)
+        out.append((text, voice, decode_audio(wav)))
+    manifest = {json.loads(line)["file"]: json.loads(line)["text"]
+                for line in (eval_dir / "manifest.jsonl").read_text().splitlines() if line.strip()}
+    for name in REAL:
+        out.append((manifest[name], "real:" + name, decode_audio(eval_dir / name)))
+    return out
+
+
+class TalkProcess:
+    """`voicecli talk --json` on the default (virtual) devices; events read on a thread."""
+
+    def __init__(self, pa: PulseAudio, args: list[str], history: Path) -> None:
+        cmd = [sys.executable, "-m", "voicecli.cli.main", "talk", "--json", "--history", str(history), *args]
+        self.proc = subprocess.Popen(cmd, env=pa.env, cwd=ROOT, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True)
+        self.events: queue.Queue[dict] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("{"):
+                self.events.put(json.loads(line))
+
+    def wait_for(self, pred, timeout_s: float) -> list[dict]:
+        seen: list[dict] = []
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                ev = self.events.get(timeout=0.1)
+            except queue.Empty:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"talk exited with {self.proc.returncode}") from None
+                continue
+            seen.append(ev)
+            if pred(ev):
+                return seen
+        raise TimeoutError(f"talk: timed out; saw {seen[-5:]}")
+
+    def settle(self, quiet_s: float, timeout_s: float) -> list[dict]:
+        """Events until talk is listening and nothing has happened for ``quiet_s``."""
+        seen: list[dict] = []
+        deadline = time.monotonic() + timeout_s
+        last = time.monotonic()
+        listening = False
+        while time.monotonic() < deadline:
+            try:
+                ev = self.events.get(timeout=0.05)
+            except queue.Empty:
+                if listening and time.monotonic() - last >= quiet_s:
+                    return seen
+                continue
+            seen.append(ev)
+            last = time.monotonic()
+            if ev.get("type") == "state":
+                listening = ev.get("state") == "listening"
+        return seen
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def run_once(questions: list[tuple[str, str, np.ndarray]], talk_args: list[str], work: Path) -> list[Turn]:
+    with start_pulseaudio() as pa:
+        raw = work / "speaker.raw"
+        recorder = pa.record_speaker(raw)
+        t0 = time.monotonic()
+        talk = TalkProcess(pa, talk_args, work / "history.sqlite3")
+        starts: list[int] = []
+        events_per_q: list[list[dict]] = []
+        try:
+            talk.wait_for(lambda e: e.get("state") == "listening", 180)
+            talk.settle(1.0, 10)
+            for i, (_, _, samples) in enumerate(questions):
+                wav = work / f"play{i}.wav"
+                _write_wav(wav, samples)
+                starts.append(int((time.monotonic() - t0) * RATE))
+                pa.play_as_user(wav).wait(timeout=60)
+                seen = talk.wait_for(lambda e: e.get("type") == "turn", 120)
+                seen += talk.settle(1.5, 120)
+                events_per_q.append(seen)
+        finally:
+            talk.stop()
+            time.sleep(0.3)
+            recorder.terminate()
+            recorder.wait(timeout=5)
+        recording = np.frombuffer(raw.read_bytes(), dtype=np.int16).astype(np.float32) / 32768.0
+    turns: list[Turn] = []
+    for i, (text, voice, samples) in enumerate(questions):
+        nxt = starts[i + 1] if i + 1 < len(starts) else None
+        timing = time_turn(recording, samples, starts[i], RATE, reply_before=nxt)
+        done = [e for e in events_per_q[i] if e.get("type") == "turn"]
+        talk_lat = dict(done[0].get("latency_ms") or {}) if done else {}
+        v2v = talk_lat.get("voice_to_voice")
+        ext = timing.latency_ms
+        turns.append(Turn(text, voice, None if ext is None else round(ext, 1), len(done), talk_lat,
+                          None if ext is None or v2v is None else round(ext - v2v, 1),
+                          " | ".join(str(e.get("user", "")) for e in done)))
+    return turns
+
+
+def _write_wav(path: Path, samples: np.ndarray) -> None:
+    import wave
+
+    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(pcm.tobytes())
+
+
+def _busy() -> None:
+    while True:
+        pass
+
+
+def summarize(values: list[float]) -> dict[str, float]:
+    v = sorted(values)
+    if not v:
+        return {}
+    return {"n": len(v), "p50": round(statistics.median(v), 1),
+            "p95": round(v[min(len(v) - 1, int(round(0.95 * (len(v) - 1))))], 1), "max": round(v[-1], 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=1, help="whole sessions (report the median of their p50s)")
+    ap.add_argument("--questions", type=int, default=len(SPOKEN) + len(REAL), help="questions per run")
+    ap.add_argument("--busy", type=int, default=0, help="cores to keep busy with a spin loop meanwhile")
+    ap.add_argument("--talk-arg", action="append", default=[], help="extra argument for voicecli talk")
+    ap.add_argument("--eval-dir", type=Path, default=ROOT / "eval" / "speech")
+    ap.add_argument("--json", type=Path, help="write every turn and the summary here")
+    a = ap.parse_args(argv)
+    hogs = [multiprocessing.Process(target=_busy, daemon=True) for _ in range(a.busy)]
+    for h in hogs:
+        h.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="voicecli-devloop-") as tmp:
+            work = Path(tmp)
+            questions = make_questions(work, a.eval_dir)[: a.questions]
+            runs = [run_once(questions, a.talk_arg, work) for _ in range(a.runs)]
+    finally:
+        for h in hogs:
+            h.terminate()
+    rows = []
+    for r, turns in enumerate(runs, 1):
+        for t in turns:
+            lat = t.talk
+            print(f"run {r} | {t.voice:22} | external {t.external_ms!s:>7} ms | talk v2v {lat.get('voice_to_voice')!s:>6}"
+                  f" | unexplained {t.unexplained_ms!s:>6} | turns {t.talk_turns} | heard: {t.user_text[:50]}")
+            rows.append({"run": r, **asdict(t)})
+    per_run = [summarize([t.external_ms for t in turns if t.external_ms is not None]) for turns in runs]
+    every = [t.external_ms for turns in runs for t in turns if t.external_ms is not None]
+    split = sum(1 for turns in runs for t in turns if t.talk_turns != 1)
+    missing = sum(1 for turns in runs for t in turns if t.external_ms is None)
+    summary = {"per_run": per_run, "all": summarize(every),
+               "median_of_run_p50": statistics.median([p["p50"] for p in per_run if p]) if any(per_run) else None,
+               "questions_not_one_turn": split, "no_reply": missing, "busy_cores": a.busy,
+               "talk_args": a.talk_arg, "cpu_count": os.cpu_count()}
+    print(json.dumps(summary, indent=1))
+    if a.json:
+        a.json.write_text(json.dumps({"turns": rows, "summary": summary}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""Voice-to-voice latency as the user hears it: ``voicecli talk`` on a virtual microphone and
+loudspeaker (PulseAudio, see :mod:`voicecli.bench.virtual_audio`), questions played into the
+microphone and onto the recorded speaker track on one clock, latency read off that recording:
+
+    latency = first audible reply sample (≥ −45 dBFS) − last audible sample of the question
+
+Beside it, per turn, the figures ``talk`` itself reports (``--json``), so the part no stage
+accounts for (the device path) is visible. The pure analysis lives here; the driver is
+``benchmarks/device_loop.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+AUDIBLE_DBFS = -45.0
+WINDOW_MS = 5
+
+
+def audible_threshold(dbfs: float = AUDIBLE_DBFS) -> float:
+    return float(10 ** (dbfs / 20.0))
+
+
+def last_audible_sample(samples: np.ndarray, dbfs: float = AUDIBLE_DBFS) -> int:
+    """Index just after the last sample at or above the threshold (0 when none is)."""
+    loud = np.flatnonzero(np.abs(samples) >= audible_threshold(dbfs))
+    return int(loud[-1]) + 1 if loud.size else 0
+
+
+def first_audible_sample(samples: np.ndarray, start: int, dbfs: float = AUDIBLE_DBFS) -> int | None:
+    """Index of the first sample at or after ``start`` at or above the threshold."""
+    loud = np.flatnonzero(np.abs(samples[start:]) >= audible_threshold(dbfs))
+    return start + int(loud[0]) if loud.size else None
+
+
+def locate(recording: np.ndarray, clip: np.ndarray, approx_start: int, search: int) -> int:
+    """Where ``clip`` starts in ``recording``, searched ``±search`` samples around ``approx_start``
+    (FFT cross-correlation; the clip was played onto the recorded track, so it is there exactly)."""
+    lo = max(0, approx_start - search)
+    hi = min(len(recording), approx_start + search + len(clip))
+    region = recording[lo:hi].astype(np.float64)
+    if len(region) < len(clip):
+        raise ValueError("the recording ends before the question does")
+    n = 1 << int(np.ceil(np.log2(len(region) + len(clip))))
+    corr = np.fft.irfft(np.fft.rfft(region, n) * np.conj(np.fft.rfft(clip.astype(np.float64), n)), n)
+    valid = corr[: len(region) - len(clip) + 1]
+    return lo + int(np.argmax(valid))
+
+
+@dataclass(frozen=True)
+class TurnTiming:
+    """One question's external timing, in seconds on the recording's timeline."""
+
+    question_end_s: float
+    reply_onset_s: float | None
+
+    @property
+    def latency_ms(self) -> float | None:
+        if self.reply_onset_s is None:
+            return None
+        return (self.reply_onset_s - self.question_end_s) * 1000.0
+
+
+def end_of_sound(samples: np.ndarray, start: int, gap: int, dbfs: float = AUDIBLE_DBFS) -> int:
+    """Index just after the last audible sample of the sound running at ``start``: the first
+    audible sample followed by ``gap`` inaudible ones ends it (a resampled copy of a clip rings a
+    little past the clip's own last audible sample, so the clip alone cannot say where it ends)."""
+    thr = audible_threshold(dbfs)
+    loud = np.flatnonzero(np.abs(samples[start:]) >= thr)
+    if not loud.size:
+        return start
+    gaps = np.flatnonzero(np.diff(loud) > gap)
+    last = loud[gaps[0]] if gaps.size else loud[-1]
+    return start + int(last) + 1
+
+
+def time_turn(recording: np.ndarray, question: np.ndarray, approx_start: int, rate_hz: int,
+              reply_before: int | None = None, gap_ms: float = 30.0) -> TurnTiming:
+    """Find the question on the recording, where its sound ends there (no audible sample for
+    ``gap_ms``), and the first audible sample after it (before ``reply_before``, e.g. where the
+    next question starts)."""
+    start = locate(recording, question, approx_start, search=2 * rate_hz)
+    tail = start + max(0, last_audible_sample(question) - int(0.005 * rate_hz))
+    end = end_of_sound(recording, tail, int(gap_ms * rate_hz / 1000))
+    limit = recording if reply_before is None else recording[:reply_before]
+    onset = first_audible_sample(limit, end)
+    return TurnTiming(end / rate_hz, None if onset is None else onset / rate_hz)
