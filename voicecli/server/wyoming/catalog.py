@@ -95,9 +95,11 @@ class ModelSlot(Generic[M]):
 
 
 def _load_voice(settings: Settings, model: ResolvedModel) -> Speaker:
-    from voicecli.tts.piper_voice import PiperSpeaker
+    """Through the loader every command uses, so load-time settings (``tts.threads``) apply here too."""
+    from voicecli.engines import load_speaker
 
-    return PiperSpeaker(model.path, model.name)
+    voice: Speaker = load_speaker(settings, str(model.path) if model.source == "path" else model.name)
+    return voice
 
 
 def _load_transcriber(settings: Settings, model: ResolvedModel) -> Transcriber:
