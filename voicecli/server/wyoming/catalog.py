@@ -95,7 +95,8 @@ class ModelSlot(Generic[M]):
 
 
 def _load_voice(settings: Settings, model: ResolvedModel) -> Speaker:
-    """Through the loader every command uses, so load-time settings (``tts.threads``) apply here too."""
+    """Through the loader every command uses, so load-time settings (``tts.threads``) apply here
+    too. By name, as REST loads voices; a voice configured as a file path, by that path."""
     from voicecli.engines import load_speaker
 
     voice: Speaker = load_speaker(settings, str(model.path) if model.source == "path" else model.name)
