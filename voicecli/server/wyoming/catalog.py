@@ -1,0 +1,240 @@
+"""The models a Wyoming server offers: every STT model and Piper voice usable offline, with the
+languages each speaks, as ``info`` lists them; which one serves a request (by name or
+language); each loaded on first use and run in its own single thread."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+
+from wyoming.info import AsrModel, AsrProgram, Attribution, Info, TtsProgram, TtsVoice
+from wyoming.tts import SynthesizeVoice
+
+from voicecli import __version__
+from voicecli.audio.format import AudioChunk
+from voicecli.errors import VoicecliError
+from voicecli.server.wyoming.languages import base_language, locale_key, stt_languages, voice_languages
+from voicecli.server.wyoming.protocol import ErrorCode, ProtocolError
+from voicecli.stt.types import TranscribeOptions, Transcriber
+from voicecli.tts.chunker import ChunkerParams
+
+if TYPE_CHECKING:
+    from voicecli.catalog.resolve import ResolvedModel
+    from voicecli.config import Settings
+    from voicecli.engines import Engines
+
+STT_PROGRAM = "voicecli-stt"
+TTS_PROGRAM = "voicecli-tts"
+_WHISPER = Attribution(name="OpenAI Whisper (SYSTRAN faster-whisper)", url="https://github.com/SYSTRAN/faster-whisper")
+_PIPER = Attribution(name="Piper (Open Home Foundation)", url="https://github.com/OHF-Voice/piper1-gpl")
+
+M = TypeVar("M")
+
+
+class Speaker(Protocol):
+    """What the server needs from a TTS voice (voicecli.tts.piper_voice.PiperSpeaker)."""
+
+    name: str
+    sample_rate_hz: int
+
+    def synthesize(self, text: str, speed: float = 1.0) -> Iterator[AudioChunk]:
+        """Blocking; yields float32 chunks at ``sample_rate_hz``."""
+        ...
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What ``info`` says about one STT model or voice."""
+
+    name: str
+    languages: tuple[str, ...]
+    description: str
+
+
+class ModelSlot(Generic[M]):
+    """One model on offer: listed in ``info`` from the start, loaded on first use, and run in its
+    own single thread (the models are stateful and the machine has few cores)."""
+
+    def __init__(self, card: ModelCard, load: Callable[[], M], instance: M | None = None,
+                 executor: Executor | None = None) -> None:
+        self.card = card
+        self._load = load
+        self._instance = instance
+        self._owns_executor = executor is None
+        self.executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"wyoming-{card.name}")
+        """Pass a shared single-thread executor when another server uses the same model object
+        (Piper's phonemizer is not thread-safe)."""
+
+    @property
+    def loaded(self) -> bool:
+        return self._instance is not None
+
+    def close(self) -> None:
+        if self._owns_executor:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+
+    def get(self) -> M:
+        """Blocking: the model, loaded first if needed. Call it in :attr:`executor`."""
+        if self._instance is None:
+            self._instance = self._load()
+        return self._instance
+
+    async def acquire(self) -> M:
+        """The model, loaded in :attr:`executor` if needed; a failure is ``model-load-failed``."""
+        if self._instance is not None:
+            return self._instance
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.executor, self.get)
+        except Exception as exc:
+            detail = exc.one_line() if isinstance(exc, VoicecliError) else f"{type(exc).__name__}: {exc}"
+            raise ProtocolError(ErrorCode.MODEL_LOAD_FAILED, f"cannot load '{self.card.name}': {detail}") from exc
+
+
+def _load_voice(settings: Settings, model: ResolvedModel) -> Speaker:
+    """Through the loader every command uses, so load-time settings (``tts.threads``) apply here
+    too. By name, as REST loads voices; a voice configured as a file path, by that path."""
+    from voicecli.engines import load_speaker
+
+    voice: Speaker = load_speaker(settings, str(model.path) if model.source == "path" else model.name)
+    return voice
+
+
+def _load_transcriber(settings: Settings, model: ResolvedModel) -> Transcriber:
+    from voicecli.engines import load_transcriber
+
+    transcriber: Transcriber = load_transcriber(settings, model)
+    return transcriber
+
+
+@dataclass
+class WyomingEngines:
+    """The models a Wyoming server offers; the first of each kind is the default."""
+
+    stt: Sequence[ModelSlot[Transcriber]]
+    tts: Sequence[ModelSlot[Speaker]]
+    stt_options: TranscribeOptions = field(default_factory=TranscribeOptions)
+    """Per-call STT options; ``language`` is the default when ``transcribe`` names none."""
+    speed: float = 1.0
+    chunker: ChunkerParams = field(default_factory=ChunkerParams)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, transcriber: Transcriber | None = None,
+                      speaker: Speaker | None = None, executors: Mapping[str, Executor] | None = None,
+                      preload: bool = True) -> WyomingEngines:
+        """Offer every STT model and Piper voice usable without a download (``voicecli models``),
+        the configured ones first. Blocking: loads and warms up the defaults unless given or
+        ``preload`` is False. ``executors`` ("stt", "tts"): single-thread executors to run the
+        given ``transcriber``/``speaker`` in, when another server shares those objects."""
+        from voicecli.engines import resolver
+
+        executors = executors or {}
+        res = resolver(settings)
+        available = {(m.kind, m.name): m for m in res.available()}
+        stt: list[ModelSlot[Transcriber]] = []
+        if transcriber is not None:
+            known = available.get(("stt", transcriber.name))
+            card = ModelCard(transcriber.name, stt_languages(known.languages if known else (), transcriber.name,
+                                                             getattr(transcriber, "is_multilingual", None)),
+                             f"Whisper {transcriber.name}")
+            stt.append(ModelSlot(card, partial(_given, transcriber), transcriber, executors.get("stt")))
+        for m in [res.resolve("stt", settings.stt.model), *(m for m in available.values() if m.kind == "stt")]:
+            if all(s.card.name != m.name for s in stt):
+                card = ModelCard(m.name, stt_languages(m.languages, m.name, None), f"Whisper {m.name}")
+                stt.append(ModelSlot(card, partial(_load_transcriber, settings, m)))
+        tts: list[ModelSlot[Speaker]] = []
+        if speaker is not None:
+            known = available.get(("tts", speaker.name))
+            card = ModelCard(speaker.name, voice_languages(known.languages if known else (), speaker.name,
+                                                           known.path if known else None), speaker.name)
+            tts.append(ModelSlot(card, partial(_given, speaker), speaker, executors.get("tts")))
+        for m in [res.resolve("tts", settings.tts.voice), *(m for m in available.values() if m.kind == "tts")]:
+            if all(s.card.name != m.name for s in tts):
+                card = ModelCard(m.name, voice_languages(m.languages, m.name, m.path), m.name)
+                tts.append(ModelSlot(card, partial(_load_voice, settings, m)))
+        engines = cls(stt, tts, TranscribeOptions(language=settings.stt.language, beam_size=settings.stt.beam_size),
+                      speed=settings.tts.speed,
+                      chunker=ChunkerParams(first_chunk_min_words=settings.tts.first_chunk_min_words))
+        if preload:
+            for slot in (stt[0], tts[0]):
+                if not slot.loaded:
+                    warm_up = getattr(slot.get(), "warm_up", None)
+                    if callable(warm_up):
+                        warm_up()
+        return engines
+
+    @classmethod
+    def from_engines(cls, engines: Engines, executors: Mapping[str, Executor] | None = None) -> WyomingEngines:
+        """Adapt :class:`voicecli.engines.Engines` (its loaded transcriber and speaker become the defaults)."""
+        return cls.from_settings(engines.settings, transcriber=engines.transcriber, speaker=engines.speaker,
+                                 executors=executors)
+
+    def info(self) -> Info:
+        """The ``info`` answer to ``describe``: every model and voice with its languages."""
+        asr = [AsrProgram(name=STT_PROGRAM, attribution=_WHISPER, installed=True, version=__version__,
+                          description="voicecli speech-to-text (faster-whisper)",
+                          models=[AsrModel(name=s.card.name, attribution=_WHISPER, installed=True,
+                                           description=s.card.description, version=None,
+                                           languages=list(s.card.languages)) for s in self.stt],
+                          supports_transcript_streaming=True)] if self.stt else []
+        tts = [TtsProgram(name=TTS_PROGRAM, attribution=_PIPER, installed=True, version=__version__,
+                          description="voicecli text-to-speech (Piper)",
+                          voices=[TtsVoice(name=s.card.name, attribution=_PIPER, installed=True,
+                                           description=s.card.description, version=None,
+                                           languages=list(s.card.languages), speakers=None) for s in self.tts],
+                          supports_synthesize_streaming=True)] if self.tts else []
+        return Info(asr=asr, tts=tts)
+
+    def programs(self) -> list[str]:
+        """The program names ``select-program`` accepts."""
+        return [STT_PROGRAM] * bool(self.stt) + [TTS_PROGRAM] * bool(self.tts)
+
+    def pick_stt(self, name: str | None, language: str | None) -> ModelSlot[Transcriber]:
+        """The named model; else the default if it knows ``language``; else the first that does."""
+        if not self.stt:
+            raise ProtocolError(ErrorCode.NOT_SERVED, "this server has no speech-to-text model")
+        if name:
+            for slot in self.stt:
+                if slot.card.name == name:
+                    return slot
+            raise ProtocolError(ErrorCode.UNKNOWN_MODEL, f"unknown STT model '{name}' (models: "
+                                f"{', '.join(s.card.name for s in self.stt)})")
+        lang = base_language(language)
+        for slot in self.stt:
+            if lang in slot.card.languages:
+                return slot
+        return self.stt[0]
+
+    def pick_voice(self, voice: SynthesizeVoice | None) -> ModelSlot[Speaker]:
+        """By name; else the first voice of the language (``en_US``, ``en-us`` or ``en``); neither: the default."""
+        if not self.tts:
+            raise ProtocolError(ErrorCode.NOT_SERVED, "this server has no text-to-speech voice")
+        if voice is None or not (voice.name or voice.language):
+            return self.tts[0]
+        if voice.name:
+            for slot in self.tts:
+                if slot.card.name == voice.name:
+                    return slot
+            raise ProtocolError(ErrorCode.UNKNOWN_VOICE, f"unknown voice '{voice.name}' (voices: "
+                                f"{', '.join(s.card.name for s in self.tts)})")
+        wanted = locale_key(voice.language)
+        for match in (lambda lang: locale_key(lang) == wanted,
+                      lambda lang: base_language(lang) == base_language(voice.language)):
+            for slot in self.tts:
+                if any(match(lang) for lang in slot.card.languages):
+                    return slot
+        raise ProtocolError(ErrorCode.UNKNOWN_VOICE, f"no voice for language '{voice.language}' (languages: "
+                            f"{', '.join(sorted({lang for s in self.tts for lang in s.card.languages}))})")
+
+    def close(self) -> None:
+        for slots in (self.stt, self.tts):
+            for slot in slots:
+                slot.close()
+
+
+def _given(model: M) -> M:
+    """The loader of a model that was handed over already loaded."""
+    return model
