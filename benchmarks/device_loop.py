@@ -141,7 +141,8 @@ class TalkProcess:
             self.proc.kill()
 
 
-def run_once(questions: list[tuple[str, str, np.ndarray]], talk_args: list[str], work: Path) -> list[Turn]:
+def run_once(questions: list[tuple[str, str, np.ndarray]], talk_args: list[str], work: Path,
+             keep: Path | None = None) -> list[Turn]:
     with start_pulseaudio() as pa:
         raw = work / "speaker.raw"
         recorder = pa.record_speaker(raw)
@@ -166,6 +167,10 @@ def run_once(questions: list[tuple[str, str, np.ndarray]], talk_args: list[str],
             recorder.terminate()
             recorder.wait(timeout=5)
         recording = np.frombuffer(raw.read_bytes(), dtype=np.int16).astype(np.float32) / 32768.0
+    if keep:
+        keep.mkdir(parents=True, exist_ok=True)
+        _write_wav(keep / "speaker.wav", recording)
+        (keep / "events.json").write_text(json.dumps({"starts": starts, "events": events_per_q}, indent=1))
     turns: list[Turn] = []
     for i, (text, voice, samples) in enumerate(questions):
         nxt = starts[i + 1] if i + 1 < len(starts) else None
@@ -212,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--talk-arg", action="append", default=[], help="extra argument for voicecli talk")
     ap.add_argument("--eval-dir", type=Path, default=ROOT / "eval" / "speech")
     ap.add_argument("--json", type=Path, help="write every turn and the summary here")
+    ap.add_argument("--keep", type=Path, help="keep the recordings and talk's events in this folder")
     a = ap.parse_args(argv)
     hogs = [multiprocessing.Process(target=_busy, daemon=True) for _ in range(a.busy)]
     for h in hogs:
@@ -220,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="voicecli-devloop-") as tmp:
             work = Path(tmp)
             questions = make_questions(work, a.eval_dir)[: a.questions]
-            runs = [run_once(questions, a.talk_arg, work) for _ in range(a.runs)]
+            runs = [run_once(questions, a.talk_arg, work, a.keep and a.keep / f"run{r}")
+                    for r in range(1, a.runs + 1)]
     finally:
         for h in hogs:
             h.terminate()

@@ -73,3 +73,20 @@ def test_time_turn_waits_for_the_recorded_questions_own_ringing_to_end():
     rec[reply_at: reply_at + RATE] = _tone(1.0)
     t = time_turn(rec, q, approx_start=start, rate_hz=RATE)
     assert t.latency_ms == pytest.approx(500.0, abs=1.0)
+
+
+def test_time_turn_when_the_recorded_question_fades_sooner_than_the_clip():
+    # regression: the recorded copy fell below −45 dBFS 10 ms before the clip did, the search
+    # for the question's end started in the silence and took the reply's first clause for it
+    q = _question()
+    rec = np.zeros(6 * RATE, np.float32)
+    start = RATE
+    copy = q.copy()
+    cut = last_audible_sample(q) - 160
+    copy[cut:] = 0.0
+    rec[start: start + len(q)] = copy
+    reply_at = start + cut + int(0.7 * RATE)
+    rec[reply_at: reply_at + RATE // 4] = _tone(0.25)
+    rec[reply_at + RATE // 2: reply_at + RATE] = _tone(0.5)
+    t = time_turn(rec, q, approx_start=start, rate_hz=RATE)
+    assert t.latency_ms == pytest.approx(700.0, abs=1.0)

@@ -63,27 +63,15 @@ class TurnTiming:
         return (self.reply_onset_s - self.question_end_s) * 1000.0
 
 
-def end_of_sound(samples: np.ndarray, start: int, gap: int, dbfs: float = AUDIBLE_DBFS) -> int:
-    """Index just after the last audible sample of the sound running at ``start``: the first
-    audible sample followed by ``gap`` inaudible ones ends it (a resampled copy of a clip rings a
-    little past the clip's own last audible sample, so the clip alone cannot say where it ends)."""
-    thr = audible_threshold(dbfs)
-    loud = np.flatnonzero(np.abs(samples[start:]) >= thr)
-    if not loud.size:
-        return start
-    gaps = np.flatnonzero(np.diff(loud) > gap)
-    last = loud[gaps[0]] if gaps.size else loud[-1]
-    return start + int(last) + 1
-
-
 def time_turn(recording: np.ndarray, question: np.ndarray, approx_start: int, rate_hz: int,
-              reply_before: int | None = None, gap_ms: float = 30.0) -> TurnTiming:
-    """Find the question on the recording, where its sound ends there (no audible sample for
-    ``gap_ms``), and the first audible sample after it (before ``reply_before``, e.g. where the
-    next question starts)."""
+              reply_before: int | None = None, tolerance_ms: float = 50.0) -> TurnTiming:
+    """Find the question on the recording; its end there is the last audible sample up to
+    ``tolerance_ms`` past the clip's own last audible sample (the recorded copy went through
+    resampling: it may ring a little longer or fade a little sooner); the reply is the first
+    audible sample after that (before ``reply_before``, e.g. where the next question starts)."""
     start = locate(recording, question, approx_start, search=2 * rate_hz)
-    tail = start + max(0, last_audible_sample(question) - int(0.005 * rate_hz))
-    end = end_of_sound(recording, tail, int(gap_ms * rate_hz / 1000))
+    window_end = start + last_audible_sample(question) + int(tolerance_ms * rate_hz / 1000)
+    end = start + last_audible_sample(recording[start:window_end])
     limit = recording if reply_before is None else recording[:reply_before]
-    onset = first_audible_sample(limit, end)
+    onset = first_audible_sample(limit, window_end)
     return TurnTiming(end / rate_hz, None if onset is None else onset / rate_hz)
