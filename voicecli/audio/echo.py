@@ -51,6 +51,7 @@ class _WebRTCEngine:
     def __init__(self, sr: int, stream_delay_ms: int, noise_suppression: bool):
         import pywebrtc_audio as pw  # noqa: WPS433 (optional dependency)
 
+        self._ap: pw.AudioProcessor | pw.EchoCanceller
         if noise_suppression:
             self._ap = pw.AudioProcessor(sample_rate=sr, echo_cancellation=True,
                                          noise_suppression=True, stream_delay_ms=stream_delay_ms)
