@@ -32,60 +32,81 @@ class _Section(BaseModel):
 
 
 class SttConfig(_Section):
-    model: str = Field("tiny.en", description="Whisper model: a name from `voicecli models`, a CTranslate2 directory, or a hub id.")
-    backend: Literal["auto", "faster-whisper", "mlx-whisper"] = Field("auto", description="STT backend; auto picks mlx-whisper on Apple Silicon.")
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Device for faster-whisper.")
-    compute_type: str = Field("int8", description="CTranslate2 compute type (int8, float32, float16, int8_float16, default).")
-    beam_size: int = Field(1, ge=1, le=20, description="Beam size; 1 is greedy and fastest.")
-    language: str | None = Field(None, description="Language code (en, de, ...); unset = detect (multilingual models).")
-    threads: int = Field(0, ge=0, description="CPU threads for STT (0 = all cores).")
-    short_window_s: float = Field(10.0, ge=0.0, le=30.0, description="Conversation turns shorter than this are encoded in a window this long instead of Whisper's 30 s (3× faster, same WER here); 0 or 30 turns it off.")
+    model: str = Field(
+        default="tiny.en",
+        description="Whisper model: a name from `voicecli models`, a CTranslate2 directory, or a hub id.")
+    backend: Literal["auto", "faster-whisper", "mlx-whisper"] = Field(
+        default="auto", description="STT backend; auto picks mlx-whisper on Apple Silicon.")
+    device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="Device for faster-whisper.")
+    compute_type: str = Field(
+        default="int8", description="CTranslate2 compute type (int8, float32, float16, int8_float16, default).")
+    beam_size: int = Field(default=1, ge=1, le=20, description="Beam size; 1 is greedy and fastest.")
+    language: str | None = Field(
+        default=None, description="Language code (en, de, ...); unset = detect (multilingual models).")
+    threads: int = Field(default=0, ge=0, description="CPU threads for STT (0 = all cores).")
+    short_window_s: float = Field(
+        default=10.0, ge=0.0, le=30.0,
+        description="Conversation turns shorter than this are encoded in a window this long instead of Whisper's "
+                    "30 s (3× faster, same WER here); 0 or 30 turns it off.")
 
 
 class LlmConfig(_Section):
-    model: str = Field("smollm2-135m", description="GGUF model name or path.")
-    url: str | None = Field(None, description="Use an OpenAI-compatible server at this base URL instead of the in-process model.")
-    api_key: str | None = Field(None, description="API key for --llm-url servers.")
-    threads: int = Field(2, ge=1, description="CPU threads for llama.cpp.")
-    context_tokens: int = Field(2048, ge=256, description="llama.cpp context size.")
-    history_tokens: int = Field(1024, ge=64, description="Token budget for the conversation history sent to the LLM; oldest turns dropped first.")
-    max_reply_tokens: int = Field(96, ge=8, description="Upper bound on tokens per reply.")
-    temperature: float = Field(0.3, ge=0.0, le=2.0, description="Sampling temperature.")
-    system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, description="System prompt (suited to speech).")
+    model: str = Field(default="smollm2-135m", description="GGUF model name or path.")
+    url: str | None = Field(
+        default=None, description="Use an OpenAI-compatible server at this base URL instead of the in-process model.")
+    api_key: str | None = Field(default=None, description="API key for --llm-url servers.")
+    threads: int = Field(default=2, ge=1, description="CPU threads for llama.cpp.")
+    context_tokens: int = Field(default=2048, ge=256, description="llama.cpp context size.")
+    history_tokens: int = Field(
+        default=1024, ge=64,
+        description="Token budget for the conversation history sent to the LLM; oldest turns dropped first.")
+    max_reply_tokens: int = Field(default=96, ge=8, description="Upper bound on tokens per reply.")
+    temperature: float = Field(default=0.3, ge=0.0, le=2.0, description="Sampling temperature.")
+    system_prompt: str = Field(default=DEFAULT_SYSTEM_PROMPT, description="System prompt (suited to speech).")
 
 
 class TtsConfig(_Section):
-    voice: str = Field("en_US-joe-medium", description="Piper voice name or .onnx path.")
-    speed: float = Field(1.0, gt=0.24, le=4.0, description="Speaking speed (1.0 = normal).")
-    first_chunk_min_words: int = Field(4, ge=1, description="Speak the first clause as soon as it has this many words.")
-    threads: int = Field(0, ge=0, description="CPU threads for Piper (0 = all cores).")
+    voice: str = Field(default="en_US-joe-medium", description="Piper voice name or .onnx path.")
+    speed: float = Field(default=1.0, gt=0.24, le=4.0, description="Speaking speed (1.0 = normal).")
+    first_chunk_min_words: int = Field(
+        default=4, ge=1, description="Speak the first clause as soon as it has this many words.")
+    threads: int = Field(default=0, ge=0, description="CPU threads for Piper (0 = all cores).")
 
 
 class VadConfig(_Section):
-    threshold: float = Field(0.5, gt=0.0, lt=1.0, description="Speech probability that counts as speech.")
-    start_ms: int = Field(96, ge=32, description="Speech needed before a turn starts (rejects clicks, coughs).")
-    min_speech_ms: int = Field(250, ge=32, description="Shorter utterances are discarded as noise.")
-    preroll_ms: int = Field(320, ge=0, description="Audio kept from before speech started.")
-    end_silence_ms: int = Field(400, ge=96, description="Silence that ends the user's turn.")
-    barge_in_ms: int = Field(192, ge=32, description="Speech needed during playback to interrupt the assistant.")
-    speculative_stt: bool = Field(True, description="Transcribe as soon as silence begins; keep the result if the user stays quiet.")
-    speculative_reply: bool = Field(True, description="Also start the reply during the end-of-turn silence; play it only if the turn really ended.")
+    threshold: float = Field(default=0.5, gt=0.0, lt=1.0, description="Speech probability that counts as speech.")
+    start_ms: int = Field(default=96, ge=32, description="Speech needed before a turn starts (rejects clicks, coughs).")
+    min_speech_ms: int = Field(default=250, ge=32, description="Shorter utterances are discarded as noise.")
+    preroll_ms: int = Field(default=320, ge=0, description="Audio kept from before speech started.")
+    end_silence_ms: int = Field(default=400, ge=96, description="Silence that ends the user's turn.")
+    barge_in_ms: int = Field(
+        default=192, ge=32, description="Speech needed during playback to interrupt the assistant.")
+    speculative_stt: bool = Field(
+        default=True, description="Transcribe as soon as silence begins; keep the result if the user stays quiet.")
+    speculative_reply: bool = Field(
+        default=True,
+        description="Also start the reply during the end-of-turn silence; play it only if the turn really ended.")
 
 
 class AudioConfig(_Section):
-    input_device: str | None = Field(None, description="Input device index or name (default device if unset).")
-    output_device: str | None = Field(None, description="Output device index or name (default device if unset).")
-    echo_cancel: bool = Field(True, description="Cancel the assistant's own voice from the microphone (speakers without headphones).")
+    input_device: str | None = Field(default=None, description="Input device index or name (default device if unset).")
+    output_device: str | None = Field(
+        default=None, description="Output device index or name (default device if unset).")
+    echo_cancel: bool = Field(
+        default=True, description="Cancel the assistant's own voice from the microphone (speakers without headphones).")
 
 
 class ModelsConfig(_Section):
-    dir: str | None = Field(None, description="Extra folder searched for drop-in models (besides ./models and the user models dir).")
-    allow_download: bool = Field(False, description="Allow downloading missing models from the Hugging Face hub.")
+    dir: str | None = Field(
+        default=None,
+        description="Extra folder searched for drop-in models (besides ./models and the user models dir).")
+    allow_download: bool = Field(
+        default=False, description="Allow downloading missing models from the Hugging Face hub.")
 
 
 class HistoryConfig(_Section):
-    enabled: bool = Field(True, description="Save conversations to SQLite.")
-    path: str | None = Field(None, description="History database (default: user data dir).")
+    enabled: bool = Field(default=True, description="Save conversations to SQLite.")
+    path: str | None = Field(default=None, description="History database (default: user data dir).")
 
 
 class Settings(_Section):
@@ -98,7 +119,13 @@ class Settings(_Section):
     history: HistoryConfig = HistoryConfig()
 
 
-SECTIONS: dict[str, type[_Section]] = {name: f.annotation for name, f in Settings.model_fields.items()}  # type: ignore[misc]
+SECTIONS: dict[str, type[_Section]] = {
+    name: section for name, f in Settings.model_fields.items()
+    if isinstance(section := f.annotation, type) and issubclass(section, _Section)}
+"""Section name → its config class, in the order ``voicecli config`` lists them."""
+
+SECRET_KEYS = frozenset({"llm.api_key"})
+"""Settings shown as ``***`` when set."""
 
 
 def config_path() -> Path:
@@ -110,6 +137,11 @@ def config_path() -> Path:
 
 def data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def history_db_path(history: HistoryConfig) -> Path:
+    """The conversation history database: ``history.path``, else one in the user data dir."""
+    return Path(history.path) if history.path else data_dir() / "history.sqlite3"
 
 
 def all_keys() -> list[str]:
@@ -183,3 +215,26 @@ def describe(key: str) -> str:
 def value_of(settings: Settings, key: str) -> Any:
     section, _, name = key.partition(".")
     return getattr(getattr(settings, section), name)
+
+
+@dataclass(frozen=True)
+class SettingRow:
+    """One line of ``voicecli config``: a setting's effective value and where it came from."""
+
+    key: str
+    value: Any
+    """The effective value; ``***`` for a secret that is set."""
+    source: str
+    env: str
+    """The ``VOICECLI_*`` variable that sets it."""
+    description: str
+
+
+def explain(resolved: ResolvedSettings) -> list[SettingRow]:
+    """Every setting, in order, with its effective value (secrets masked), source, env var and meaning."""
+    rows = []
+    for key in all_keys():
+        value = value_of(resolved.settings, key)
+        shown = "***" if key in SECRET_KEYS and value else value
+        rows.append(SettingRow(key, shown, resolved.sources[key], env_name(key), describe(key)))
+    return rows

@@ -8,6 +8,8 @@ from typing import BinaryIO
 
 import av
 import numpy as np
+from av.error import EOFError as AvEOFError
+from av.error import FFmpegError, InvalidDataError
 
 from voicecli.audio.format import PIPELINE_RATE_HZ
 from voicecli.errors import AudioInputError
@@ -40,10 +42,10 @@ def decode_audio(source: str | Path | bytes | BinaryIO, name: str | None = None,
     chunks: list[np.ndarray] = []
     try:
         container = av.open(opened, mode="r", metadata_errors="ignore")
-    except (av.error.InvalidDataError, ValueError, av.error.EOFError, UnicodeDecodeError) as exc:  # type: ignore[attr-defined]
+    except (InvalidDataError, ValueError, AvEOFError, UnicodeDecodeError) as exc:
         raise AudioInputError(f"{label}: not an audio file ffmpeg can read",
                               "use wav, flac, mp3, ogg/opus, webm, m4a or mp4") from exc
-    except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
+    except FFmpegError as exc:
         raise AudioInputError(f"{label}: cannot open ({exc})", "check the file") from exc
     corrupt: Exception | None = None
     with container:
@@ -56,12 +58,12 @@ def decode_audio(source: str | Path | bytes | BinaryIO, name: str | None = None,
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
                     chunks.append(out.to_ndarray().reshape(-1))
-        except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
+        except FFmpegError as exc:
             corrupt = exc
         try:
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray().reshape(-1))
-        except av.error.FFmpegError:  # type: ignore[attr-defined]
+        except FFmpegError:
             pass
     samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
     if samples.size == 0:

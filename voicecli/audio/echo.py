@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+from typing import Protocol
 
 import numpy as np
 
@@ -36,10 +37,21 @@ def _to_int16(x: np.ndarray) -> np.ndarray:
     return np.clip(x, -32768, 32767).astype(np.int16)
 
 
+class _Engine(Protocol):
+    """One AEC backend: cancels whole ``block``-sample int16 blocks."""
+
+    block: int
+
+    def run(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray: ...
+
+    def reset(self) -> None: ...
+
+
 class _WebRTCEngine:
     def __init__(self, sr: int, stream_delay_ms: int, noise_suppression: bool):
         import pywebrtc_audio as pw  # noqa: WPS433 (optional dependency)
 
+        self._ap: pw.AudioProcessor | pw.EchoCanceller
         if noise_suppression:
             self._ap = pw.AudioProcessor(sample_rate=sr, echo_cancellation=True,
                                          noise_suppression=True, stream_delay_ms=stream_delay_ms)
@@ -129,10 +141,10 @@ class _SpeexEngine:
         self.close()
         self._create()
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
             self.close()
-        except Exception:
+        except (AttributeError, TypeError, OSError):  # half-built, or the library is gone at interpreter exit
             pass
 
 
@@ -161,7 +173,7 @@ class EchoCanceller:
                  backend: str = "auto", stream_delay_ms: int = 0, noise_suppression: bool = False,
                  residual_suppression: bool = True):
         self.frame_samples, self.sample_rate_hz, self.filter_ms = frame_samples, sample_rate_hz, filter_ms
-        engine: object | None = None
+        engine: _Engine | None = None
         if backend in ("auto", "webrtc"):
             try:
                 engine = _WebRTCEngine(sample_rate_hz, stream_delay_ms, noise_suppression)

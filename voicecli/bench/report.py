@@ -102,19 +102,21 @@ def render(data: dict[str, Any]) -> Group:
     s = data.get("stt")
     if s:
         name = models.get("stt", {}).get("name", "")
-        _row(t, "STT", "latency p50 / p95", f"{_fmt(s['latency_ms']['p50'], 'ms')} / {_fmt(s['latency_ms']['p95'], 'ms')}",
-             f"{name}, {s['clips_n']} clips × {s['repeats']}")
+        latency = f"{_fmt(s['latency_ms']['p50'], 'ms')} / {_fmt(s['latency_ms']['p95'], 'ms')}"
+        _row(t, "STT", "latency p50 / p95", latency, f"{name}, {s['clips_n']} clips × {s['repeats']}")
         for b in s["latency_ms_by_length"]:
             lo, hi = b["bucket_s"]
             span = f"{lo:g}–{hi:g} s" if hi is not None else f"≥ {lo:g} s"
             _row(t, "", f"latency, utterances {span}", _fmt(b["latency_ms_p50"], "ms"),
                  f"{b['clips']} clips, mean {b['audio_s_mean']:.1f} s, RTF {b['rtf']:.3f}")
         _row(t, "", "real-time factor", f"{s['rtf']:.3f}", f"{s['audio_s']:.0f} s of audio")
-        _row(t, "", "word error rate", f"{s['wer']:.2%}", f"{s['wer_errors']} errors / {s['wer_reference_words']} words (English clips)")
+        _row(t, "", "word error rate", f"{s['wer']:.2%}",
+             f"{s['wer_errors']} errors / {s['wer_reference_words']} words (English clips)")
     m = data.get("llm")
     if m:
         name = models.get("llm", {}).get("name", "")
-        _row(t, "LLM", "first token, cold", _fmt(m["first_token_cold_ms"], "ms"), f"{name}, {m['prompt_tokens']}-token prompt")
+        _row(t, "LLM", "first token, cold", _fmt(m["first_token_cold_ms"], "ms"),
+             f"{name}, {m['prompt_tokens']}-token prompt")
         _row(t, "", "first token, prompt cached p50 / p95",
              f"{_fmt(m['first_token_ms']['p50'], 'ms')} / {_fmt(m['first_token_ms']['p95'], 'ms')}",
              f"{m['first_token_ms']['n']} runs")
@@ -172,15 +174,18 @@ def write_json(data: dict[str, Any], path: Path) -> None:
         raise VoicecliError(f"a figure is not a number ({exc})", "run again with --verbose and report it") from exc
 
 
+_BENCH_JSON_HINT = "pass a file written by `voicecli bench --json`"
+
+
 def read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise VoicecliError(f"cannot read {path}: {exc.strerror}", "pass a file written by `voicecli bench --json`") from exc
+        raise VoicecliError(f"cannot read {path}: {exc.strerror}", _BENCH_JSON_HINT) from exc
     except ValueError as exc:
-        raise VoicecliError(f"{path} is not JSON: {exc}", "pass a file written by `voicecli bench --json`") from exc
+        raise VoicecliError(f"{path} is not JSON: {exc}", _BENCH_JSON_HINT) from exc
     if not isinstance(data, dict) or "schema" not in data:
-        raise VoicecliError(f"{path} is not a voicecli bench report", "pass a file written by `voicecli bench --json`")
+        raise VoicecliError(f"{path} is not a voicecli bench report", _BENCH_JSON_HINT)
     return data
 
 
@@ -248,6 +253,11 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[Delta], list
     return deltas, warnings
 
 
+def comparison_json(deltas: list[Delta], warnings: list[str], against: str) -> dict[str, Any]:
+    """The ``compare`` section of a report written with ``--compare``."""
+    return {"against": against, "warnings": warnings, "figures": {d.figure.key: d.as_json() for d in deltas}}
+
+
 def render_compare(deltas: list[Delta], warnings: list[str], old_label: str) -> Group:
     t = Table(title=f"compared with {old_label}", title_justify="left")
     t.add_column("figure")
@@ -267,7 +277,8 @@ def render_compare(deltas: list[Delta], warnings: list[str], old_label: str) -> 
             change = f"{d.change:+.1f}"
         pct_text = "—" if pct is None else f"{pct:+.1f}%"
         style = styles[d.verdict]
-        t.add_row(d.figure.label, _fmt(d.old, unit), _fmt(d.new, unit), f"[{style}]{change}[/]", f"[{style}]{pct_text}[/]")
+        t.add_row(d.figure.label, _fmt(d.old, unit), _fmt(d.new, unit), f"[{style}]{change}[/]",
+                  f"[{style}]{pct_text}[/]")
     parts: list[Any] = [t]
     if not deltas:
         parts.append("[yellow]no figure in common (were the same stages run?)[/]")
@@ -293,7 +304,7 @@ def plot_breakdown(data: dict[str, Any], path: Path) -> None:
 
     stages = data["stages_ms"]
     turns = data["e2e"]["turns"]
-    colors = dict(zip(BREAKDOWN, ("#8da0cb", "#66c2a5", "#fc8d62", "#e78ac3", "#b3b3b3")))
+    colors = dict(zip(BREAKDOWN, ("#8da0cb", "#66c2a5", "#fc8d62", "#e78ac3", "#b3b3b3"), strict=True))
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 6.5), gridspec_kw={"height_ratios": [1, 2.5]})
     left = 0.0
     for key in BREAKDOWN:
@@ -327,8 +338,8 @@ def plot_breakdown(data: dict[str, Any], path: Path) -> None:
     ax2.set_yticklabels([f"{i + 1}: {t['question'][:24]}" for i, t in enumerate(turns)], fontsize=7)
     ax2.invert_yaxis()
     hidden = any((t["latency_ms"].get("hidden_by_speculation") or 0) > 0 for t in turns)
-    ax2.set_xlabel("ms per measured turn; black tick = voice-to-voice"
-                   + ("\n(bars past the tick ran during the endpoint wait: the speculative reply hid them)" if hidden else ""))
+    hidden_note = "\n(bars past the tick ran during the endpoint wait: the speculative reply hid them)"
+    ax2.set_xlabel("ms per measured turn; black tick = voice-to-voice" + (hidden_note if hidden else ""))
     models = data.get("models", {})
     fig.suptitle(f"voice-to-voice latency — {models.get('stt', {}).get('name', '?')} / "
                  f"{models.get('llm', {}).get('name', '?')} / {models.get('tts', {}).get('name', '?')}, "

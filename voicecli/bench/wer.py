@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from num2words import num2words  # type: ignore[import-untyped]
+from num2words import num2words
 
 _ABBREVIATIONS = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint", "vs": "versus"}
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -63,7 +63,7 @@ def word_error_rate(references: Sequence[str], hypotheses: Sequence[str], langua
     if len(references) != len(hypotheses):
         raise ValueError("references and hypotheses differ in length")
     errors = words = 0
-    for ref, hyp in zip(references, hypotheses):
+    for ref, hyp in zip(references, hypotheses, strict=True):
         r = normalize_text(ref, language).split()
         h = normalize_text(hyp, language).split()
         errors += edit_distance(r, h)

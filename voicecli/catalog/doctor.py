@@ -16,7 +16,11 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from voicecli.catalog.resolve import Kind, ModelResolver
+    from voicecli.config import Settings
 
 Status = Literal["ok", "warn", "fail", "info"]
 
@@ -36,7 +40,7 @@ class Check:
 # ---------------------------------------------------------------- Python and backends
 
 def check_python(version: tuple[int, int, int] | None = None) -> Check:
-    v = version or tuple(sys.version_info[:3])  # type: ignore[assignment]
+    v = version or (sys.version_info.major, sys.version_info.minor, sys.version_info.micro)
     text = f"Python {v[0]}.{v[1]}.{v[2]} ({sys.executable})"
     if v < (3, 10, 0):
         return Check("python", "fail", text, "voicecli needs Python ≥ 3.10")
@@ -74,7 +78,8 @@ def check_backends(import_module: Callable[[str], object] = importlib.import_mod
             mod = import_module(module)
         except Exception as exc:  # noqa: BLE001 - ImportError, or OSError for a missing shared library
             status: Status = "fail" if need == "required" else "warn"
-            out.append(Check(role, status, f"cannot import {module}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", fix))
+            first_line = str(exc).splitlines()[0] if str(exc) else ""
+            out.append(Check(role, status, f"cannot import {module}: {type(exc).__name__}: {first_line}", fix))
             continue
         detail = f"{module} {_version(mod)}".strip()
         if module == "ctranslate2":
@@ -103,8 +108,8 @@ def amx_verdict(system_info: str, cpu_reports_amx: bool, tiles_usable: bool | No
         return Check("llama.cpp CPU features", "ok", f"{features} (no AMX kernels: safe on any CPU)")
     if not cpu_reports_amx:
         return Check("llama.cpp CPU features", "fail",
-                     f"built with AMX kernels but this CPU has no AMX: it will crash (illegal instruction) — {features}",
-                     LLAMA_REBUILD_FIX)
+                     f"built with AMX kernels but this CPU has no AMX: it will crash (illegal instruction) "
+                     f"— {features}", LLAMA_REBUILD_FIX)
     if tiles_usable is False:
         return Check("llama.cpp CPU features", "fail",
                      f"built with AMX kernels; this CPU reports AMX but its tiles are unusable here, "
@@ -118,7 +123,7 @@ _CPUID_CODE = bytes([  # x86-64 SysV: cpuid(leaf=edi, subleaf=esi) -> out[4] at 
     0x5B, 0xC3])
 
 
-def _run_machine_code(code: bytes, argtypes: list, restype: Any, *args: object) -> object:
+def _run_machine_code(code: bytes, argtypes: list[Any], restype: Any, *args: object) -> object:
     import ctypes
     import mmap
 
@@ -201,14 +206,28 @@ def check_llama(import_module: Callable[[str], object] = importlib.import_module
 
 # ---------------------------------------------------------------- models, devices, config
 
-def check_models(resolver: object, wanted: Iterable[tuple[str, str | None]]) -> list[Check]:
+def check_config() -> tuple[Check, Settings]:
+    """Whether the config file (and the ``VOICECLI_*`` variables) are valid, and the settings the
+    other checks use: the effective ones, or the defaults when the config is broken."""
+    from voicecli.config import Settings, config_path, resolve
+    from voicecli.errors import ConfigError
+
+    path = config_path()
+    try:
+        settings = resolve().settings
+    except ConfigError as exc:
+        return Check("config", "fail", exc.message, exc.hint or ""), Settings()
+    return Check("config", "ok", f"{path}" + ("" if path.exists() else " (not present: defaults apply)")), settings
+
+
+def check_models(resolver: ModelResolver, wanted: Iterable[tuple[Kind, str | None]]) -> list[Check]:
     """Resolve each (kind, configured name) without downloading."""
     from voicecli.errors import VoicecliError
 
     out = []
     for kind, name in wanted:
         try:
-            m = resolver.resolve(kind, name)  # type: ignore[attr-defined]
+            m = resolver.resolve(kind, name)
         except VoicecliError as exc:
             out.append(Check(f"model ({kind})", "fail", exc.message, exc.hint or ""))
             continue
@@ -239,3 +258,15 @@ def check_audio_devices() -> Check:
         missing = "input" if not ins else "output"
         return Check("audio devices", "warn", detail, f"no {missing} device: use talk --{missing} FILE")
     return Check("audio devices", "ok", detail)
+
+
+# ---------------------------------------------------------------- all of them
+
+def run_checks(settings: Settings, config: Check, resolver: ModelResolver) -> list[Check]:
+    """Every check, in the order ``voicecli doctor`` shows them. ``resolver`` must not download."""
+    models: list[tuple[Kind, str | None]] = [
+        ("stt", settings.stt.model), ("tts", settings.tts.voice),
+        ("llm", None if settings.llm.url else settings.llm.model), ("vad", None)]
+    downloads = "allowed" if settings.models.allow_download else "off (models.allow_download)"
+    return [check_python(), config, *check_backends(), *check_models(resolver, models), check_audio_devices(),
+            check_llama(), Check("model downloads", "info", downloads)]

@@ -41,7 +41,8 @@ def download(kind: str, repo_id: str, hub_file: str | None, root: Path, name: st
         if kind == "stt":
             snapshot_download(repo_id, allow_patterns=WHISPER_FILES, local_dir=staging)
             if not ((staging / "model.bin").exists() and (staging / "config.json").exists()):
-                raise ModelNotFoundError(f"hub repo {repo_id} has no CTranslate2 Whisper model (model.bin, config.json)",
+                raise ModelNotFoundError(f"hub repo {repo_id} has no CTranslate2 Whisper model "
+                                         "(model.bin, config.json)",
                                          "pick a faster-whisper repo, e.g. Systran/faster-whisper-tiny")
             target = root / base
             if target.exists():
@@ -56,7 +57,8 @@ def download(kind: str, repo_id: str, hub_file: str | None, root: Path, name: st
             files = [hub_file, hub_file + ".json"] if kind == "tts" else [hub_file]
             fetched = [Path(hf_hub_download(repo_id, f, local_dir=staging)) for f in files]
             targets = [root / f"{base}{suffix}", root / f"{base}{suffix}.json"][:len(fetched)]
-            for src, dst in zip(fetched[::-1], targets[::-1]):  # the .json first: the model file marks completion
+            # the .json first: the model file marks completion
+            for src, dst in zip(fetched[::-1], targets[::-1], strict=True):
                 os.replace(src, dst)
             shutil.rmtree(staging, ignore_errors=True)
             return targets[0]

@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from voicecli.cli.common import err_console, handle_errors, out_console, settings_from
+from voicecli.cli.common import (
+    AllowDownloadOpt,
+    ComputeTypeOpt,
+    EchoCancelOpt,
+    EndSilenceOpt,
+    LlmMaxTokensOpt,
+    LlmModelOpt,
+    LlmUrlOpt,
+    ModelOpt,
+    SystemOpt,
+    VadThresholdOpt,
+    VerboseOpt,
+    VoiceOpt,
+    err_console,
+    handle_errors,
+    out_console,
+    settings_from,
+)
 from voicecli.errors import ConfigError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 def register(app: typer.Typer) -> None:
@@ -16,31 +36,44 @@ def register(app: typer.Typer) -> None:
 
 
 def bench(
-    quick: bool = typer.Option(False, "--quick", help="Fewer repeats and turns (about a minute)."),
-    only: str | None = typer.Option(None, "--only", help="Stages to run, comma-separated: vad,stt,llm,tts,e2e (default: all)."),
-    turns: int | None = typer.Option(None, "--turns", min=1, help="Measured end-to-end turns (default 20; 3 with --quick)."),
-    repeats: int | None = typer.Option(None, "--repeats", min=1, help="Timed passes for STT, LLM and TTS (default 3/5/5; 1/2/2 with --quick)."),
-    json_out: Path | None = typer.Option(None, "--json", help="Write every figure, the machine and the models to this JSON file."),
-    compare: Path | None = typer.Option(None, "--compare", help="Print the changes against an older --json report."),
-    plot: Path | None = typer.Option(None, "--plot", help="Draw the voice-to-voice breakdown to this PNG (needs matplotlib)."),
-    eval_dir: Path | None = typer.Option(None, "--eval-dir", help="Eval clips with manifest.jsonl (default: the repository's eval/speech or $VOICECLI_EVAL_DIR)."),
-    question: list[Path] | None = typer.Option(None, "--question", help="Recorded question for the end-to-end run (repeatable; the first is the warm-up)."),
-    playback_speed: float = typer.Option(8.0, "--playback-speed", min=1.0, help="Play replies this much faster than real time in the end-to-end run (1 = real time); latencies are unaffected."),
-    model: str | None = typer.Option(None, "--model", "-m", help="Whisper model (name or path)."),
-    compute_type: str | None = typer.Option(None, "--compute-type", help="CTranslate2 compute type (int8, float32, ...)."),
-    llm_model: str | None = typer.Option(None, "--llm-model", help="GGUF model (name or path)."),
-    llm_url: str | None = typer.Option(None, "--llm-url", help="Benchmark an OpenAI-compatible server (…/v1) instead."),
-    llm_max_tokens: int | None = typer.Option(None, "--llm-max-tokens", help="Longest reply in the end-to-end run, in tokens."),
-    system: str | None = typer.Option(None, "--system", help="System prompt."),
-    voice: str | None = typer.Option(None, "--voice", help="Piper voice (name or .onnx path)."),
-    vad_threshold: float | None = typer.Option(None, "--vad-threshold", help="Speech probability threshold (0-1)."),
-    end_silence_ms: int | None = typer.Option(None, "--end-silence-ms", help="Silence that ends a turn."),
-    echo_cancel: bool | None = typer.Option(None, "--echo-cancel/--no-echo-cancel", help="Run the echo canceller in the end-to-end run (as talk does)."),
-    allow_download: bool | None = typer.Option(None, "--allow-download", help="Allow model downloads from the hub."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks."),
+    quick: Annotated[bool, typer.Option("--quick", help="Fewer repeats and turns (about a minute).")] = False,
+    only: Annotated[str | None, typer.Option(
+        "--only", help="Stages to run, comma-separated: vad,stt,llm,tts,e2e (default: all).")] = None,
+    turns: Annotated[int | None, typer.Option(
+        "--turns", min=1, help="Measured end-to-end turns (default 20; 3 with --quick).")] = None,
+    repeats: Annotated[int | None, typer.Option(
+        "--repeats", min=1, help="Timed passes for STT, LLM and TTS (default 3/5/5; 1/2/2 with --quick).")] = None,
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="Write every figure, the machine and the models to this JSON file.")] = None,
+    compare: Annotated[Path | None, typer.Option(
+        "--compare", help="Print the changes against an older --json report.")] = None,
+    plot: Annotated[Path | None, typer.Option(
+        "--plot", help="Draw the voice-to-voice breakdown to this PNG (needs matplotlib).")] = None,
+    eval_dir: Annotated[Path | None, typer.Option(
+        "--eval-dir",
+        help="Eval clips with manifest.jsonl (default: the repository's eval/speech or $VOICECLI_EVAL_DIR).")] = None,
+    question: Annotated[list[Path] | None, typer.Option(
+        "--question", help="Recorded question for the end-to-end run (repeatable; the first is the warm-up).")] = None,
+    playback_speed: Annotated[float, typer.Option(
+        "--playback-speed", min=1.0, help="Play replies this much faster than real time in the end-to-end run "
+        "(1 = real time); latencies are unaffected.")] = 8.0,
+    model: ModelOpt = None,
+    compute_type: ComputeTypeOpt = None,
+    llm_model: LlmModelOpt = None,
+    llm_url: LlmUrlOpt = None,
+    llm_max_tokens: LlmMaxTokensOpt = None,
+    system: SystemOpt = None,
+    voice: VoiceOpt = None,
+    vad_threshold: VadThresholdOpt = None,
+    end_silence_ms: EndSilenceOpt = None,
+    echo_cancel: EchoCancelOpt = None,
+    allow_download: AllowDownloadOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Measure VAD, STT (latency, RTF, WER), LLM (first token, tokens/s), TTS (first audio, RTF) and
-    voice-to-voice latency through the same pipeline `talk` uses."""
+    voice-to-voice latency through the same pipeline `talk` uses.
+
+    The model, reply, voice and turn-taking options are talk's; they apply to the pipeline measured."""
     from voicecli.bench import report as rpt
     from voicecli.bench.runner import BenchPlan, parse_stages, run_bench
 
@@ -59,11 +92,10 @@ def bench(
             result = run_bench(resolved.settings, plan, reporter)
         data = result.as_json()
         out_console.print(rpt.render(data))
-        if old is not None and compare is not None:
+        if old is not None:
             deltas, warnings = rpt.compare(old, data)
             out_console.print(rpt.render_compare(deltas, warnings, str(compare)))
-            data["compare"] = {"against": str(compare), "warnings": warnings,
-                               "figures": {d.figure.key: d.as_json() for d in deltas}}
+            data["compare"] = rpt.comparison_json(deltas, warnings, against=str(compare))
         if json_out is not None:
             rpt.write_json(data, json_out)
             err_console.print(f"wrote {json_out}")
@@ -77,33 +109,31 @@ _STAGE_LABELS = {"load": "loading models", "vad": "VAD frames", "stt": "STT clip
 
 
 class _RichReporter:
-    """Progress bars on stderr (transient), one per stage; notices as dim lines."""
+    """Progress bars on stderr, one per stage; notices as dim lines (a ``bench.runner.Reporter``)."""
 
+    def __init__(self) -> None:
+        self._progress: Progress | None = None
+        self._tasks: dict[str, TaskID] = {}
 
     def __enter__(self) -> _RichReporter:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                   TimeElapsedColumn(), console=err_console, transient=False)
-        self._tasks: dict[str, Any] = {}
         self._progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
+        if self._progress is not None:
+            self._progress.stop()
 
     def stage(self, name: str, total: int) -> None:
-        self._tasks[name] = self._progress.add_task(_STAGE_LABELS.get(name, name), total=total)
+        if self._progress is not None:
+            self._tasks[name] = self._progress.add_task(_STAGE_LABELS.get(name, name), total=total)
 
     def advance(self, name: str, done: int, total: int) -> None:
-        if name in self._tasks:
+        if self._progress is not None and name in self._tasks:
             self._progress.update(self._tasks[name], completed=done, total=total)
 
     def notice(self, message: str) -> None:
-        self._progress.console.print(f"[dim]note: {message}[/]")
+        (self._progress.console if self._progress is not None else err_console).print(f"[dim]note: {message}[/]")

@@ -1,11 +1,15 @@
-"""Shared CLI plumbing: consoles, config resolution from flags, and error → exit-code mapping."""
+"""Shared CLI plumbing: the consoles, the option aliases every command reuses, config resolution
+from flags, and error → exit-code mapping.
+
+Each option that more than one command takes is declared here once, as a typer ``Annotated``
+alias (``model: ModelOpt = None``); a command only adds the options that are its own."""
 
 from __future__ import annotations
 
 import contextlib
-import sys
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,15 +21,54 @@ from voicecli.errors import VoicecliError
 err_console = Console(stderr=True, highlight=False)
 out_console = Console(highlight=False)
 
-VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show tracebacks and debug details.")
+EXIT_INTERRUPTED = 130
+"""Exit code after Ctrl-C (128 + SIGINT), as shells report it."""
+
+# ---------------------------------------------------------------- options shared by several commands
+
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+HistoryPathOpt = Annotated[Path | None, typer.Option("--history", help="SQLite file for the conversation history.")]
+AllowDownloadOpt = Annotated[bool | None, typer.Option("--allow-download",
+                                                       help="Allow model downloads from the Hugging Face hub.")]
+
+# speech to text
+ModelOpt = Annotated[str | None, typer.Option(
+    "--model", "-m", help="Whisper model: a name from `voicecli models`, a CTranslate2 directory, or a hub id.")]
+LanguageOpt = Annotated[str | None, typer.Option(
+    "--language", "-l", help="Spoken language code (en, de, …); omit to detect it (multilingual models).")]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cpu or cuda.")]
+ComputeTypeOpt = Annotated[str | None, typer.Option(
+    "--compute-type", help="CTranslate2 compute type: int8, float32, float16, int8_float16, default.")]
+BeamSizeOpt = Annotated[int | None, typer.Option("--beam-size", help="Beam size (1 = greedy, fastest).")]
+ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="CPU threads (0 = all cores).")]
+
+# the reply (LLM) and the voice (TTS)
+LlmModelOpt = Annotated[str | None, typer.Option(
+    "--llm-model", help="GGUF model (name or path), or the model name at --llm-url.")]
+LlmUrlOpt = Annotated[str | None, typer.Option(
+    "--llm-url", help="Use an OpenAI-compatible server (…/v1) for replies.")]
+LlmMaxTokensOpt = Annotated[int | None, typer.Option("--llm-max-tokens", help="Longest reply, in tokens.")]
+SystemOpt = Annotated[str | None, typer.Option("--system", help="System prompt for the assistant.")]
+VoiceOpt = Annotated[str | None, typer.Option("--voice", help="Piper voice (name or .onnx path).")]
+
+# turn taking and audio
+VadThresholdOpt = Annotated[float | None, typer.Option(
+    "--vad-threshold", help="Speech probability threshold (0-1).")]
+EndSilenceOpt = Annotated[int | None, typer.Option("--end-silence-ms", help="Silence that ends the user's turn.")]
+EchoCancelOpt = Annotated[bool | None, typer.Option(
+    "--echo-cancel/--no-echo-cancel", help="Cancel the assistant's voice from the microphone.")]
+
+
+# ---------------------------------------------------------------- config and errors
+
+def settings_from(cli: Mapping[str, Any]) -> ResolvedSettings:
+    """Resolve the settings once, with the flags (dotted keys; None = not given) on top."""
+    return resolve(cli)
 
 
 def print_error(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
-
-
-def settings_from(cli: dict[str, Any]) -> ResolvedSettings:
-    return resolve(cli)
 
 
 @contextlib.contextmanager
@@ -39,17 +82,13 @@ def handle_errors(verbose: bool) -> Iterator[None]:
         if verbose:
             err_console.print_exception()
         print_error(exc.one_line())
-        raise typer.Exit(exc.exit_code)
+        raise typer.Exit(exc.exit_code) from exc
     except KeyboardInterrupt:
         err_console.print("interrupted")
-        raise typer.Exit(130)
-    except Exception as exc:  # last resort: still one line unless --verbose
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Exception as exc:  # noqa: BLE001 - the CLI's top-level boundary: any bug still ends in one line
         if verbose:
             err_console.print_exception()
         else:
             print_error(f"unexpected {type(exc).__name__}: {exc} (run again with --verbose for details)")
-        raise typer.Exit(1)
-
-
-def stdout_is_tty() -> bool:
-    return sys.stdout.isatty()
+        raise typer.Exit(1) from exc

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
-from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from voicecli.cli.common import handle_errors, out_console, settings_from
+from voicecli.cli.common import HistoryPathOpt, JsonOpt, VerboseOpt, handle_errors, out_console, settings_from
 from voicecli.errors import VoicecliError
+
+FIRST_WORDS_MAX_CHARS = 40
+"""How much of each session's first question the listing shows."""
 
 
 def register(app: typer.Typer) -> None:
@@ -17,32 +21,33 @@ def register(app: typer.Typer) -> None:
 
 
 def history(
-    session: str | None = typer.Argument(None, help="Session id (or a unique prefix, or 'last') to show."),
-    path: Path | None = typer.Option(None, "--history", help="History database."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
-    verbose: bool = typer.Option(False, "--verbose", "-v"),
+    session: Annotated[str | None, typer.Argument(
+        help="Session id (or a unique prefix, or 'last') to show.")] = None,
+    path: HistoryPathOpt = None,
+    json_out: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """List conversations, or print one conversation's transcript with latencies."""
     from rich.table import Table
 
-    from voicecli.config import data_dir
+    from voicecli.config import history_db_path
     from voicecli.pipeline.history import HistoryStore
 
     with handle_errors(verbose):
         settings = settings_from({"history.path": str(path) if path else None}).settings
-        db = Path(settings.history.path or data_dir() / "history.sqlite3")
+        db = history_db_path(settings.history)
         if not db.exists():
             raise VoicecliError(f"no history yet at {db}", "talk first, or pass --history PATH")
         store = HistoryStore(db)
         if session is None:
             rows = store.sessions()
             if json_out:
-                out_console.print_json(json.dumps([r.__dict__ for r in rows]))
+                out_console.print_json(json.dumps([dataclasses.asdict(r) for r in rows]))
                 return
             table = Table("session", "started", "turns", "first words")
             for r in rows:
                 table.add_row(r.id, time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started_at)), str(r.turns),
-                              r.first_user[:40])
+                              r.first_user[:FIRST_WORDS_MAX_CHARS])
             out_console.print(table)
             return
         sid = store.find_session(session)

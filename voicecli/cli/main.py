@@ -1,25 +1,17 @@
-"""``voicecli`` entry point: registers the commands, each in its own module."""
+"""``voicecli`` entry point: the typer app, with each command registered from its own module."""
 
 from __future__ import annotations
 
-import importlib
-
 import typer
+
+from voicecli.cli import bench, history, models, serve, talk, transcribe
 
 app = typer.Typer(name="voicecli", help="A local voice assistant: talk, transcribe, bench, serve. No cloud.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
-# Each module defines `register(app)`. A module that is not written yet is skipped.
-COMMAND_MODULES = ["transcribe", "talk", "bench", "serve", "models", "history"]
-
-for _name in COMMAND_MODULES:
-    try:
-        _mod = importlib.import_module(f"voicecli.cli.{_name}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name != f"voicecli.cli.{_name}":
-            raise
-        continue
-    _mod.register(app)
+# Registration order is the order `voicecli --help` lists the commands in.
+for _command_module in (transcribe, talk, bench, serve, models, history):
+    _command_module.register(app)
 
 
 def run() -> None:

@@ -6,11 +6,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
-from voicecli.cli.common import err_console, handle_errors, settings_from
+from voicecli.cli.common import (
+    AllowDownloadOpt,
+    LanguageOpt,
+    LlmMaxTokensOpt,
+    LlmModelOpt,
+    LlmUrlOpt,
+    ModelOpt,
+    VoiceOpt,
+    err_console,
+    handle_errors,
+    settings_from,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -18,28 +29,36 @@ def register(app: typer.Typer) -> None:
 
 
 def serve(
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback by default)."),
-    port: int = typer.Option(8000, "--port", "-p", min=0, max=65535, help="HTTP/WebSocket port."),
-    api_key: str | None = typer.Option(None, "--api-key", envvar="VOICECLI_API_KEY",
-                                          help="Require 'Authorization: Bearer KEY' on every route (env VOICECLI_API_KEY)."),
-    max_sessions: int = typer.Option(8, "--max-sessions", min=1, help="Concurrent realtime sessions."),
-    llm_url: str | None = typer.Option(None, "--llm-url", help="Use an OpenAI-compatible server (…/v1) for replies."),
-    llm_model: str | None = typer.Option(None, "--llm-model", help="GGUF model (name or path), or the model name at --llm-url."),
-    llm_max_tokens: int | None = typer.Option(None, "--llm-max-tokens", help="Default longest reply, in tokens."),
-    model: str | None = typer.Option(None, "--model", "-m", help="Whisper model (name or path)."),
-    language: str | None = typer.Option(None, "--language", "-l", help="Default spoken language (multilingual models)."),
-    voice: str | None = typer.Option(None, "--voice", help="Default Piper voice (name or .onnx path)."),
-    wyoming: str | None = typer.Option(None, "--wyoming", help="Also serve Wyoming (Home Assistant) at this URI, e.g. tcp://0.0.0.0:10300."),
-    no_http: bool = typer.Option(False, "--no-http", help="Serve only Wyoming (needs --wyoming)."),
-    zeroconf: bool = typer.Option(False, "--zeroconf", help="Announce the Wyoming server to Home Assistant on the LAN (needs the zeroconf package)."),
-    max_upload_mb: float = typer.Option(25.0, "--max-upload-mb", min=0.001, help="Largest request body."),
-    max_audio_s: float = typer.Option(600.0, "--max-audio-s", min=1.0, help="Longest audio accepted for transcription."),
-    idle_timeout_s: float = typer.Option(300.0, "--idle-timeout-s", min=1.0, help="Close realtime sessions idle this long."),
-    allow_download: bool | None = typer.Option(None, "--allow-download", help="Allow model downloads from the hub."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks and access logs."),
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="HTTP/WebSocket port.")] = 8000,
+    api_key: Annotated[str | None, typer.Option(
+        "--api-key", envvar="VOICECLI_API_KEY",
+        help="Require 'Authorization: Bearer KEY' on every route (env VOICECLI_API_KEY).")] = None,
+    max_sessions: Annotated[int, typer.Option("--max-sessions", min=1, help="Concurrent realtime sessions.")] = 8,
+    llm_url: LlmUrlOpt = None,
+    llm_model: LlmModelOpt = None,
+    llm_max_tokens: LlmMaxTokensOpt = None,
+    model: ModelOpt = None,
+    language: LanguageOpt = None,
+    voice: VoiceOpt = None,
+    wyoming: Annotated[str | None, typer.Option(
+        "--wyoming", help="Also serve Wyoming (Home Assistant) at this URI, e.g. tcp://0.0.0.0:10300.")] = None,
+    no_http: Annotated[bool, typer.Option("--no-http", help="Serve only Wyoming (needs --wyoming).")] = False,
+    zeroconf: Annotated[bool, typer.Option(
+        "--zeroconf",
+        help="Announce the Wyoming server to Home Assistant on the LAN (needs the zeroconf package).")] = False,
+    max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", min=0.001, help="Largest request body.")] = 25.0,
+    max_audio_s: Annotated[float, typer.Option(
+        "--max-audio-s", min=1.0, help="Longest audio accepted for transcription.")] = 600.0,
+    idle_timeout_s: Annotated[float, typer.Option(
+        "--idle-timeout-s", min=1.0, help="Close realtime sessions idle this long.")] = 300.0,
+    allow_download: AllowDownloadOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and access logs.")] = False,
 ) -> None:
     """Serve the OpenAI-compatible API: /v1/audio/transcriptions, /v1/audio/speech,
-    /v1/chat/completions, /v1/models, the realtime WebSocket /v1/realtime, /health, /metrics."""
+    /v1/chat/completions, /v1/models, the realtime WebSocket /v1/realtime, /health, /metrics.
+
+    --model, --language, --voice and --llm-max-tokens are the defaults; a request may ask for others."""
     from voicecli.errors import ConfigError
     from voicecli.server.config import Limits, ServerConfig, check_bind, is_loopback
 

@@ -6,11 +6,29 @@ import asyncio
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
-from voicecli.cli.common import err_console, handle_errors, out_console, settings_from
+from voicecli.cli.common import (
+    AllowDownloadOpt,
+    EchoCancelOpt,
+    EndSilenceOpt,
+    HistoryPathOpt,
+    LanguageOpt,
+    LlmMaxTokensOpt,
+    LlmModelOpt,
+    LlmUrlOpt,
+    ModelOpt,
+    SystemOpt,
+    VadThresholdOpt,
+    VerboseOpt,
+    VoiceOpt,
+    err_console,
+    handle_errors,
+    out_console,
+    settings_from,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -18,7 +36,7 @@ def register(app: typer.Typer) -> None:
     app.command("devices")(devices)
 
 
-def devices(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+def devices(verbose: VerboseOpt = False) -> None:
     """List sound devices (index, name, channels, default rate)."""
     from rich.table import Table
 
@@ -38,31 +56,39 @@ def devices(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
 
 
 def talk(
-    input: Path | None = typer.Option(None, "--input", "-i", help="Play this recording into the pipeline in real time instead of using a microphone."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write what the assistant says to this WAV (true timeline) instead of a speaker."),
-    input_device: str | None = typer.Option(None, "--input-device", help="Microphone by index or name (see `voicecli devices`)."),
-    output_device: str | None = typer.Option(None, "--output-device", help="Speaker by index or name."),
-    system: str | None = typer.Option(None, "--system", help="System prompt for the assistant."),
-    ptt: bool = typer.Option(False, "--ptt", help="Push-to-talk: space starts listening, space again sends."),
-    text: bool = typer.Option(False, "--text", help="Type instead of speaking; replies are still spoken."),
-    plain: bool = typer.Option(False, "--plain", help="Readable lines instead of the live screen."),
-    json_out: bool = typer.Option(False, "--json", help="One JSON object per line (see README for the schema)."),
-    history: Path | None = typer.Option(None, "--history", help="SQLite file for the conversation history."),
-    no_history: bool = typer.Option(False, "--no-history", help="Do not save the conversation."),
-    model: str | None = typer.Option(None, "--model", "-m", help="Whisper model (name or path)."),
-    language: str | None = typer.Option(None, "--language", "-l", help="Spoken language (multilingual models)."),
-    llm_model: str | None = typer.Option(None, "--llm-model", help="GGUF model (name or path)."),
-    llm_url: str | None = typer.Option(None, "--llm-url", help="Use an OpenAI-compatible server (…/v1) for replies."),
-    llm_max_tokens: int | None = typer.Option(None, "--llm-max-tokens", help="Longest reply, in tokens."),
-    voice: str | None = typer.Option(None, "--voice", help="Piper voice (name or .onnx path)."),
-    speed: float | None = typer.Option(None, "--speed", help="Speaking speed (1.0 = normal)."),
-    vad_threshold: float | None = typer.Option(None, "--vad-threshold", help="Speech probability threshold (0-1)."),
-    end_silence_ms: int | None = typer.Option(None, "--end-silence-ms", help="Silence that ends your turn."),
-    min_speech_ms: int | None = typer.Option(None, "--min-speech-ms", help="Shorter sounds are ignored."),
-    echo_cancel: bool | None = typer.Option(None, "--echo-cancel/--no-echo-cancel", help="Cancel the assistant's voice from the microphone."),
-    simulate_echo: float = typer.Option(0.0, "--simulate-echo", hidden=True, help="Test aid: mix this much of the output back into --input."),
-    allow_download: bool | None = typer.Option(None, "--allow-download", help="Allow model downloads from the hub."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks."),
+    input: Annotated[Path | None, typer.Option(
+        "--input", "-i",
+        help="Play this recording into the pipeline in real time instead of using a microphone.")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o",
+        help="Write what the assistant says to this WAV (true timeline) instead of a speaker.")] = None,
+    input_device: Annotated[str | None, typer.Option(
+        "--input-device", help="Microphone by index or name (see `voicecli devices`).")] = None,
+    output_device: Annotated[str | None, typer.Option("--output-device", help="Speaker by index or name.")] = None,
+    system: SystemOpt = None,
+    ptt: Annotated[bool, typer.Option(
+        "--ptt", help="Push-to-talk: space starts listening, space again sends.")] = False,
+    text: Annotated[bool, typer.Option("--text", help="Type instead of speaking; replies are still spoken.")] = False,
+    plain: Annotated[bool, typer.Option("--plain", help="Readable lines instead of the live screen.")] = False,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="One JSON object per line (see README for the schema).")] = False,
+    history: HistoryPathOpt = None,
+    no_history: Annotated[bool, typer.Option("--no-history", help="Do not save the conversation.")] = False,
+    model: ModelOpt = None,
+    language: LanguageOpt = None,
+    llm_model: LlmModelOpt = None,
+    llm_url: LlmUrlOpt = None,
+    llm_max_tokens: LlmMaxTokensOpt = None,
+    voice: VoiceOpt = None,
+    speed: Annotated[float | None, typer.Option("--speed", help="Speaking speed (1.0 = normal).")] = None,
+    vad_threshold: VadThresholdOpt = None,
+    end_silence_ms: EndSilenceOpt = None,
+    min_speech_ms: Annotated[int | None, typer.Option("--min-speech-ms", help="Shorter sounds are ignored.")] = None,
+    echo_cancel: EchoCancelOpt = None,
+    simulate_echo: Annotated[float, typer.Option(
+        "--simulate-echo", hidden=True, help="Test aid: mix this much of the output back into --input.")] = 0.0,
+    allow_download: AllowDownloadOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Talk with the assistant: microphone → VAD → Whisper → llama.cpp → Piper, with barge-in."""
     with handle_errors(verbose):

@@ -10,12 +10,25 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from voicecli.cli.common import err_console, handle_errors, print_error, settings_from
+from voicecli.cli.common import (
+    AllowDownloadOpt,
+    BeamSizeOpt,
+    ComputeTypeOpt,
+    DeviceOpt,
+    LanguageOpt,
+    ModelOpt,
+    ThreadsOpt,
+    VerboseOpt,
+    err_console,
+    handle_errors,
+    print_error,
+    settings_from,
+)
 from voicecli.errors import ConfigError, VoicecliError
 
 PROGRESS_MIN_AUDIO_S = 5.0
@@ -36,22 +49,31 @@ def register(app: typer.Typer) -> None:
 
 
 def transcribe(
-    files: list[str] = typer.Argument(..., metavar="FILE", help="Audio or video files (anything ffmpeg decodes: wav, flac, mp3, ogg/opus, webm, m4a, mp4). '-' reads standard input."),
-    fmt: OutputFormat = typer.Option(OutputFormat.txt, "--format", "-f", help="Output format; 'all' writes every format (needs --output-dir)."),
-    output_dir: Path | None = typer.Option(None, "--output-dir", "-o", help="Write <stem>.<format> here for each input instead of printing to stdout."),
-    language: str | None = typer.Option(None, "--language", "-l", help="Spoken language code (en, de, …); omit to detect it (multilingual models)."),
-    model: str | None = typer.Option(None, "--model", "-m", help="Whisper model: a name from `voicecli models`, a CTranslate2 directory, or a hub id."),
-    device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda."),
-    compute_type: str | None = typer.Option(None, "--compute-type", help="CTranslate2 compute type: int8, float32, float16, int8_float16, default."),
-    beam_size: int | None = typer.Option(None, "--beam-size", help="Beam size (1 = greedy, fastest)."),
-    threads: int | None = typer.Option(None, "--threads", help="CPU threads (0 = all cores)."),
-    vad_filter: bool = typer.Option(False, "--vad-filter", help="Skip non-speech with Silero VAD before decoding."),
-    word_timestamps: bool = typer.Option(False, "--word-timestamps", help="Word-level timings (in json output)."),
-    batched: bool = typer.Option(False, "--batched", help="faster-whisper's batched pipeline, for long files (implies --vad-filter)."),
-    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Chunks decoded together with --batched."),
-    allow_download: bool | None = typer.Option(None, "--allow-download", help="Allow downloading the model from the Hugging Face hub."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or status lines (errors still print)."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks."),
+    files: Annotated[list[str], typer.Argument(
+        metavar="FILE", help="Audio or video files (anything ffmpeg decodes: wav, flac, mp3, ogg/opus, webm, m4a, "
+        "mp4). '-' reads standard input.")],
+    fmt: Annotated[OutputFormat, typer.Option(
+        "--format", "-f", help="Output format; 'all' writes every format (needs --output-dir).")] = OutputFormat.txt,
+    output_dir: Annotated[Path | None, typer.Option(
+        "--output-dir", "-o", help="Write <stem>.<format> here for each input instead of printing to stdout.")] = None,
+    language: LanguageOpt = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = None,
+    compute_type: ComputeTypeOpt = None,
+    beam_size: BeamSizeOpt = None,
+    threads: ThreadsOpt = None,
+    vad_filter: Annotated[bool, typer.Option(
+        "--vad-filter", help="Skip non-speech with Silero VAD before decoding.")] = False,
+    word_timestamps: Annotated[bool, typer.Option(
+        "--word-timestamps", help="Word-level timings (in json output).")] = False,
+    batched: Annotated[bool, typer.Option(
+        "--batched", help="faster-whisper's batched pipeline, for long files (implies --vad-filter).")] = False,
+    batch_size: Annotated[int, typer.Option(
+        "--batch-size", min=1, help="Chunks decoded together with --batched.")] = 8,
+    allow_download: AllowDownloadOpt = None,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress bar or status lines (errors still print).")] = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Transcribe audio files offline to txt, srt, vtt, json or tsv."""
     from voicecli.stt.formats import FORMATS

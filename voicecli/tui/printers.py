@@ -58,7 +58,8 @@ class PlainPrinter:
         elif isinstance(ev, PipelineFailed):
             line = f"error: {ev.message}"
         elif isinstance(ev, SessionStarted):
-            line = "session " + (ev.session_id or "(not saved)") + " · " + ", ".join(f"{k}={v}" for k, v in ev.models.items())
+            models = ", ".join(f"{k}={v}" for k, v in ev.models.items())
+            line = f"session {ev.session_id or '(not saved)'} · {models}"
         if line is not None:
             self.out.write(line + "\n")
             self.out.flush()
