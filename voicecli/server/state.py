@@ -3,13 +3,12 @@ the voice catalogue, metrics and session slots."""
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import heapq
 import itertools
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,51 +186,3 @@ class ServerState:
     def shutdown(self) -> None:
         for pool in (self.stt_pool, self.batch_stt_pool, self.tts_pool, self.llm_pool):
             pool.shutdown(wait=False, cancel_futures=True)
-
-
-_END = object()
-
-
-async def iterate_in_thread(executor: concurrent.futures.Executor, make: Callable[[threading.Event], Iterator[Any]]) -> AsyncGenerator[Any, None]:
-    """Run a blocking generator on ``executor`` and yield its items on the event loop. Closing
-    the async iterator (client gone) sets the event ``make`` received, so the worker stops."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[Any] = asyncio.Queue()
-    stop = threading.Event()
-
-    def work() -> None:
-        try:
-            gen = make(stop)
-            try:
-                for item in gen:
-                    if stop.is_set():
-                        break
-                    loop.call_soon_threadsafe(queue.put_nowait, item)
-            finally:
-                close = getattr(gen, "close", None)
-                if close:
-                    close()
-        except BaseException as exc:  # noqa: BLE001 - handed to the loop and re-raised there
-            loop.call_soon_threadsafe(queue.put_nowait, _Failure(exc))
-        finally:
-            loop.call_soon_threadsafe(queue.put_nowait, _END)
-
-    try:
-        executor.submit(work)
-    except RuntimeError:  # executor shut down
-        raise asyncio.CancelledError from None
-    try:
-        while True:
-            item = await queue.get()
-            if item is _END:
-                return
-            if isinstance(item, _Failure):
-                raise item.exc
-            yield item
-    finally:
-        stop.set()
-
-
-@dataclass
-class _Failure:
-    exc: BaseException
