@@ -15,8 +15,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 from voicecli.audio.format import PIPELINE_RATE_HZ
 from voicecli.concurrency import iterate_in_thread
 from voicecli.errors import AudioInputError, VoicecliError
+from voicecli.languages import language_name, normalize_language
 from voicecli.server.http_errors import ApiError, error_body
-from voicecli.server.languages import language_name, normalize_language
 from voicecli.server.rest.common import ERRORS, SSE_HEADERS, server_state, sse
 from voicecli.server.subtitles import srt, vtt
 from voicecli.stt.types import Segment, TranscribeOptions, TranscriptionInfo
