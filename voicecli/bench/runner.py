@@ -172,7 +172,7 @@ def run_bench(settings: Settings, plan: BenchPlan, reporter: Reporter | None = N
     from voicecli.bench.evalset import default_eval_dir, english_speech, load_clips
     from voicecli.bench.machine import load_average, machine_facts
     from voicecli.pipeline.options import conversation_options
-    from voicecli.stt.types import TranscribeOptions
+    from voicecli.stt.options import transcribe_options
 
     rep = reporter or SilentReporter()
     t_start = time.perf_counter()
@@ -242,7 +242,7 @@ def run_bench(settings: Settings, plan: BenchPlan, reporter: Reporter | None = N
             report.vad = stages.bench_vad(vad, _speech_for_vad(eval_dir), plan.vad_frames, tick=ticker("vad"))
     if "stt" in wanted:
         with stage("stt", len(clips) * plan.stt_repeats):
-            stt_options = TranscribeOptions(language="en", beam_size=settings.stt.beam_size)
+            stt_options = transcribe_options(settings, purpose="file", language="en")
             report.stt = stages.bench_stt(transcriber, clips, stt_options, plan.stt_repeats, tick=ticker("stt"))
     if "llm" in wanted:
         with stage("llm", 1 + 2 * plan.llm_repeats + plan.llm_speed_runs):

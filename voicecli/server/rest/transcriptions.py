@@ -7,6 +7,7 @@ import math
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -19,7 +20,8 @@ from voicecli.languages import language_name, normalize_language
 from voicecli.server.http_errors import ApiError, error_body
 from voicecli.server.rest.common import ERRORS, SSE_HEADERS, server_state, sse
 from voicecli.server.subtitles import srt, vtt
-from voicecli.stt.types import Segment, TranscribeOptions, TranscriptionInfo
+from voicecli.stt.options import transcribe_options
+from voicecli.stt.types import Segment, TranscriptionInfo
 
 router = APIRouter()
 
@@ -65,9 +67,8 @@ async def create_transcription(
     data = await file.read()
     want_words = "word" in granularities
     segments_wanted = response_format == "verbose_json" and (not granularities or "segment" in granularities)
-    options = TranscribeOptions(language=code or state.engines.settings.stt.language,
-                                beam_size=state.engines.settings.stt.beam_size, word_timestamps=want_words,
-                                initial_prompt=prompt or None, temperature=temperature)
+    options = replace(transcribe_options(state.engines.settings, purpose="file", language=code),
+                      word_timestamps=want_words, initial_prompt=prompt or None, temperature=temperature)
     transcriber = state.engines.transcriber
     name = file.filename or "audio"
     max_audio_s = limits.max_audio_s
