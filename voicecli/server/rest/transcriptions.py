@@ -19,14 +19,17 @@ from voicecli.errors import AudioInputError, VoicecliError
 from voicecli.languages import language_name, normalize_language
 from voicecli.server.http_errors import ApiError, error_body
 from voicecli.server.rest.common import ERRORS, SSE_HEADERS, server_state, sse
-from voicecli.server.subtitles import srt, vtt
+from voicecli.stt.formats import render
 from voicecli.stt.options import transcribe_options
-from voicecli.stt.types import Segment, TranscriptionInfo
+from voicecli.stt.types import Segment, Transcription, TranscriptionInfo
 
 router = APIRouter()
 
 MIN_AUDIO_S = 0.1
 """OpenAI refuses shorter audio too."""
+
+SUBTITLE_TYPES = {"srt": "application/x-subrip", "vtt": "text/vtt"}
+"""Subtitle formats and their content types."""
 
 ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt", "diarized_json"]
 
@@ -126,10 +129,9 @@ async def create_transcription(
     text = "".join(s.text for s in segments).strip()
     if response_format == "text":
         return PlainTextResponse(text + "\n")
-    if response_format == "srt":
-        return PlainTextResponse(srt(segments), media_type="application/x-subrip")
-    if response_format == "vtt":
-        return PlainTextResponse(vtt(segments), media_type="text/vtt")
+    if response_format in SUBTITLE_TYPES:  # the same writer as `voicecli transcribe --format srt|vtt`
+        transcript = Transcription(text, info.language, info.language_probability, duration, tuple(segments))
+        return PlainTextResponse(render(transcript, response_format), media_type=SUBTITLE_TYPES[response_format])
     if response_format == "json":
         return JSONResponse({"text": text, "usage": usage})
     body: dict[str, Any] = {"task": "transcribe", "language": language_name(info.language),
