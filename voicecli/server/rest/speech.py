@@ -19,8 +19,7 @@ from voicecli.server.encoders import CONTENT_TYPES, WIRE_RATE_HZ, encoder_for
 from voicecli.server.http_errors import ApiError
 from voicecli.server.rest.common import ERRORS, SSE_HEADERS, server_state, sse
 from voicecli.server.state import NORMAL, URGENT
-from voicecli.tts.chunker import ChunkerParams, SpeechChunker
-from voicecli.tts.normalize import normalize_for_speech
+from voicecli.tts.speakable import split_for_speech
 
 router = APIRouter()
 
@@ -57,7 +56,7 @@ async def create_speech(request: Request, body: SpeechRequest) -> Response:
                        "voice", "invalid_voice")
     loop = asyncio.get_running_loop()
     speaker = await loop.run_in_executor(state.tts_pool, state.voices.speaker, name)
-    pieces = _sentences(normalize_for_speech(body.input))
+    pieces = split_for_speech(body.input)
     fmt, speed = body.response_format, body.speed
     t_request = time.monotonic()
 
@@ -96,7 +95,3 @@ async def create_speech(request: Request, body: SpeechRequest) -> Response:
         return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
     return StreamingResponse(audio_bytes(), media_type=CONTENT_TYPES[fmt])
 
-
-def _sentences(text: str) -> list[str]:
-    chunker = SpeechChunker(ChunkerParams(first_chunk_min_words=6, max_chunk_words=40))
-    return [*chunker.push(text + " "), *chunker.flush()]
