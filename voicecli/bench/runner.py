@@ -213,7 +213,8 @@ def run_bench(settings: Settings, plan: BenchPlan, reporter: Reporter | None = N
         report.models["llm"] = {"name": chat.name, "backend": type(chat).__name__,
                                 "threads": settings.llm.threads, "context_tokens": settings.llm.context_tokens,
                                 "url": settings.llm.url,
-                                "path": None if settings.llm.url else str(resolver.resolve("llm", settings.llm.model).path)}
+                                "path": None if settings.llm.url
+                                else str(resolver.resolve("llm", settings.llm.model).path)}
     if wanted & {"tts", "e2e"}:
         speaker = _timed(report.load_ms, "tts", eng.load_speaker, settings)
         rep.advance("load", len(report.load_ms), n_load)

@@ -138,7 +138,7 @@ def bench_stt(transcriber: Any, clips: Sequence[EvalClip], options: TranscribeOp
     all_ms = [ms for row in per_clip for ms in row]
     rtf = sum(all_ms) / 1000 / (sum(durations) * repeats)
     transcripts = tuple(ClipTranscript(c.name, d, c.text, h, median(ms))
-                        for c, d, h, ms in zip(clips, durations, hyps, per_clip))
+                        for c, d, h, ms in zip(clips, durations, hyps, per_clip, strict=True))
     return SttResult(transcripts, summarize(all_ms), rtf, word_error_rate([c.text for c in clips], hyps), repeats)
 
 
