@@ -4,6 +4,7 @@ the server's HTTP layer runs for real (FastAPI, executors, encoders) in millisec
 from __future__ import annotations
 
 import io
+import re
 import wave
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -65,7 +66,7 @@ class FakeChat:
         self.reply = reply
 
     def stream(self, messages: Any, options: Any) -> Iterator[str]:
-        yield from self.reply.split(" ")
+        yield from re.findall(r"\s*\S+", self.reply)  # token-like deltas: " is", " the", …
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
