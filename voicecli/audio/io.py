@@ -17,6 +17,7 @@ import numpy as np
 from voicecli.audio.format import FRAME_SAMPLES, PIPELINE_RATE_HZ, float_to_pcm16
 from voicecli.audio.playback import Player
 from voicecli.audio.resample import StreamResampler
+from voicecli.concurrency import post as post  # re-exported: the pipeline and talk import it from here
 from voicecli.errors import DeviceError
 
 
@@ -30,16 +31,6 @@ class CapturedFrame:
 
 
 END_OF_INPUT = None
-
-
-def post(loop: asyncio.AbstractEventLoop, fn: Any, *args: Any) -> bool:
-    """loop.call_soon_threadsafe from a worker thread, tolerating a loop that has already
-    closed (the session is ending; nothing is waiting for the value any more)."""
-    try:
-        loop.call_soon_threadsafe(fn, *args)
-        return True
-    except RuntimeError:
-        return False
 
 
 class FrameSource(Protocol):

@@ -172,7 +172,7 @@ def run_bench(settings: Settings, plan: BenchPlan, reporter: Reporter | None = N
     from voicecli.bench.evalset import default_eval_dir, english_speech, load_clips
     from voicecli.bench.machine import load_average, machine_facts
     from voicecli.pipeline.options import conversation_options
-    from voicecli.stt.types import TranscribeOptions
+    from voicecli.stt.options import transcribe_options
 
     rep = reporter or SilentReporter()
     t_start = time.perf_counter()
@@ -213,7 +213,8 @@ def run_bench(settings: Settings, plan: BenchPlan, reporter: Reporter | None = N
         report.models["llm"] = {"name": chat.name, "backend": type(chat).__name__,
                                 "threads": settings.llm.threads, "context_tokens": settings.llm.context_tokens,
                                 "url": settings.llm.url,
-                                "path": None if settings.llm.url else str(resolver.resolve("llm", settings.llm.model).path)}
+                                "path": None if settings.llm.url
+                                else str(resolver.resolve("llm", settings.llm.model).path)}
     if wanted & {"tts", "e2e"}:
         speaker = _timed(report.load_ms, "tts", eng.load_speaker, settings)
         rep.advance("load", len(report.load_ms), n_load)
@@ -242,7 +243,7 @@ def run_bench(settings: Settings, plan: BenchPlan, reporter: Reporter | None = N
             report.vad = stages.bench_vad(vad, _speech_for_vad(eval_dir), plan.vad_frames, tick=ticker("vad"))
     if "stt" in wanted:
         with stage("stt", len(clips) * plan.stt_repeats):
-            stt_options = TranscribeOptions(language="en", beam_size=settings.stt.beam_size)
+            stt_options = transcribe_options(settings, purpose="file", language="en")
             report.stt = stages.bench_stt(transcriber, clips, stt_options, plan.stt_repeats, tick=ticker("stt"))
     if "llm" in wanted:
         with stage("llm", 1 + 2 * plan.llm_repeats + plan.llm_speed_runs):

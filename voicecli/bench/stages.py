@@ -18,8 +18,8 @@ from voicecli.bench.stats import Summary, median, summarize
 from voicecli.bench.wer import WerResult, word_error_rate
 from voicecli.llm.types import ChatMessage, GenerationOptions
 from voicecli.stt.types import TranscribeOptions
-from voicecli.tts.chunker import ChunkerParams, SpeechChunker
-from voicecli.tts.normalize import normalize_for_speech
+from voicecli.tts.chunker import ChunkerParams
+from voicecli.tts.speakable import STREAM_CHUNKS, SpeakableStream, SpeechPiece, speakable_text
 
 Tick = Callable[[int, int], None]
 """Progress callback: (steps done, steps in total)."""
@@ -138,7 +138,7 @@ def bench_stt(transcriber: Any, clips: Sequence[EvalClip], options: TranscribeOp
     all_ms = [ms for row in per_clip for ms in row]
     rtf = sum(all_ms) / 1000 / (sum(durations) * repeats)
     transcripts = tuple(ClipTranscript(c.name, d, c.text, h, median(ms))
-                        for c, d, h, ms in zip(clips, durations, hyps, per_clip))
+                        for c, d, h, ms in zip(clips, durations, hyps, per_clip, strict=True))
     return SttResult(transcripts, summarize(all_ms), rtf, word_error_rate([c.text for c in clips], hyps), repeats)
 
 
@@ -275,27 +275,27 @@ class TtsResult:
 
 
 _TOKEN = re.compile(r"\s*\S+")
-_DEFAULT_CHUNKER = ChunkerParams()
 
 
 def _speak_first_chunk(speaker: Any, text: str, chunker: ChunkerParams, speed: float) -> tuple[float, str]:
     """voicecli's path: cut the reply like the pipeline does, synthesise the first piece."""
     t0 = time.perf_counter()
-    c = SpeechChunker(chunker)
-    pieces: list[str] = []
+    stream = SpeakableStream(chunker)
+    pieces: list[SpeechPiece] = []
     for token in _TOKEN.findall(text):  # word by word, as the LLM streams it
-        pieces.extend(c.push(token))
+        pieces.extend(stream.push(token))
         if pieces:
             break
-    pieces = pieces or c.flush()
-    first = normalize_for_speech(pieces[0])
-    audio = [a.samples for a in speaker.synthesize(first, speed)]
+    pieces = pieces or stream.flush()
+    if not pieces:
+        raise RuntimeError("the reply holds nothing to say")
+    audio = [a.samples for a in speaker.synthesize(pieces[0].spoken, speed)]
     if not audio:
         raise RuntimeError("the voice produced no audio")
-    return (time.perf_counter() - t0) * 1000, pieces[0]
+    return (time.perf_counter() - t0) * 1000, pieces[0].text
 
 
-def bench_tts(speaker: Any, chunker: ChunkerParams = _DEFAULT_CHUNKER, speed: float = 1.0, repeats: int = 3,
+def bench_tts(speaker: Any, chunker: ChunkerParams = STREAM_CHUNKS, speed: float = 1.0, repeats: int = 3,
               tick: Tick = _no_tick) -> TtsResult:
     speaker.warm_up()
     total = 3 * repeats
@@ -305,7 +305,7 @@ def bench_tts(speaker: Any, chunker: ChunkerParams = _DEFAULT_CHUNKER, speed: fl
     rtf: list[float] = []
     first_chunk = ""
     long_audio_s = 0.0
-    spoken_long = normalize_for_speech(LONG_REPLY)
+    spoken_long = speakable_text(LONG_REPLY)
     for _ in range(repeats):
         short.append(_speak_first_chunk(speaker, SHORT_REPLY, chunker, speed)[0])
         done += 1

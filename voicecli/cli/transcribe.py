@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -78,7 +79,7 @@ def transcribe(
     """Transcribe audio files offline to txt, srt, vtt, json or tsv."""
     from voicecli.stt.formats import FORMATS
     from voicecli.stt.jobs import TranscribeJob
-    from voicecli.stt.types import TranscribeOptions
+    from voicecli.stt.options import transcribe_options
 
     with handle_errors(verbose):
         settings = settings_from({
@@ -94,9 +95,8 @@ def transcribe(
             except OSError as exc:
                 raise VoicecliError(f"cannot create output dir {output_dir}: {exc.strerror}",
                                     "pick another --output-dir") from exc
-        options = TranscribeOptions(language=settings.stt.language, beam_size=settings.stt.beam_size,
-                                    vad_filter=vad_filter or batched, word_timestamps=word_timestamps,
-                                    batched=batched, batch_size=batch_size)
+        options = replace(transcribe_options(settings, purpose="file"), vad_filter=vad_filter or batched,
+                          word_timestamps=word_timestamps, batched=batched, batch_size=batch_size)
         show = not quiet and err_console.is_terminal
         job = TranscribeJob(lambda: _load(settings, show), options, _RichProgress() if show else None)
         sink = _ResultSink(formats, output_dir, several=len(files) > 1, quiet=quiet, verbose=verbose)

@@ -21,8 +21,8 @@ from voicecli.server.limits import (
     BodyTooLarge,
     MetricsMiddleware,
 )
-from voicecli.server.openai_rest import router
 from voicecli.server.realtime import realtime_endpoint
+from voicecli.server.rest import router
 from voicecli.server.state import ServerState
 
 log = logging.getLogger("voicecli.server")

@@ -3,19 +3,19 @@ the voice catalogue, metrics and session slots."""
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import heapq
 import itertools
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from voicecli.server.config import ServerConfig
 from voicecli.server.limits import SessionSlots
 from voicecli.server.metrics import Metrics
+from voicecli.tts.voices import VoiceCatalog
 
 OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer",
                  "verse", "marin", "cedar")
@@ -121,46 +121,6 @@ class SessionExecutor(concurrent.futures.Executor):
                 fut.cancel()
 
 
-class VoiceCatalog:
-    """Installed Piper voices, loaded on first use. OpenAI voice names map onto them in a fixed
-    order (the default voice first), and Piper names are accepted as they are."""
-
-    def __init__(self, settings: Any, default_speaker: Any) -> None:
-        from voicecli.engines import resolver
-
-        self._settings = settings
-        self._lock = threading.Lock()
-        self._loaded: dict[str, Any] = {default_speaker.name: default_speaker}
-        try:
-            names = [m.name for m in resolver(settings).available() if m.kind == "tts"]
-        except Exception:  # noqa: BLE001 - a broken drop-in folder must not stop the server
-            names = []
-        self.default = default_speaker.name
-        self.installed = [self.default] + sorted(n for n in set(names) if n != self.default)
-
-    def resolve(self, voice: str) -> str | None:
-        """Piper voice name for ``voice`` (OpenAI name or Piper name); None if unknown."""
-        v = voice.strip()
-        if v in self.installed:
-            return v
-        low = v.lower()
-        if low in OPENAI_VOICES:
-            return self.installed[OPENAI_VOICES.index(low) % len(self.installed)]
-        return None
-
-    def accepted(self) -> list[str]:
-        return [*OPENAI_VOICES, *self.installed]
-
-    def speaker(self, name: str) -> Any:
-        """Blocking (loads the voice the first time): call from the TTS executor."""
-        with self._lock:
-            if name not in self._loaded:
-                from voicecli.engines import load_speaker
-
-                self._loaded[name] = load_speaker(self._settings, name)
-            return self._loaded[name]
-
-
 @dataclass
 class ServerState:
     engines: Any
@@ -170,7 +130,8 @@ class ServerState:
     def __post_init__(self) -> None:
         self.started_at = time.time()
         self.slots = SessionSlots(self.config.limits.max_sessions)
-        self.voices = VoiceCatalog(self.engines.settings, self.engines.speaker)
+        self.voices: VoiceCatalog[Any] = VoiceCatalog.from_settings(self.engines.settings, self.engines.speaker,
+                                                                    aliases=OPENAI_VOICES)
         self.stt_pool = concurrent.futures.ThreadPoolExecutor(self.config.stt_workers, thread_name_prefix="srv-stt")
         """Realtime STT (short utterances, latency-sensitive)."""
         self.batch_stt_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="srv-stt-batch")
@@ -187,51 +148,3 @@ class ServerState:
     def shutdown(self) -> None:
         for pool in (self.stt_pool, self.batch_stt_pool, self.tts_pool, self.llm_pool):
             pool.shutdown(wait=False, cancel_futures=True)
-
-
-_END = object()
-
-
-async def iterate_in_thread(executor: concurrent.futures.Executor, make: Callable[[threading.Event], Iterator[Any]]) -> AsyncGenerator[Any, None]:
-    """Run a blocking generator on ``executor`` and yield its items on the event loop. Closing
-    the async iterator (client gone) sets the event ``make`` received, so the worker stops."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[Any] = asyncio.Queue()
-    stop = threading.Event()
-
-    def work() -> None:
-        try:
-            gen = make(stop)
-            try:
-                for item in gen:
-                    if stop.is_set():
-                        break
-                    loop.call_soon_threadsafe(queue.put_nowait, item)
-            finally:
-                close = getattr(gen, "close", None)
-                if close:
-                    close()
-        except BaseException as exc:  # noqa: BLE001 - handed to the loop and re-raised there
-            loop.call_soon_threadsafe(queue.put_nowait, _Failure(exc))
-        finally:
-            loop.call_soon_threadsafe(queue.put_nowait, _END)
-
-    try:
-        executor.submit(work)
-    except RuntimeError:  # executor shut down
-        raise asyncio.CancelledError from None
-    try:
-        while True:
-            item = await queue.get()
-            if item is _END:
-                return
-            if isinstance(item, _Failure):
-                raise item.exc
-            yield item
-    finally:
-        stop.set()
-
-
-@dataclass
-class _Failure:
-    exc: BaseException

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 from voicecli.stt.types import Segment, Transcription
 
@@ -57,13 +58,13 @@ def to_tsv(t: Transcription) -> str:
     return "".join(rows)
 
 
-def to_dict(t: Transcription) -> dict:
+def to_dict(t: Transcription) -> dict[str, Any]:
     """The JSON document as a dict. ``words`` appear only when the segments carry them
     (``--word-timestamps``)."""
     with_words = any(s.words for s in t.segments)
     segments = []
     for s in t.segments:
-        seg: dict = {"id": s.id, "start": round(s.start, 3), "end": round(s.end, 3), "text": s.text.strip()}
+        seg: dict[str, Any] = {"id": s.id, "start": round(s.start, 3), "end": round(s.end, 3), "text": s.text.strip()}
         if with_words:
             seg["words"] = [{"start": round(w.start, 3), "end": round(w.end, 3), "word": w.word.strip(),
                              "probability": round(w.probability, 4)} for w in s.words]

@@ -17,6 +17,7 @@ import numpy as np
 from voicecli.audio.decode import decode_audio
 from voicecli.audio.format import PIPELINE_RATE_HZ
 from voicecli.errors import AudioInputError, ConfigError, NoSpeechError, VoicecliError
+from voicecli.languages import is_whisper_language
 from voicecli.stt.types import Segment, TranscribeOptions, Transcriber, Transcription, join_segments
 
 STDIN = "-"
@@ -81,9 +82,7 @@ def check_language(language: str | None, transcriber: Transcriber) -> None:
     """Refuse options that would fail (or be silently ignored) for every input."""
     if language is None:
         return
-    from faster_whisper.tokenizer import _LANGUAGE_CODES
-
-    if language not in _LANGUAGE_CODES:
+    if not is_whisper_language(language):
         raise ConfigError(f"unknown language code '{language}'",
                           "use a Whisper code such as en, de, es, fr, pt, ru, or omit --language to detect it")
     if language != "en" and not transcriber.is_multilingual:

@@ -37,11 +37,11 @@ def _number_words(match: re.Match[str]) -> str:
     whole, frac = match.group(1).replace(",", ""), match.group(2)
     try:
         if frac:
-            return num2words(float(whole + frac))
+            return str(num2words(float(whole + frac)))
         value = int(whole)
         if 1100 <= value <= 2099 and "," not in match.group(1) and value % 100 != 0:
-            return num2words(value, to="year")
-        return num2words(value)
+            return str(num2words(value, to="year"))
+        return str(num2words(value))
     except (ValueError, OverflowError, NotImplementedError):
         return match.group(0)
 

@@ -1,8 +1,18 @@
-"""Whisper's language codes and the full lowercase names OpenAI's ``verbose_json`` reports."""
+"""The one languages table: Whisper's language codes (the ones faster-whisper and mlx-whisper
+accept), their lowercase English names (what OpenAI's ``verbose_json`` reports), and the small
+helpers every edge uses to read a language a user or a client names.
+
+Used by the REST server (request ``language``, response names), ``transcribe``'s
+``--language`` check (:func:`is_whisper_language`) and the Wyoming server (:func:`base_language`,
+:func:`locale_key`, :func:`whisper_languages` for the models it describes)."""
 
 from __future__ import annotations
 
-LANGUAGES = {
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+
+_TABLE: dict[str, str] = {
     "en": "english", "zh": "chinese", "de": "german", "es": "spanish", "ru": "russian", "ko": "korean",
     "fr": "french", "ja": "japanese", "pt": "portuguese", "tr": "turkish", "pl": "polish", "ca": "catalan",
     "nl": "dutch", "ar": "arabic", "sv": "swedish", "it": "italian", "id": "indonesian", "hi": "hindi",
@@ -24,10 +34,27 @@ LANGUAGES = {
     "yue": "cantonese",
 }
 
+LANGUAGES: Mapping[str, str] = MappingProxyType(_TABLE)
+"""Whisper language code → lowercase English name, in openai-whisper's order (English first)."""
+
+WHISPER_LANGUAGES: tuple[str, ...] = tuple(LANGUAGES)
+"""Every code Whisper accepts for ``language``."""
+
 _BY_NAME = {name: code for code, name in LANGUAGES.items()}
 
 
+def is_whisper_language(code: str) -> bool:
+    """``code`` is exactly one of Whisper's codes (lowercase, no region: ``en``, ``yue``)."""
+    return code in LANGUAGES
+
+
+def whisper_languages() -> tuple[str, ...]:
+    """The languages a multilingual Whisper model transcribes."""
+    return WHISPER_LANGUAGES
+
+
 def language_name(code: str) -> str:
+    """``en`` → ``english``; an unknown code is returned as it is."""
     return LANGUAGES.get(code, code)
 
 
@@ -37,3 +64,15 @@ def normalize_language(value: str) -> str | None:
     if v in LANGUAGES:
         return v
     return _BY_NAME.get(v)
+
+
+def base_language(code: str | None) -> str | None:
+    """``en-US``/``en_US``/``EN`` → ``en``; None for no code."""
+    if not code or not isinstance(code, str):
+        return None
+    return re.split(r"[-_]", code.strip().lower())[0] or None
+
+
+def locale_key(code: str | None) -> str:
+    """A locale in one spelling for comparisons: ``en-US``/``en_us``/`` EN_US `` → ``en_us``."""
+    return (code or "").strip().lower().replace("-", "_")

@@ -1,0 +1,48 @@
+"""Settings → TranscribeOptions, by purpose (one mapper for every caller)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from voicecli.config import Settings, SttConfig
+from voicecli.stt.options import transcribe_options
+from voicecli.stt.types import TranscribeOptions
+
+
+def _settings(**stt):
+    return Settings(stt=SttConfig(**stt))
+
+
+@pytest.mark.parametrize("stt,purpose,language,expected", [
+    ({}, "file", None, TranscribeOptions(language=None, beam_size=1)),
+    ({"language": "de", "beam_size": 5}, "file", None, TranscribeOptions(language="de", beam_size=5)),
+    ({"language": "de"}, "file", "en", TranscribeOptions(language="en", beam_size=1)),
+    ({}, "conversation", None,
+     TranscribeOptions(language=None, beam_size=1, without_timestamps=True, short_window_s=10.0)),
+    ({"short_window_s": 0.0}, "conversation", None,
+     TranscribeOptions(beam_size=1, without_timestamps=True, short_window_s=None)),
+    ({"short_window_s": 30.0}, "conversation", None,
+     TranscribeOptions(beam_size=1, without_timestamps=True, short_window_s=None)),
+    ({"short_window_s": 6.5, "language": "fr", "beam_size": 2}, "conversation", None,
+     TranscribeOptions(language="fr", beam_size=2, without_timestamps=True, short_window_s=6.5)),
+])
+def test_transcribe_options_by_purpose(stt, purpose, language, expected):
+    assert transcribe_options(_settings(**stt), purpose=purpose, language=language) == expected
+
+
+def test_only_conversations_get_the_short_window():
+    s = _settings(short_window_s=10.0)
+    assert transcribe_options(s, purpose="file").short_window_s is None
+    assert transcribe_options(s, purpose="conversation").short_window_s == 10.0
+
+
+def test_request_fields_are_added_by_the_caller():
+    opts = dataclasses.replace(transcribe_options(_settings(), purpose="file"), word_timestamps=True)
+    assert opts.word_timestamps and opts.beam_size == 1
+
+
+def test_unknown_purpose_is_refused():
+    with pytest.raises(ValueError):
+        transcribe_options(_settings(), purpose="podcast")  # type: ignore[arg-type]

@@ -1,0 +1,175 @@
+"""``POST /v1/audio/transcriptions``: an uploaded file → text, subtitles or verbose JSON, whole
+or streamed as server-sent events. Decoding and Whisper run on the batch STT executor."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+
+from voicecli.audio.format import PIPELINE_RATE_HZ
+from voicecli.concurrency import iterate_in_thread
+from voicecli.errors import AudioInputError, VoicecliError
+from voicecli.languages import language_name, normalize_language
+from voicecli.server.http_errors import ApiError, error_body
+from voicecli.server.rest.common import ERRORS, SSE_HEADERS, server_state, sse
+from voicecli.stt.formats import render
+from voicecli.stt.options import transcribe_options
+from voicecli.stt.types import Segment, Transcription, TranscriptionInfo
+
+router = APIRouter()
+
+MIN_AUDIO_S = 0.1
+"""OpenAI refuses shorter audio too."""
+
+SUBTITLE_TYPES = {"srt": "application/x-subrip", "vtt": "text/vtt"}
+"""Subtitle formats and their content types."""
+
+ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt", "diarized_json"]
+
+
+@router.post("/v1/audio/transcriptions", responses=ERRORS)
+async def create_transcription(
+    request: Request,
+    file: Annotated[UploadFile, File(description="Audio: wav, flac, mp3, ogg/opus, webm, m4a, mp4 …")],
+    model: Annotated[str, Form(description="Any name; whisper-1 and the other OpenAI names are accepted.")],
+    language: Annotated[str | None, Form()] = None,
+    prompt: Annotated[str | None, Form()] = None,
+    response_format: Annotated[ResponseFormat, Form()] = "json",
+    temperature: Annotated[float, Form()] = 0.0,
+    timestamp_granularities: Annotated[list[Literal["word", "segment"]] | None,
+                                       Form(alias="timestamp_granularities[]")] = None,
+    stream: Annotated[bool, Form()] = False,
+) -> Response:
+    state = server_state(request)
+    limits = state.config.limits
+    if response_format == "diarized_json":
+        raise ApiError(400, "diarized_json is not supported by this server", "response_format", "unsupported_value")
+    if not 0.0 <= temperature <= 1.0 or math.isnan(temperature):
+        raise ApiError(400, "temperature must be between 0 and 1", "temperature")
+    granularities = set(timestamp_granularities or [])
+    if granularities and response_format != "verbose_json":
+        raise ApiError(400, "timestamp_granularities[] requires response_format=verbose_json",
+                       "timestamp_granularities[]")
+    if stream and response_format not in ("json", "text"):
+        raise ApiError(400, "stream=true supports response_format json or text", "stream")
+    code: str | None = None
+    if language:
+        code = normalize_language(language)
+        if code is None:
+            raise ApiError(400, f"unsupported language {language[:40]!r}: use an ISO-639-1 code such as 'en'",
+                           "language", "invalid_language")
+    if prompt is not None and len(prompt) > limits.max_text_chars:
+        raise ApiError(400, f"prompt is longer than {limits.max_text_chars} characters", "prompt")
+    data = await file.read()
+    want_words = "word" in granularities
+    segments_wanted = response_format == "verbose_json" and (not granularities or "segment" in granularities)
+    options = replace(transcribe_options(state.engines.settings, purpose="file", language=code),
+                      word_timestamps=want_words, initial_prompt=prompt or None, temperature=temperature)
+    transcriber = state.engines.transcriber
+    name = file.filename or "audio"
+    max_audio_s = limits.max_audio_s
+
+    def job(stop: threading.Event) -> Iterator[TranscriptionInfo | Segment]:
+        from voicecli.audio.decode import decode_audio
+
+        t0 = time.monotonic()
+        _check_duration(data, name, max_audio_s)
+        samples = decode_audio(data, name)
+        duration = len(samples) / PIPELINE_RATE_HZ
+        if duration < MIN_AUDIO_S:
+            raise ApiError(400, f"audio is too short ({duration:.3f} s; at least {MIN_AUDIO_S} s): truncated or empty?",
+                           "file", "audio_too_short")
+        if duration > max_audio_s:
+            raise ApiError(400, f"audio is {duration:.0f} s long; the limit is {max_audio_s:.0f} s", "file",
+                           "audio_too_long")
+        info, segments = transcriber.transcribe_stream(samples, options)
+        yield info
+        for seg in segments:
+            if stop.is_set():
+                return
+            yield seg
+        state.metrics.observe("stt_file", time.monotonic() - t0)
+
+    items = iterate_in_thread(state.batch_stt_pool, job)
+    try:
+        info = await items.__anext__()  # decoding errors become HTTP errors, before any streaming
+    except AudioInputError as exc:
+        await items.aclose()
+        raise ApiError(400, exc.message, "file", "invalid_file") from None
+    except StopAsyncIteration:
+        raise ApiError(500, "transcription produced nothing", None, "server_error") from None
+    assert isinstance(info, TranscriptionInfo)
+    duration = float(info.duration_s)
+    usage = {"type": "duration", "seconds": max(1, math.ceil(duration))}
+
+    if stream:
+        async def events() -> AsyncIterator[bytes]:
+            parts: list[str] = []
+            try:
+                async for seg in items:
+                    assert isinstance(seg, Segment)
+                    parts.append(seg.text)
+                    yield sse({"type": "transcript.text.delta", "delta": seg.text, "logprobs": None})
+                yield sse({"type": "transcript.text.done", "text": "".join(parts).strip(), "logprobs": None,
+                           "usage": usage})
+            except VoicecliError as exc:
+                yield sse(error_body(exc.message, "server_error"))
+            finally:
+                await items.aclose()
+        return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+    segments: list[Segment] = [seg async for seg in items if isinstance(seg, Segment)]
+    text = "".join(s.text for s in segments).strip()
+    if response_format == "text":
+        return PlainTextResponse(text + "\n")
+    if response_format in SUBTITLE_TYPES:  # the same writer as `voicecli transcribe --format srt|vtt`
+        transcript = Transcription(text, info.language, info.language_probability, duration, tuple(segments))
+        return PlainTextResponse(render(transcript, response_format), media_type=SUBTITLE_TYPES[response_format])
+    if response_format == "json":
+        return JSONResponse({"text": text, "usage": usage})
+    body: dict[str, Any] = {"task": "transcribe", "language": language_name(info.language),
+                            "duration": round(duration, 3), "text": text}
+    if segments_wanted:
+        body["segments"] = [_segment_json(s) for s in segments]
+    if want_words:
+        body["words"] = [{"word": w.word.strip(), "start": round(w.start, 3), "end": round(w.end, 3)}
+                         for s in segments for w in s.words]
+    body["usage"] = usage
+    return JSONResponse(body)
+
+
+def _check_duration(data: bytes, name: str, max_audio_s: float) -> None:
+    """Open the upload with ffmpeg first: refuse what is not audio, and refuse long audio from
+    the container's header before decoding all of it."""
+    import io
+
+    import av
+
+    if not data:
+        raise AudioInputError(f"{name}: no data (empty file)", "upload an audio file")
+    try:
+        with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise AudioInputError(f"{name}: contains no audio stream", "upload a file with an audio track")
+            duration = container.duration
+    except AudioInputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - anything ffmpeg cannot open is "not audio"
+        raise AudioInputError(f"{name}: not an audio file ffmpeg can read",
+                              "use wav, flac, mp3, ogg/opus, webm, m4a or mp4") from exc
+    if duration is not None and duration / 1_000_000 > max_audio_s * 1.02:
+        raise ApiError(400, f"audio is {duration / 1_000_000:.0f} s long; the limit is {max_audio_s:.0f} s",
+                       "file", "audio_too_long")
+
+
+def _segment_json(s: Segment) -> dict[str, Any]:
+    return {"id": s.id, "seek": s.seek, "start": round(s.start, 3), "end": round(s.end, 3), "text": s.text,
+            "tokens": list(s.tokens), "temperature": s.temperature, "avg_logprob": s.avg_logprob,
+            "compression_ratio": s.compression_ratio, "no_speech_prob": s.no_speech_prob}

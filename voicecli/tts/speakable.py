@@ -1,0 +1,82 @@
+"""Text → the pieces a voice speaks: one policy for every path that speaks text.
+
+Two shapes of input, one rule each:
+
+- A whole text known up front (REST ``/v1/audio/speech``, a Wyoming ``synthesize``):
+  :func:`split_for_speech` normalises the whole text first (so constructs spanning lines, such
+  as a code block or a list, are read as a whole), then cuts it into sentences.
+- A streamed text (LLM deltas in ``talk``/realtime, Wyoming ``synthesize-chunk``):
+  :class:`SpeakableStream` cuts the raw text as it arrives (the first clause early), then
+  normalises each piece on its own; a piece that normalises to nothing is dropped. Each
+  :class:`SpeechPiece` keeps the text as written next to what is spoken, so a barge-in can
+  trim the history to what the listener heard.
+
+Either way the voice only ever receives :func:`speakable_text` output. Pure: no engine here."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from voicecli.tts.chunker import ChunkerParams, SpeechChunker
+from voicecli.tts.normalize import normalize_for_speech
+
+WHOLE_TEXT_CHUNKS = ChunkerParams(first_chunk_min_words=6, max_chunk_words=40)
+"""Pieces of a text that arrives all at once: nothing waits for more text, so the first piece
+can be longer than in a streamed reply."""
+
+STREAM_CHUNKS = ChunkerParams()
+"""Pieces of a streamed reply: the first clause as soon as it is long enough, then sentences."""
+
+_SSML_TAG = re.compile(r"<[^>]*>")
+
+
+def speakable_text(text: str, *, ssml: bool = False) -> str:
+    """What a voice should read: SSML tags dropped (``ssml``), markdown, URLs, emoji, numbers
+    and symbols normalised. May be empty (nothing to say)."""
+    if ssml:
+        text = _SSML_TAG.sub(" ", text)
+    return normalize_for_speech(text)
+
+
+def whole_sentences(params: ChunkerParams) -> ChunkerParams:
+    """``params`` without the early first clause: every piece is a whole sentence (for clients
+    that play nothing before the last piece anyway, so an extra early piece only costs time)."""
+    return replace(params, first_chunk_min_words=params.max_chunk_words)
+
+
+def split_for_speech(text: str, params: ChunkerParams = WHOLE_TEXT_CHUNKS, *, ssml: bool = False) -> list[str]:
+    """A whole text → the non-empty speakable pieces, in order (none when there is nothing to say)."""
+    chunker = SpeechChunker(params)
+    return [*chunker.push(speakable_text(text, ssml=ssml) + " "), *chunker.flush()]
+
+
+@dataclass(frozen=True)
+class SpeechPiece:
+    """One piece of a streamed text."""
+
+    text: str
+    """As written (what the listener hears of the reply, for history)."""
+    spoken: str
+    """What the voice reads (:func:`speakable_text` of ``text``); never empty."""
+
+
+class SpeakableStream:
+    """A streamed text → :class:`SpeechPiece` as soon as each is complete. Not thread-safe: feed
+    it from one thread (the event loop)."""
+
+    def __init__(self, params: ChunkerParams = STREAM_CHUNKS, *, ssml: bool = False) -> None:
+        self._chunker = SpeechChunker(params)
+        self._ssml = ssml
+
+    def push(self, delta: str) -> list[SpeechPiece]:
+        """Add streamed text; the pieces now complete."""
+        return self._speakable(self._chunker.push(delta))
+
+    def flush(self) -> list[SpeechPiece]:
+        """The end of the text: whatever is left, as a last piece."""
+        return self._speakable(self._chunker.flush())
+
+    def _speakable(self, chunks: list[str]) -> list[SpeechPiece]:
+        pieces = [SpeechPiece(c, speakable_text(c, ssml=self._ssml)) for c in chunks]
+        return [p for p in pieces if p.spoken]
