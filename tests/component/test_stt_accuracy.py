@@ -68,7 +68,7 @@ def _transcribe_all(transcriber, speech_dir: Path, entries: list[dict], options:
     results = job.run([str(speech_dir / e["file"]) for e in entries])
     failed = [r.error.one_line() for r in results if not r.ok]
     assert not failed, failed
-    return {e["file"]: r.transcription for e, r in zip(entries, results)}
+    return {e["file"]: r.transcription for e, r in zip(entries, results, strict=True)}
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_english_wer_of_default_model_is_below_bound(tiny_en, speech_dir, manife
     refs = [normalise(e["text"]) for e in english]
     hyps = [normalise(out[e["file"]].text) for e in english]
     wer = jiwer.wer(refs, hyps)
-    detail = "\n".join(f"{e['file']}: {jiwer.wer(r, h):.2f} | {h}" for e, r, h in zip(english, refs, hyps) if r != h)
+    detail = "\n".join(f"{e['file']}: {jiwer.wer(r, h):.2f} | {h}" for e, r, h in zip(english, refs, hyps, strict=True) if r != h)
     print(f"\ntiny.en corpus WER over {len(english)} English clips: {wer:.4f}\n{detail}")
     assert wer < ENGLISH_WER_BOUND, f"WER {wer:.3f} ≥ {ENGLISH_WER_BOUND}\n{detail}"
 

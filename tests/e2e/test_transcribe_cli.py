@@ -153,7 +153,7 @@ def test_bad_inputs_do_not_stop_the_good_ones(media, tmp_path):
     _no_traceback(r.stderr)
     errors = [line for line in r.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == len(bad) + 1, r.stderr  # one per bad input, then the summary
-    for path, line in zip(bad, errors):
+    for path, line in zip(bad, errors, strict=False):
         assert line.startswith(f"error: {path}: "), line
     assert errors[-1] == f"error: {len(bad)} of {len(inputs)} inputs failed"
     assert sorted(p.name for p in out.iterdir()) == ["jfk.txt", "one_two_three.txt"]

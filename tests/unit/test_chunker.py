@@ -2,8 +2,10 @@ import pytest
 
 from voicecli.tts.chunker import ChunkerParams, SpeechChunker
 
+DEFAULT = ChunkerParams()
 
-def stream(text, step=3, params=ChunkerParams()):
+
+def stream(text, step=3, params=DEFAULT):
     c = SpeechChunker(params)
     out = []
     for i in range(0, len(text), step):
