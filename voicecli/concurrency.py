@@ -57,8 +57,9 @@ class ThreadIterator(Generic[T]):
 
     The work is submitted at construction, so it starts at once (before the first ``await``).
     ``make`` receives a :class:`threading.Event` that is set when the consumer stops listening
-    (``aclose``/``cancel``, or the iterator is garbage-collected); the worker also stops between
-    items once it is set, and closes the generator. An exception raised by ``make`` or the
+    (``aclose``/``cancel``, or the iterator is garbage-collected); once it is set the worker asks
+    the generator for no further item (none at all if it was set while the work was still queued)
+    and closes it. An exception raised by ``make`` or the
     generator is re-raised by ``__anext__`` on the loop, after the items produced before it.
     If ``executor`` has shut down, the first ``__anext__`` raises :class:`asyncio.CancelledError`.
 
@@ -82,8 +83,10 @@ class ThreadIterator(Generic[T]):
         try:
             gen = make(self.stop)
             try:
-                for item in gen:
-                    if self.stop.is_set() or not send(item):
+                items = iter(gen)
+                while not self.stop.is_set():  # checked before each item: a stopped worker starts none
+                    item = next(items, _END)
+                    if item is _END or not send(item):
                         break
             finally:
                 close = getattr(gen, "close", None)

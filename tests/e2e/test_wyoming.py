@@ -200,12 +200,12 @@ def run(coro):
 
 
 def test_engines_pick_voice_and_model_by_name_and_language():
+    from voicecli.languages import base_language
     from voicecli.server.wyoming import (
         ModelCard,
         ModelSlot,
         ProtocolError,
         WyomingEngines,
-        base_language,
     )
 
     def slot(name, *langs):

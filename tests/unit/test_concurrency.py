@@ -117,6 +117,27 @@ def test_a_shut_down_executor_cancels_the_consumer():
     _run(consume())
 
 
+def test_a_worker_stopped_while_queued_asks_the_generator_for_nothing():
+    pulled: list[int] = []
+
+    def make(stop):
+        pulled.append(1)  # a generator's body runs at its first item
+        yield 1
+
+    async def consume():
+        gate = threading.Event()
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(gate.wait, 5)  # the worker is busy: the work below is queued
+            items = iterate_in_thread(pool, make)
+            items.cancel()
+            gate.set()
+        with pytest.raises(StopAsyncIteration):
+            await items.__anext__()
+
+    _run(consume())
+    assert pulled == []
+
+
 def test_a_cancelled_consumer_stops_the_worker():
     def make(stop):
         while not stop.wait(0.001):

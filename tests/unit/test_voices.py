@@ -6,6 +6,7 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 
 from voicecli.config import Settings, TtsConfig
@@ -86,6 +87,24 @@ def test_from_settings_loads_through_load_speaker_so_tts_threads_is_honoured(mon
     assert cat.installed == ["en_US-joe-medium", "en_US-lessac-medium"]
     assert cat.speaker("en_US-lessac-medium") == Voice("en_US-lessac-medium")
     assert calls == [(settings, "en_US-lessac-medium")] and calls[0][0].tts.threads == 3
+
+
+def test_without_a_loaded_default_the_configured_voice_is_first_and_loads_on_first_use(monkeypatch, tmp_path):
+    import voicecli.engines as engines
+
+    onnx = tmp_path / "mine.onnx"
+    settings = Settings(tts=TtsConfig(voice=str(onnx)))
+    calls: list[str] = []
+    models = [SimpleNamespace(kind="tts", name="en_US-lessac-medium", languages=("en_US",), path=None)]
+    configured = SimpleNamespace(kind="tts", name="mine", languages=("fr_FR",), path=onnx, source="path")
+    monkeypatch.setattr(engines, "resolver", lambda s: SimpleNamespace(
+        available=lambda: models, resolve=lambda kind, voice: configured if voice == str(onnx) else None))
+    monkeypatch.setattr(engines, "load_speaker", lambda s, name: calls.append(name) or Voice(Path(name).stem))
+    cat = VoiceCatalog.from_settings(settings)
+    assert cat.installed == ["mine", "en_US-lessac-medium"] and cat.default == "mine" and calls == []
+    assert cat.languages("mine") == ("fr_FR",) and cat.loaded("mine") is None
+    assert cat.speaker("mine") == Voice("mine") and calls == [str(onnx)]  # by the path it was configured as
+    assert cat.speaker("en_US-lessac-medium") == Voice("en_US-lessac-medium") and calls[1:] == ["en_US-lessac-medium"]
 
 
 def test_a_broken_models_folder_leaves_only_the_default(monkeypatch):

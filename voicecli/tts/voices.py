@@ -12,7 +12,7 @@ import contextlib
 import json
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
@@ -58,28 +58,45 @@ def voice_languages(entry: VoiceEntry) -> tuple[str, ...]:
     return (match.group(1),) if match else ()
 
 
+def voice_for_language(language: str, voices: Iterable[tuple[str, Sequence[str]]]) -> str | None:
+    """The first of ``voices`` (name, languages) that speaks ``language``: the exact locale
+    (``en_US``, ``en-us``) if one does, else the same base language (``en``); None if none does."""
+    voices = list(voices)
+    rules: tuple[tuple[Callable[[str], str | None], str | None], ...] = (
+        (locale_key, locale_key(language)), (base_language, base_language(language)))
+    for key, wanted in rules:
+        for name, languages in voices:
+            if any(key(lang) == wanted for lang in languages):
+                return name
+    return None
+
+
 class VoiceCatalog(Generic[V]):
     """Installed voices, the default first, then by name. A voice is selected by its own name
     or by an alias: ``aliases[i]`` (case-insensitive) selects installed voice ``i`` modulo the
     number of voices, so every alias works whatever is installed. Loading is blocking and
-    serialised; a loaded voice is cached and shared (call :meth:`speaker` from a worker thread)."""
+    serialised; a loaded voice is cached and shared (call :meth:`speaker` from a worker thread).
+    ``default``: a loaded voice, or the name of one of ``entries`` to load on first use."""
 
-    def __init__(self, entries: Sequence[VoiceEntry], default: V, load: Callable[[str], V],
+    def __init__(self, entries: Sequence[VoiceEntry], default: V | str, load: Callable[[str], V],
                  aliases: Sequence[str] = ()) -> None:
         self._load = load
         self._lock = threading.Lock()
-        self._loaded: dict[str, V] = {default.name: default}
+        self._loaded: dict[str, V] = {} if isinstance(default, str) else {default.name: default}
+        self.default = default if isinstance(default, str) else default.name
         self._entries = {e.name: e for e in entries}
-        self._entries.setdefault(default.name, VoiceEntry(default.name))
+        self._entries.setdefault(self.default, VoiceEntry(self.default))
         self.aliases = tuple(a.lower() for a in aliases)
-        self.default = default.name
         self.installed = [self.default] + sorted(n for n in self._entries if n != self.default)
         """Every voice name, the default first."""
 
     @classmethod
-    def from_settings(cls, settings: Settings, default: V, *, aliases: Sequence[str] = ()) -> VoiceCatalog[V]:
+    def from_settings(cls, settings: Settings, default: V | None = None, *,
+                      aliases: Sequence[str] = ()) -> VoiceCatalog[V]:
         """Every Piper voice usable without a download (``voicecli models``) besides the loaded
-        ``default``; more are loaded with ``load_speaker(settings, name)``."""
+        ``default``; more are loaded with ``load_speaker(settings, name)``. Without ``default``,
+        the configured ``tts.voice`` (resolved now, so a missing one raises; loaded on first use,
+        by its path if it was configured as one) is the default."""
         from voicecli.engines import load_speaker, resolver
 
         try:
@@ -87,12 +104,22 @@ class VoiceCatalog(Generic[V]):
                        if m.kind == "tts"]
         except Exception:  # noqa: BLE001 - a broken drop-in folder must not stop the server
             entries = []
+        first: V | str
+        paths: dict[str, str] = {}
+        if default is None:
+            configured = resolver(settings).resolve("tts", settings.tts.voice)
+            entries.append(VoiceEntry(configured.name, configured.languages, configured.path))
+            if configured.source == "path":
+                paths[configured.name] = str(configured.path)
+            first = configured.name
+        else:
+            first = default
 
         def load(name: str) -> V:
-            voice: V = load_speaker(settings, name)
+            voice: V = load_speaker(settings, paths.get(name, name))
             return voice
 
-        return cls(entries, default, load, aliases)
+        return cls(entries, first, load, aliases)
 
     def resolve(self, voice: str) -> str | None:
         """The voice name ``voice`` selects (its own name or an alias); None if unknown."""
@@ -116,13 +143,7 @@ class VoiceCatalog(Generic[V]):
     def for_language(self, language: str) -> str | None:
         """The first voice (default first) of ``language``: the exact locale (``en_US``, ``en-us``)
         if one is installed, else the same base language (``en``); None if no voice speaks it."""
-        rules: tuple[tuple[Callable[[str], str | None], str | None], ...] = (
-            (locale_key, locale_key(language)), (base_language, base_language(language)))
-        for key, wanted in rules:
-            for name in self.installed:
-                if any(key(lang) == wanted for lang in self.languages(name)):
-                    return name
-        return None
+        return voice_for_language(language, ((name, self.languages(name)) for name in self.installed))
 
     def loaded(self, name: str) -> V | None:
         """Voice ``name`` if it is loaded already (never blocks)."""

@@ -13,18 +13,18 @@ Engines stay blocking: each model runs in its own single-thread executor, and it
 generators are consumed in that thread and handed to the loop, so the loop always answers
 ``describe`` at once.
 
-Modules: ``protocol`` (error codes, event reading with limits, format checks), ``languages``,
-``catalog`` (the models on offer), ``bridge`` (thread → loop), ``stt_flow`` / ``tts_flow`` (one
-connection's STT and TTS), ``handler`` (one connection), ``server`` (listening, zeroconf),
-``__main__`` (``python -m voicecli.server.wyoming --uri tcp://127.0.0.1:10300 [--model M] [--voice V]``).
+Modules: ``protocol`` (error codes, event reading with limits, format checks), ``catalog`` (the
+models on offer, voices from the shared :class:`voicecli.tts.voices.VoiceCatalog`), ``stt_flow`` /
+``tts_flow`` (one connection's STT and TTS), ``handler`` (one connection), ``server`` (listening,
+zeroconf), ``__main__`` (``python -m voicecli.server.wyoming --uri tcp://127.0.0.1:10300 [--model M]
+[--voice V]``). Shared with the other servers: :mod:`voicecli.concurrency` (thread → loop),
+:mod:`voicecli.languages`, :mod:`voicecli.stt.options`, :mod:`voicecli.tts.speakable`.
 """
 
 from voicecli.server.wyoming.catalog import STT_PROGRAM, TTS_PROGRAM, ModelCard, ModelSlot, Speaker, WyomingEngines
 from voicecli.server.wyoming.handler import WyomingHandler
-from voicecli.server.wyoming.languages import base_language, whisper_languages
 from voicecli.server.wyoming.protocol import ErrorCode, ProtocolError, check_format, read_event
 from voicecli.server.wyoming.server import check_zeroconf, make_server, serve_wyoming
-from voicecli.server.wyoming.tts_flow import speakable
 
 __all__ = [
     "STT_PROGRAM",
@@ -36,12 +36,9 @@ __all__ = [
     "Speaker",
     "WyomingEngines",
     "WyomingHandler",
-    "base_language",
     "check_format",
     "check_zeroconf",
     "make_server",
     "read_event",
     "serve_wyoming",
-    "speakable",
-    "whisper_languages",
 ]

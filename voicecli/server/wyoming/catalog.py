@@ -1,6 +1,7 @@
 """The models a Wyoming server offers: every STT model and Piper voice usable offline, with the
 languages each speaks, as ``info`` lists them; which one serves a request (by name or
-language); each loaded on first use and run in its own single thread."""
+language); each loaded on first use and run in its own single thread. The voices, their
+languages and their loading come from the shared :class:`voicecli.tts.voices.VoiceCatalog`."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from wyoming.tts import SynthesizeVoice
 from voicecli import __version__
 from voicecli.audio.format import AudioChunk
 from voicecli.errors import VoicecliError
-from voicecli.server.wyoming.languages import base_language, locale_key, stt_languages, voice_languages
+from voicecli.languages import base_language, whisper_languages
 from voicecli.server.wyoming.protocol import ErrorCode, ProtocolError
+from voicecli.stt.options import transcribe_options
 from voicecli.stt.types import TranscribeOptions, Transcriber
 from voicecli.tts.chunker import ChunkerParams
+from voicecli.tts.voices import VoiceCatalog, voice_for_language
 
 if TYPE_CHECKING:
     from voicecli.catalog.resolve import ResolvedModel
@@ -94,13 +97,24 @@ class ModelSlot(Generic[M]):
             raise ProtocolError(ErrorCode.MODEL_LOAD_FAILED, f"cannot load '{self.card.name}': {detail}") from exc
 
 
-def _load_voice(settings: Settings, model: ResolvedModel) -> Speaker:
-    """Through the loader every command uses, so load-time settings (``tts.threads``) apply here
-    too. By name, as REST loads voices; a voice configured as a file path, by that path."""
-    from voicecli.engines import load_speaker
+def stt_languages(declared: tuple[str, ...], name: str, multilingual: bool | None) -> tuple[str, ...]:
+    """What a Whisper model understands: all of Whisper's languages if it is multilingual (known,
+    declared ``multi``, or a name without ``.en``), else its declared languages (or English)."""
+    if multilingual is None:
+        multilingual = "multi" in declared or (not declared and not name.endswith(".en"))
+    if multilingual:
+        return whisper_languages()
+    return tuple(lang for lang in declared if lang != "multi") or ("en",)
 
-    voice: Speaker = load_speaker(settings, str(model.path) if model.source == "path" else model.name)
-    return voice
+
+def _voice_slots(settings: Settings, speaker: Speaker | None, executor: Executor | None) -> list[ModelSlot[Speaker]]:
+    """A slot per voice of the shared catalogue (so voices load through ``load_speaker`` and
+    ``tts.threads`` applies), the default first: ``speaker`` if given (run in ``executor``),
+    else the configured ``tts.voice``."""
+    voices: VoiceCatalog[Speaker] = VoiceCatalog.from_settings(settings, speaker)
+    return [ModelSlot(ModelCard(name, voices.languages(name), name), partial(voices.speaker, name),
+                      voices.loaded(name), executor if speaker is not None and name == voices.default else None)
+            for name in voices.installed]
 
 
 def _load_transcriber(settings: Settings, model: ResolvedModel) -> Transcriber:
@@ -145,18 +159,8 @@ class WyomingEngines:
             if all(s.card.name != m.name for s in stt):
                 card = ModelCard(m.name, stt_languages(m.languages, m.name, None), f"Whisper {m.name}")
                 stt.append(ModelSlot(card, partial(_load_transcriber, settings, m)))
-        tts: list[ModelSlot[Speaker]] = []
-        if speaker is not None:
-            known = available.get(("tts", speaker.name))
-            card = ModelCard(speaker.name, voice_languages(known.languages if known else (), speaker.name,
-                                                           known.path if known else None), speaker.name)
-            tts.append(ModelSlot(card, partial(_given, speaker), speaker, executors.get("tts")))
-        for m in [res.resolve("tts", settings.tts.voice), *(m for m in available.values() if m.kind == "tts")]:
-            if all(s.card.name != m.name for s in tts):
-                card = ModelCard(m.name, voice_languages(m.languages, m.name, m.path), m.name)
-                tts.append(ModelSlot(card, partial(_load_voice, settings, m)))
-        engines = cls(stt, tts, TranscribeOptions(language=settings.stt.language, beam_size=settings.stt.beam_size),
-                      speed=settings.tts.speed,
+        tts = _voice_slots(settings, speaker, executors.get("tts"))
+        engines = cls(stt, tts, transcribe_options(settings, purpose="file"), speed=settings.tts.speed,
                       chunker=ChunkerParams(first_chunk_min_words=settings.tts.first_chunk_min_words))
         if preload:
             for slot in (stt[0], tts[0]):
@@ -197,11 +201,11 @@ class WyomingEngines:
         if not self.stt:
             raise ProtocolError(ErrorCode.NOT_SERVED, "this server has no speech-to-text model")
         if name:
-            for slot in self.stt:
-                if slot.card.name == name:
-                    return slot
-            raise ProtocolError(ErrorCode.UNKNOWN_MODEL, f"unknown STT model '{name}' (models: "
-                                f"{', '.join(s.card.name for s in self.stt)})")
+            named = _named(self.stt, name)
+            if named is None:
+                raise ProtocolError(ErrorCode.UNKNOWN_MODEL, f"unknown STT model '{name}' (models: "
+                                    f"{', '.join(s.card.name for s in self.stt)})")
+            return named
         lang = base_language(language)
         for slot in self.stt:
             if lang in slot.card.languages:
@@ -215,24 +219,27 @@ class WyomingEngines:
         if voice is None or not (voice.name or voice.language):
             return self.tts[0]
         if voice.name:
-            for slot in self.tts:
-                if slot.card.name == voice.name:
-                    return slot
-            raise ProtocolError(ErrorCode.UNKNOWN_VOICE, f"unknown voice '{voice.name}' (voices: "
-                                f"{', '.join(s.card.name for s in self.tts)})")
-        wanted = locale_key(voice.language)
-        for match in (lambda lang: locale_key(lang) == wanted,
-                      lambda lang: base_language(lang) == base_language(voice.language)):
-            for slot in self.tts:
-                if any(match(lang) for lang in slot.card.languages):
-                    return slot
-        raise ProtocolError(ErrorCode.UNKNOWN_VOICE, f"no voice for language '{voice.language}' (languages: "
-                            f"{', '.join(sorted({lang for s in self.tts for lang in s.card.languages}))})")
+            named = _named(self.tts, voice.name)
+            if named is None:
+                raise ProtocolError(ErrorCode.UNKNOWN_VOICE, f"unknown voice '{voice.name}' (voices: "
+                                    f"{', '.join(s.card.name for s in self.tts)})")
+            return named
+        named = _named(self.tts, voice_for_language(voice.language, ((s.card.name, s.card.languages)
+                                                                     for s in self.tts)))
+        if named is None:
+            raise ProtocolError(ErrorCode.UNKNOWN_VOICE, f"no voice for language '{voice.language}' (languages: "
+                                f"{', '.join(sorted({lang for s in self.tts for lang in s.card.languages}))})")
+        return named
 
     def close(self) -> None:
         for slots in (self.stt, self.tts):
             for slot in slots:
                 slot.close()
+
+
+def _named(slots: Sequence[ModelSlot[M]], name: str | None) -> ModelSlot[M] | None:
+    """The slot of model ``name``; None for none (or no name)."""
+    return next((slot for slot in slots if slot.card.name == name), None) if name else None
 
 
 def _given(model: M) -> M:

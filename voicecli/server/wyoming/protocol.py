@@ -1,12 +1,14 @@
 """Wyoming wire rules this server enforces (spec: shared/PROTOCOLS.md §3.1–3.2): the ``code`` of
-every ``error`` it sends, :class:`ProtocolError`, reading one event with size limits (an
-unreadable header is an error to answer, not an end of stream), and the PCM format check."""
+every ``error`` it sends, :class:`ProtocolError` (also for a model failing in its thread:
+:func:`worker_item`), reading one event with size limits (an unreadable header is an error to
+answer, not an end of stream), and the PCM format check."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import Protocol
+from collections.abc import AsyncIterator
+from typing import Protocol, TypeVar
 
 from wyoming.event import Event
 
@@ -18,6 +20,8 @@ MAX_DATA_BYTES = 1 << 20
 """Largest ``data_length`` accepted (the JSON data block)."""
 MAX_PAYLOAD_BYTES = 16 << 20
 """Largest ``payload_length`` accepted (the binary payload: PCM)."""
+
+T = TypeVar("T")
 
 
 class ErrorCode:
@@ -115,3 +119,15 @@ def check_format(rate: object, width: object, channels: object) -> None:
     if not ok:
         raise ProtocolError(ErrorCode.INVALID_EVENT, f"unsupported audio format rate={rate!r} width={width!r} "
                             f"channels={channels!r} (PCM, width 1-4 bytes)")
+
+
+async def worker_item(items: AsyncIterator[T], code: str, what: str, *, closes: bool = False) -> T | None:
+    """The next item a model's thread produced (:func:`voicecli.concurrency.iterate_in_thread`), None
+    at the end. The model's failure is raised as ``ProtocolError(code, "{what}: {error}")``; what
+    the consumer itself raises (a write to a client gone) stays apart, outside this call."""
+    try:
+        return await items.__anext__()
+    except StopAsyncIteration:
+        return None
+    except Exception as exc:
+        raise ProtocolError(code, f"{what}: {exc}", closes=closes) from exc

@@ -10,17 +10,23 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from functools import partial
 
 import numpy as np
 from wyoming.asr import Transcribe, Transcript, TranscriptChunk, TranscriptStart, TranscriptStop
 from wyoming.audio import AudioChunk, AudioChunkConverter, AudioStart
 
 from voicecli.audio.format import PIPELINE_RATE_HZ, pcm16_to_float
-from voicecli.server.wyoming.bridge import ThreadFeed, WorkerFailed
+from voicecli.concurrency import iterate_in_thread
+from voicecli.languages import base_language
 from voicecli.server.wyoming.catalog import ModelSlot, WyomingEngines
-from voicecli.server.wyoming.languages import base_language
-from voicecli.server.wyoming.protocol import PCM_WIDTH_BYTES, ErrorCode, EventSink, ProtocolError, check_format
+from voicecli.server.wyoming.protocol import (
+    PCM_WIDTH_BYTES,
+    ErrorCode,
+    EventSink,
+    ProtocolError,
+    check_format,
+    worker_item,
+)
 from voicecli.stt.types import Segment, TranscribeOptions, Transcriber, TranscriptionInfo
 
 _LOGGER = logging.getLogger(__name__)
@@ -110,10 +116,12 @@ class SttFlow:
         transcriber = await slot.acquire()
         options = replace(self.engines.stt_options, language=language)
         started = time.perf_counter()
-        feed = ThreadFeed(slot.executor, partial(_transcription_items, transcriber, pcm16_to_float(pcm), options))
+        audio = pcm16_to_float(pcm)
+        feed = iterate_in_thread(slot.executor, lambda _stop: _transcription_items(transcriber, audio, options))
         pieces: list[str] = []
         try:
-            async for item in feed:
+            while (item := await worker_item(feed, ErrorCode.STT_FAILED, "transcription failed",
+                                             closes=True)) is not None:
                 if isinstance(item, TranscriptionInfo):
                     language = item.language
                     await write(TranscriptStart(language=language).event())
@@ -122,9 +130,6 @@ class SttFlow:
                     if piece:
                         pieces.append(piece)
                         await write(TranscriptChunk(text=piece).event())
-        except WorkerFailed as exc:
-            raise ProtocolError(ErrorCode.STT_FAILED, f"transcription failed: {exc.error}",
-                                closes=True) from exc.error
         finally:
             feed.cancel()
         text = "".join(pieces)

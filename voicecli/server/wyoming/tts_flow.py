@@ -14,20 +14,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStopped
 
 from voicecli.audio.format import float_to_pcm16
-from voicecli.server.wyoming.bridge import ThreadFeed, WorkerFailed
+from voicecli.concurrency import ThreadIterator, iterate_in_thread
 from voicecli.server.wyoming.catalog import ModelSlot, Speaker, WyomingEngines
-from voicecli.server.wyoming.protocol import PCM_WIDTH_BYTES, ErrorCode, EventSink, ProtocolError
-from voicecli.tts.chunker import SpeechChunker
-from voicecli.tts.normalize import normalize_for_speech
+from voicecli.server.wyoming.protocol import PCM_WIDTH_BYTES, ErrorCode, EventSink, ProtocolError, worker_item
+from voicecli.tts.speakable import SpeakableStream, split_for_speech, whole_sentences
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -36,15 +34,13 @@ TTS_SAMPLES_PER_CHUNK = 1024
 DRAIN_TIMEOUT_S = 60.0
 """After the client stops sending, queued speech is still delivered (half-closed sockets) for so long."""
 
-_Speech = ThreadFeed[bytes]
+_Speech = ThreadIterator[bytes]
 """A piece of text being synthesized: its PCM as the voice's thread makes it."""
 
 
-def speakable(text: str, text_format: object = None) -> str:
-    """What Piper should read: SSML tags dropped, markdown/numbers/symbols normalised."""
-    if text_format is not None and str(getattr(text_format, "value", text_format)) == "ssml":
-        text = re.sub(r"<[^>]*>", " ", text)
-    return normalize_for_speech(text)
+def _is_ssml(text_format: object) -> bool:
+    """A ``synthesize`` ``text_format`` (an enum or a string) that says SSML."""
+    return text_format is not None and str(getattr(text_format, "value", text_format)) == "ssml"
 
 
 def _pcm_of(speaker: Speaker, text: str, speed: float) -> Iterator[bytes]:
@@ -59,7 +55,7 @@ class _TextStream:
 
     slot: ModelSlot[Speaker] | None
     speaker: Speaker | None
-    chunker: SpeechChunker
+    text: SpeakableStream
 
 
 class TtsFlow:
@@ -82,28 +78,27 @@ class TtsFlow:
             if not isinstance(request.text, str):
                 raise ProtocolError(ErrorCode.INVALID_EVENT, "synthesize text must be a string")
             slot = self.engines.pick_voice(request.voice)
-            text = speakable(request.text, request.text_format)
-            if not text:
+            # Whole sentences: the client gets all the text at once and Home Assistant plays nothing
+            # before audio-stop, so an early first clause (an extra Piper call) would only cost time.
+            texts = split_for_speech(request.text, whole_sentences(self.engines.chunker),
+                                     ssml=_is_ssml(request.text_format))
+            if not texts:
                 raise ProtocolError(ErrorCode.EMPTY_TEXT, "nothing to say: the text is empty")
             speaker = await slot.acquire()
         except ProtocolError as exc:
             # audio-stop too: clients that wait for it (older Home Assistant) do not hang
             self._enqueue(partial(self._send_failure, exc))
             return
-        # Whole sentences: the client gets all the text at once and Home Assistant plays nothing
-        # before audio-stop, so an early first clause (an extra Piper call) would only cost time.
-        params = self.engines.chunker
-        chunker = SpeechChunker(replace(params, first_chunk_min_words=params.max_chunk_words))
-        pieces = [self._start_speech(slot, speaker, t) for t in [*chunker.push(text), *chunker.flush()]]
+        pieces = [self._start_speech(slot, speaker, t) for t in texts]
         self._enqueue(partial(self._send_block, speaker.sample_rate_hz, pieces))
 
     async def on_synthesize_start(self, request: SynthesizeStart) -> None:
         if self._stream is not None:
             raise ProtocolError(ErrorCode.UNEXPECTED_EVENT,
                                 "synthesize-start inside a stream: send synthesize-stop first")
-        self._stream = _TextStream(None, None, SpeechChunker(self.engines.chunker))
+        self._stream = _TextStream(None, None, SpeakableStream(self.engines.chunker))
         slot = self.engines.pick_voice(request.voice)
-        self._stream = _TextStream(slot, await slot.acquire(), self._stream.chunker)
+        self._stream = _TextStream(slot, await slot.acquire(), self._stream.text)
 
     def on_synthesize_chunk(self, chunk: SynthesizeChunk) -> None:
         if self._stream is None:
@@ -111,14 +106,14 @@ class TtsFlow:
                                 "synthesize-chunk outside a stream: send synthesize-start first")
         if not isinstance(chunk.text, str):
             raise ProtocolError(ErrorCode.INVALID_EVENT, "synthesize-chunk text must be a string")
-        for text in self._stream.chunker.push(chunk.text):
-            self._speak_in_stream(text)
+        for piece in self._stream.text.push(chunk.text):
+            self._speak_in_stream(piece.spoken)
 
     def on_synthesize_stop(self) -> None:
         if self._stream is None:
             raise ProtocolError(ErrorCode.UNEXPECTED_EVENT, "synthesize-stop without synthesize-start")
-        for text in self._stream.chunker.flush():
-            self._speak_in_stream(text)
+        for piece in self._stream.text.flush():
+            self._speak_in_stream(piece.spoken)
         self._stream = None
         self._enqueue(self._send_stopped)
 
@@ -142,14 +137,14 @@ class TtsFlow:
 
     def _speak_in_stream(self, text: str) -> None:
         assert self._stream is not None
-        text = speakable(text)
         slot, speaker = self._stream.slot, self._stream.speaker
-        if text and slot is not None and speaker is not None:
+        if slot is not None and speaker is not None:
             piece = self._start_speech(slot, speaker, text)
             self._enqueue(partial(self._send_stream_piece, speaker.sample_rate_hz, piece))
 
     def _start_speech(self, slot: ModelSlot[Speaker], speaker: Speaker, text: str) -> _Speech:
-        piece = ThreadFeed(slot.executor, partial(_pcm_of, speaker, text, self.engines.speed))
+        speed = self.engines.speed
+        piece = iterate_in_thread(slot.executor, lambda _stop: _pcm_of(speaker, text, speed))
         self._pieces.add(piece)
         return piece
 
@@ -188,12 +183,10 @@ class TtsFlow:
     async def _send_audio(self, piece: _Speech, rate_hz: int) -> None:
         step = TTS_SAMPLES_PER_CHUNK * PCM_WIDTH_BYTES
         try:
-            async for pcm in piece:
+            while (pcm := await worker_item(piece, ErrorCode.TTS_FAILED, "speech synthesis failed")) is not None:
                 for i in range(0, len(pcm), step):
                     await self._sink.write_event(AudioChunk(rate=rate_hz, width=PCM_WIDTH_BYTES, channels=1,
                                                             audio=pcm[i:i + step]).event())
-        except WorkerFailed as exc:
-            raise ProtocolError(ErrorCode.TTS_FAILED, f"speech synthesis failed: {exc.error}") from exc.error
         finally:
             self._pieces.discard(piece)
 
