@@ -144,7 +144,7 @@ def test_web_page_voice_session(web_server, browser, artifacts):
                                      " || document.activeElement.tagName"))
         outlines.append(page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle"))
     assert "start" in focused and "transcript" in focused and "apply" in focused, focused
-    no_outline = [f for f, o in zip(focused, outlines) if o in ("none", "") and f != "BODY"]
+    no_outline = [f for f, o in zip(focused, outlines, strict=True) if o in ("none", "") and f != "BODY"]
     assert not no_outline, f"focused without a visible outline: {no_outline}"
     page.get_by_text("Settings", exact=True).click()  # close the panel again
 
@@ -174,7 +174,8 @@ def test_web_page_voice_session(web_server, browser, artifacts):
     # --- latency figures ---------------------------------------------------------------------------
     browser_ms = int(page.locator("#lat-browser").get_attribute("data-ms"))
     assert 0 < browser_ms < 120_000, browser_ms
-    assert re.fullmatch(r"\d+ ms|\d+\.\d s", page.locator("#lat-browser").inner_text()), page.locator("#lat-browser").inner_text()
+    browser_figure = page.locator("#lat-browser").inner_text()
+    assert re.fullmatch(r"\d+ ms|\d+\.\d s", browser_figure), browser_figure
     assert int(page.locator("#lat-browser-audio").get_attribute("data-ms")) <= browser_ms
     meta = page.locator(".msg.assistant .meta").first.inner_text()
     assert re.search(r"first sound (\d+ ms|\d+\.\d s)", meta), meta
@@ -249,14 +250,45 @@ def test_web_page_voice_session(web_server, browser, artifacts):
 
 def server_sends_latency() -> bool:
     """The per-turn server latency event (see docs/web.md); required once the server has it."""
-    source = (ROOT / "voicecli" / "server" / "realtime.py").read_text()
-    return "voicecli.turn.latency" in source
+    server = ROOT / "voicecli" / "server"
+    sources = [server / "realtime.py", *sorted((server / "realtime").glob("*.py"))]
+    return any("voicecli.turn.latency" in p.read_text() for p in sources if p.exists())
+
+
+STATIC_DIR = ROOT / "voicecli" / "server" / "static"
+MODULE_REF = re.compile(r"""(?:\bfrom\s+|\bimport\s*\(?\s*|new URL\(\s*)["'](\./[^"']+)["']""")
+
+
+def test_page_modules_are_served_as_javascript(web_server):
+    """The page is native ES modules: every module it imports (and the worklet file) must be
+    served with a JavaScript type, or the browser refuses to run it. The import graph reaches
+    every script in the folder, and the folder is flat (package data ships `server/static/*`)."""
+    index = httpx.get(web_server.url + "/", timeout=30).text
+    entries = re.findall(r'<script type="module" src="/static/([^"]+)"', index)
+    assert entries == ["app.js"], entries
+    seen: set[str] = set()
+    todo = list(entries)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        r = httpx.get(f"{web_server.url}/static/{name}", timeout=30)
+        assert r.status_code == 200, name
+        assert r.headers["content-type"].split(";")[0].strip() == "text/javascript", (name, r.headers)
+        todo += [ref[2:] for ref in MODULE_REF.findall(r.text)]
+    assert seen == {p.name for p in STATIC_DIR.glob("*.js")}, seen
+    assert not [p for p in STATIC_DIR.iterdir() if p.is_dir()], "package data ships only server/static/*"
 
 
 WORKLET_CHECK = """
 async () => {
   const sine = (n, rate, hz) => Float32Array.from({length: n}, (_, i) => 0.5 * Math.sin(2 * Math.PI * hz * i / rate));
-  const crossings = (x) => { let c = 0; for (let i = 1; i < x.length; i++) if ((x[i - 1] < 0) !== (x[i] < 0)) c++; return c; };
+  const crossings = (x) => {
+    let c = 0;
+    for (let i = 1; i < x.length; i++) if ((x[i - 1] < 0) !== (x[i] < 0)) c++;
+    return c;
+  };
   const settle = () => new Promise((r) => setTimeout(r, 200));
 
   // Player in a 48 kHz context (Firefox's fallback): two 24 kHz chunks of one item, back to back.
