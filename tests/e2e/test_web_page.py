@@ -350,3 +350,43 @@ def test_worklets_resample_and_play_gaplessly(web_server, browser):
     assert r["capturedBlocks"] == 20, r
     assert abs(r["capturedCrossings"] - 880) <= 4, r
     assert 0.6 < r["capturedRms"] < 0.8, r  # a full-scale sine's RMS is 0.707
+
+
+PLAYED_COUNT_AT_FLUSH = """
+async () => {
+  const { AudioOut } = await import('/static/audio-out.js');
+  let published = null; // the count the page shows (#app data-played-samples)
+  const hooks = {onStarted() {}, onStopped() {}, onPlayed: (n) => { published = n; }, onReceived() {},
+                 onContextRate() {}};
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const runs = [];
+  for (let run = 0; run < 5; run++) {
+    published = null;
+    const out = new AudioOut(hooks);
+    await out.open();
+    out.push('a', Float32Array.from({length: 24000}, (_, i) => 0.1 * Math.sin(2 * Math.PI * 440 * i / 24000)));
+    await sleep(120 + 13 * run); // interrupt at a different point of the player's reporting cycle each time
+    const flushed = await out.flush();
+    const atFlush = published;
+    await sleep(200);
+    runs.push({flushed: flushed.played.a || 0, discarded: flushed.discarded.a || 0, atFlush, later: published});
+    await out.ctx.close();
+  }
+  return runs;
+}
+"""
+
+
+def test_played_count_is_final_when_the_flush_answers(web_server, browser):
+    """Regression ("playback continued after Escape"): the player published its played-sample
+    count only every 8 render quanta, and a flush did not publish it, so the count ticked up
+    once more *after* the interrupt (audio rendered before the flush, counted late). The end-
+    to-end test read it in between when the truncation round trip beat that last report."""
+    page = browser.new_page()
+    page.goto(web_server.url + "/")
+    runs = page.evaluate(PLAYED_COUNT_AT_FLUSH)
+    page.close()
+    for r in runs:
+        assert r["flushed"] > 0 and r["discarded"] > 0, runs  # stopped in the middle of the item
+        assert r["atFlush"] == r["flushed"] and r["later"] == r["flushed"], runs
+

@@ -87,7 +87,11 @@ export class AudioOut {
     } else if (msg.type === "drained") {
       this.hooks.onStopped();
     } else if (msg.type === "flushed") {
+      // The final count: publish it now, before anyone acts on the flush (the interrupt truncates
+      // the reply at it). Progress reports come only every few render quanta, so the last one may
+      // lag behind what was played before the flush.
       this.playedBy = msg.played;
+      this.hooks.onPlayed(total(msg.played));
       this.hooks.onStopped();
       const resolve = this.flushWaiters.get(msg.id);
       this.flushWaiters.delete(msg.id);
