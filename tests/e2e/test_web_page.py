@@ -390,3 +390,42 @@ def test_played_count_is_final_when_the_flush_answers(web_server, browser):
         assert r["flushed"] > 0 and r["discarded"] > 0, runs  # stopped in the middle of the item
         assert r["atFlush"] == r["flushed"] and r["later"] == r["flushed"], runs
 
+
+TRUNCATE_AFTER_EARLY_DONE = """
+async () => {
+  const { Conversation } = await import('/static/conversation.js');
+  const { Latency } = await import('/static/latency.js');
+  const { Store } = await import('/static/state.js');
+  const { Transcript } = await import('/static/transcript.js');
+  const sent = [];
+  let answerFlush = null;
+  const transcript = new Transcript(document.createElement('ol'), document.createElement('li'));
+  const conv = new Conversation({
+    store: new Store(), client: {send: (e) => sent.push(e)}, transcript,
+    latency: new Latency({}, transcript, () => 0), app: document.createElement('div'), showError: () => {},
+    audioOut: {push() {}, flush: () => new Promise((resolve) => { answerFlush = resolve; })},
+  });
+  const on = conv.handlers();
+  on['response.created']({response: {id: 'r1'}});
+  on['response.output_item.added']({response_id: 'r1', item: {id: 'i1'}});
+  on['response.output_audio.delta']({response_id: 'r1', item_id: 'i1', delta: btoa('\\0'.repeat(4800))});
+  const interrupted = conv.interrupt('test');
+  // The response ends (it was complete, or the cancel was quick) before the player answers the flush.
+  on['response.done']({response: {id: 'r1', status: 'cancelled', output: [{id: 'i1'}]}});
+  answerFlush({played: {i1: 1200}, discarded: {i1: 1200}, wasPlaying: true});
+  await interrupted;
+  return sent.map((e) => [e.type, e.item_id || null, e.audio_end_ms ?? null]);
+}
+"""
+
+
+def test_truncate_is_sent_when_the_response_ends_before_the_flush_answers(web_server, browser):
+    """Regression: an interrupt keeps the truncation of the current reply until response.done,
+    but it registered it only after the player answered the flush; a response.done arriving in
+    between (a reply already complete on the server) left the item untruncated."""
+    page = browser.new_page()
+    page.goto(web_server.url + "/")
+    sent = page.evaluate(TRUNCATE_AFTER_EARLY_DONE)
+    page.close()
+    assert ["response.cancel", None, None] in sent, sent
+    assert ["conversation.item.truncate", "i1", 50] in sent, sent  # 1200 samples at 24 kHz

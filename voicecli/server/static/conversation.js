@@ -44,8 +44,9 @@ export class Conversation {
       const ms = samplesToMs(played);
       item.truncated = true;
       this.transcript.markInterrupted(item);
-      if (ofResponse) {
-        // The server registers the item's audio when the response ends: truncate after response.done.
+      if (ofResponse && !resp.done) {
+        // The server registers the item's audio when the response ends: truncate after response.done
+        // (unless it came while the player was answering the flush).
         resp.truncates.push({ item: itemId, ms });
       } else {
         this.sendTruncate(itemId, ms);
