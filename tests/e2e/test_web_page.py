@@ -102,13 +102,18 @@ def received(page, kind: str) -> int:
     return page.evaluate("(k) => window.voicecli.stats.received[k] || 0", kind)
 
 
+def story(page) -> str:
+    """What happened on the page, for failure messages: the state transitions, event counts, text."""
+    return (f"page state {dataset(page)}; transitions {page.evaluate('() => window.voicecli.transitions')}; "
+            f"received {page.evaluate('() => window.voicecli.stats.received')}; "
+            f"transcript {page.inner_text('#transcript')!r}")
+
+
 def wait_for(page, js: str, timeout_s: float, what: str, arg=None) -> None:
     try:
         page.wait_for_function(js, arg=arg, timeout=timeout_s * 1000, polling=50)
     except playwright_api.TimeoutError:
-        pytest.fail(f"timed out waiting for {what}; page state {dataset(page)}; "
-                    f"received {page.evaluate('() => window.voicecli.stats.received')}; "
-                    f"transcript {page.inner_text('#transcript')!r}")
+        pytest.fail(f"timed out waiting for {what}; {story(page)}")
 
 
 def test_web_page_voice_session(web_server, browser, artifacts):
@@ -165,7 +170,7 @@ def test_web_page_voice_session(web_server, browser, artifacts):
     d = dataset(page)
     received_samples, played = int(d["receivedSamples"]), int(d["playedSamples"])
     assert received_samples > WIRE_RATE_HZ // 2, d  # at least half a second of reply audio
-    assert played == received_samples, d  # every sample that arrived was played, none dropped
+    assert played == received_samples, story(page)  # every sample that arrived was played, none dropped
     assert saw_speaking or received(page, "response.output_audio.delta") > 0
     assert sent(page, "input_audio_buffer.append") > 20
     assistant_text = page.locator(".msg.assistant .text").first.inner_text()
