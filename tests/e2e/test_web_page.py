@@ -102,13 +102,18 @@ def received(page, kind: str) -> int:
     return page.evaluate("(k) => window.voicecli.stats.received[k] || 0", kind)
 
 
+def story(page) -> str:
+    """What happened on the page, for failure messages: the state transitions, event counts, text."""
+    return (f"page state {dataset(page)}; transitions {page.evaluate('() => window.voicecli.transitions')}; "
+            f"received {page.evaluate('() => window.voicecli.stats.received')}; "
+            f"transcript {page.inner_text('#transcript')!r}")
+
+
 def wait_for(page, js: str, timeout_s: float, what: str, arg=None) -> None:
     try:
         page.wait_for_function(js, arg=arg, timeout=timeout_s * 1000, polling=50)
     except playwright_api.TimeoutError:
-        pytest.fail(f"timed out waiting for {what}; page state {dataset(page)}; "
-                    f"received {page.evaluate('() => window.voicecli.stats.received')}; "
-                    f"transcript {page.inner_text('#transcript')!r}")
+        pytest.fail(f"timed out waiting for {what}; {story(page)}")
 
 
 def test_web_page_voice_session(web_server, browser, artifacts):
@@ -144,7 +149,7 @@ def test_web_page_voice_session(web_server, browser, artifacts):
                                      " || document.activeElement.tagName"))
         outlines.append(page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle"))
     assert "start" in focused and "transcript" in focused and "apply" in focused, focused
-    no_outline = [f for f, o in zip(focused, outlines) if o in ("none", "") and f != "BODY"]
+    no_outline = [f for f, o in zip(focused, outlines, strict=True) if o in ("none", "") and f != "BODY"]
     assert not no_outline, f"focused without a visible outline: {no_outline}"
     page.get_by_text("Settings", exact=True).click()  # close the panel again
 
@@ -165,7 +170,7 @@ def test_web_page_voice_session(web_server, browser, artifacts):
     d = dataset(page)
     received_samples, played = int(d["receivedSamples"]), int(d["playedSamples"])
     assert received_samples > WIRE_RATE_HZ // 2, d  # at least half a second of reply audio
-    assert played == received_samples, d  # every sample that arrived was played, none dropped
+    assert played == received_samples, story(page)  # every sample that arrived was played, none dropped
     assert saw_speaking or received(page, "response.output_audio.delta") > 0
     assert sent(page, "input_audio_buffer.append") > 20
     assistant_text = page.locator(".msg.assistant .text").first.inner_text()
@@ -174,7 +179,8 @@ def test_web_page_voice_session(web_server, browser, artifacts):
     # --- latency figures ---------------------------------------------------------------------------
     browser_ms = int(page.locator("#lat-browser").get_attribute("data-ms"))
     assert 0 < browser_ms < 120_000, browser_ms
-    assert re.fullmatch(r"\d+ ms|\d+\.\d s", page.locator("#lat-browser").inner_text()), page.locator("#lat-browser").inner_text()
+    browser_figure = page.locator("#lat-browser").inner_text()
+    assert re.fullmatch(r"\d+ ms|\d+\.\d s", browser_figure), browser_figure
     assert int(page.locator("#lat-browser-audio").get_attribute("data-ms")) <= browser_ms
     meta = page.locator(".msg.assistant .meta").first.inner_text()
     assert re.search(r"first sound (\d+ ms|\d+\.\d s)", meta), meta
@@ -249,14 +255,45 @@ def test_web_page_voice_session(web_server, browser, artifacts):
 
 def server_sends_latency() -> bool:
     """The per-turn server latency event (see docs/web.md); required once the server has it."""
-    source = (ROOT / "voicecli" / "server" / "realtime.py").read_text()
-    return "voicecli.turn.latency" in source
+    server = ROOT / "voicecli" / "server"
+    sources = [server / "realtime.py", *sorted((server / "realtime").glob("*.py"))]
+    return any("voicecli.turn.latency" in p.read_text() for p in sources if p.exists())
+
+
+STATIC_DIR = ROOT / "voicecli" / "server" / "static"
+MODULE_REF = re.compile(r"""(?:\bfrom\s+|\bimport\s*\(?\s*|new URL\(\s*)["'](\./[^"']+)["']""")
+
+
+def test_page_modules_are_served_as_javascript(web_server):
+    """The page is native ES modules: every module it imports (and the worklet file) must be
+    served with a JavaScript type, or the browser refuses to run it. The import graph reaches
+    every script in the folder, and the folder is flat (package data ships `server/static/*`)."""
+    index = httpx.get(web_server.url + "/", timeout=30).text
+    entries = re.findall(r'<script type="module" src="/static/([^"]+)"', index)
+    assert entries == ["app.js"], entries
+    seen: set[str] = set()
+    todo = list(entries)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        r = httpx.get(f"{web_server.url}/static/{name}", timeout=30)
+        assert r.status_code == 200, name
+        assert r.headers["content-type"].split(";")[0].strip() == "text/javascript", (name, r.headers)
+        todo += [ref[2:] for ref in MODULE_REF.findall(r.text)]
+    assert seen == {p.name for p in STATIC_DIR.glob("*.js")}, seen
+    assert not [p for p in STATIC_DIR.iterdir() if p.is_dir()], "package data ships only server/static/*"
 
 
 WORKLET_CHECK = """
 async () => {
   const sine = (n, rate, hz) => Float32Array.from({length: n}, (_, i) => 0.5 * Math.sin(2 * Math.PI * hz * i / rate));
-  const crossings = (x) => { let c = 0; for (let i = 1; i < x.length; i++) if ((x[i - 1] < 0) !== (x[i] < 0)) c++; return c; };
+  const crossings = (x) => {
+    let c = 0;
+    for (let i = 1; i < x.length; i++) if ((x[i - 1] < 0) !== (x[i] < 0)) c++;
+    return c;
+  };
   const settle = () => new Promise((r) => setTimeout(r, 200));
 
   // Player in a 48 kHz context (Firefox's fallback): two 24 kHz chunks of one item, back to back.
@@ -318,3 +355,82 @@ def test_worklets_resample_and_play_gaplessly(web_server, browser):
     assert r["capturedBlocks"] == 20, r
     assert abs(r["capturedCrossings"] - 880) <= 4, r
     assert 0.6 < r["capturedRms"] < 0.8, r  # a full-scale sine's RMS is 0.707
+
+
+PLAYED_COUNT_AT_FLUSH = """
+async () => {
+  const { AudioOut } = await import('/static/audio-out.js');
+  let published = null; // the count the page shows (#app data-played-samples)
+  const hooks = {onStarted() {}, onStopped() {}, onPlayed: (n) => { published = n; }, onReceived() {},
+                 onContextRate() {}};
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const runs = [];
+  for (let run = 0; run < 5; run++) {
+    published = null;
+    const out = new AudioOut(hooks);
+    await out.open();
+    out.push('a', Float32Array.from({length: 24000}, (_, i) => 0.1 * Math.sin(2 * Math.PI * 440 * i / 24000)));
+    await sleep(120 + 13 * run); // interrupt at a different point of the player's reporting cycle each time
+    const flushed = await out.flush();
+    const atFlush = published;
+    await sleep(200);
+    runs.push({flushed: flushed.played.a || 0, discarded: flushed.discarded.a || 0, atFlush, later: published});
+    await out.ctx.close();
+  }
+  return runs;
+}
+"""
+
+
+def test_played_count_is_final_when_the_flush_answers(web_server, browser):
+    """Regression ("playback continued after Escape"): the player published its played-sample
+    count only every 8 render quanta, and a flush did not publish it, so the count ticked up
+    once more *after* the interrupt (audio rendered before the flush, counted late). The end-
+    to-end test read it in between when the truncation round trip beat that last report."""
+    page = browser.new_page()
+    page.goto(web_server.url + "/")
+    runs = page.evaluate(PLAYED_COUNT_AT_FLUSH)
+    page.close()
+    for r in runs:
+        assert r["flushed"] > 0 and r["discarded"] > 0, runs  # stopped in the middle of the item
+        assert r["atFlush"] == r["flushed"] and r["later"] == r["flushed"], runs
+
+
+TRUNCATE_AFTER_EARLY_DONE = """
+async () => {
+  const { Conversation } = await import('/static/conversation.js');
+  const { Latency } = await import('/static/latency.js');
+  const { Store } = await import('/static/state.js');
+  const { Transcript } = await import('/static/transcript.js');
+  const sent = [];
+  let answerFlush = null;
+  const transcript = new Transcript(document.createElement('ol'), document.createElement('li'));
+  const conv = new Conversation({
+    store: new Store(), client: {send: (e) => sent.push(e)}, transcript,
+    latency: new Latency({}, transcript, () => 0), app: document.createElement('div'), showError: () => {},
+    audioOut: {push() {}, flush: () => new Promise((resolve) => { answerFlush = resolve; })},
+  });
+  const on = conv.handlers();
+  on['response.created']({response: {id: 'r1'}});
+  on['response.output_item.added']({response_id: 'r1', item: {id: 'i1'}});
+  on['response.output_audio.delta']({response_id: 'r1', item_id: 'i1', delta: btoa('\\0'.repeat(4800))});
+  const interrupted = conv.interrupt('test');
+  // The response ends (it was complete, or the cancel was quick) before the player answers the flush.
+  on['response.done']({response: {id: 'r1', status: 'cancelled', output: [{id: 'i1'}]}});
+  answerFlush({played: {i1: 1200}, discarded: {i1: 1200}, wasPlaying: true});
+  await interrupted;
+  return sent.map((e) => [e.type, e.item_id || null, e.audio_end_ms ?? null]);
+}
+"""
+
+
+def test_truncate_is_sent_when_the_response_ends_before_the_flush_answers(web_server, browser):
+    """Regression: an interrupt keeps the truncation of the current reply until response.done,
+    but it registered it only after the player answered the flush; a response.done arriving in
+    between (a reply already complete on the server) left the item untruncated."""
+    page = browser.new_page()
+    page.goto(web_server.url + "/")
+    sent = page.evaluate(TRUNCATE_AFTER_EARLY_DONE)
+    page.close()
+    assert ["response.cancel", None, None] in sent, sent
+    assert ["conversation.item.truncate", "i1", 50] in sent, sent  # 1200 samples at 24 kHz

@@ -1,17 +1,37 @@
-"""The browser voice page: plain static files (no build step, nothing from a CDN) served at
-``/`` and ``/static/``, plus ``/web/config.json`` (the voices the page can offer)."""
+"""The browser voice page: plain static files (native ES modules, no build step, nothing from a
+CDN) served at ``/`` and ``/static/``, plus ``/web/config.json`` (the voices the page can offer)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
+from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_ROUTE_NAME = "voicecli-web-static"
+SCRIPT_TYPE = "text/javascript; charset=utf-8"
+"""Browsers refuse an ES module (or an AudioWorklet module) served as anything but JavaScript."""
+
+
+class PageFiles(StaticFiles):
+    """The page's static files. Scripts get a JavaScript type whatever the OS's MIME tables say
+    (``mimetypes`` reads them: a Windows registry or an old /etc/mime.types can map ``.js`` to
+    ``text/plain``) and are revalidated on every load, so after an upgrade the browser never mixes
+    cached modules with new ones (unchanged files cost a 304)."""
+
+    def file_response(self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope,
+                      status_code: int = 200) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        if os.fspath(full_path).endswith((".js", ".mjs")):
+            response.headers["content-type"] = SCRIPT_TYPE
+            response.headers["cache-control"] = "no-cache"
+        return response
 
 
 def _csp(request: Request) -> str:
@@ -39,7 +59,7 @@ def mount_web(app: FastAPI) -> None:
     async def web_config(request: Request) -> JSONResponse:
         return JSONResponse(_page_config(request.app), headers={"Cache-Control": "no-store"})
 
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name=STATIC_ROUTE_NAME)
+    app.mount("/static", PageFiles(directory=STATIC_DIR), name=STATIC_ROUTE_NAME)
 
 
 def _page_config(app: FastAPI) -> dict[str, Any]:

@@ -89,6 +89,7 @@ class PlayerProcessor extends AudioWorkletProcessor {
       this.frac = 0;
       const wasPlaying = this.playing;
       this.playing = false;
+      this.dirty = false; // "flushed" carries the final counts: no progress report after it
       this.port.postMessage({ type: "flushed", id: msg.id, played: Object.fromEntries(this.played),
                               discarded: queued, wasPlaying });
     } else if (msg.type === "forget") {
