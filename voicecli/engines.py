@@ -1,16 +1,22 @@
 """Load engines from resolved settings, once. ``talk``, ``transcribe``, ``bench`` and ``serve``
-all get their models here, so every command resolves names the same way."""
+all get their models here, so every command resolves names the same way. Loaders return the
+seam types (:class:`Transcriber`, :class:`ChatModel`, :class:`Synthesizer`,
+:class:`VoiceActivityModel`), never a concrete adapter."""
 
 from __future__ import annotations
 
 import os
 import platform
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from voicecli.catalog.resolve import ModelResolver, ResolvedModel
 from voicecli.config import Settings, data_dir
+from voicecli.llm.types import ChatModel
+from voicecli.stt.types import Transcriber
+from voicecli.tts.types import Synthesizer
+from voicecli.vad.types import VoiceActivityModel
 
 
 def search_dirs(settings: Settings) -> list[Path]:
@@ -35,7 +41,7 @@ def stt_threads(settings: Settings) -> int:
     return settings.stt.threads or (os.cpu_count() or 2)
 
 
-def load_transcriber(settings: Settings, resolved: ResolvedModel | None = None) -> Any:
+def load_transcriber(settings: Settings, resolved: ResolvedModel | None = None) -> Transcriber:
     from voicecli.stt.backend import FASTER_WHISPER, choose_backend
 
     model = resolved or resolver(settings).resolve("stt", settings.stt.model)
@@ -51,7 +57,7 @@ def load_transcriber(settings: Settings, resolved: ResolvedModel | None = None) 
     return MlxWhisperTranscriber(str(model.path), model.name)
 
 
-def load_chat(settings: Settings) -> Any:
+def load_chat(settings: Settings) -> ChatModel:
     if settings.llm.url:
         from voicecli.llm.remote import OpenAIChat
 
@@ -64,14 +70,14 @@ def load_chat(settings: Settings) -> Any:
                      context_tokens=settings.llm.context_tokens)
 
 
-def load_speaker(settings: Settings, voice: str | None = None) -> Any:
+def load_speaker(settings: Settings, voice: str | None = None) -> Synthesizer:
     from voicecli.tts.piper_voice import PiperSpeaker
 
     model = resolver(settings).resolve("tts", voice or settings.tts.voice)
     return PiperSpeaker(model.path, model.name, threads=settings.tts.threads)
 
 
-def load_vad(settings: Settings) -> Any:
+def load_vad(settings: Settings) -> VoiceActivityModel:
     from voicecli.vad.silero import SileroVad
 
     return SileroVad(resolver(settings).resolve("vad", None).path)
@@ -86,16 +92,35 @@ def _module_exists(name: str) -> bool:
         return False
 
 
+class EngineSet(Protocol):
+    """What a conversation needs from its engines: :class:`Engines`, or a server session's view
+    of them, or fakes in tests."""
+
+    @property
+    def transcriber(self) -> Transcriber: ...
+
+    @property
+    def chat(self) -> ChatModel: ...
+
+    @property
+    def speaker(self) -> Synthesizer:
+        """The default voice (a conversation may be told to use another: ``use_speaker``)."""
+        ...
+
+    def new_vad(self) -> VoiceActivityModel:
+        """A fresh stateful VAD (one per audio stream)."""
+        ...
+
+
 @dataclass
 class Engines:
     """Every model the conversation pipeline needs, loaded once and shared."""
 
     settings: Settings
-    transcriber: Any
-    chat: Any
-    speaker: Any
+    transcriber: Transcriber
+    chat: ChatModel
+    speaker: Synthesizer
     vad_path: Path
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, settings: Settings, warm_up: bool = True) -> Engines:
@@ -108,7 +133,7 @@ class Engines:
             engines.warm_up()
         return engines
 
-    def new_vad(self) -> Any:
+    def new_vad(self) -> VoiceActivityModel:
         """A fresh stateful VAD (one per audio stream)."""
         from voicecli.vad.silero import SileroVad
 

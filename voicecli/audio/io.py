@@ -1,5 +1,6 @@
 """Where frames come from and where reply audio goes: a microphone or a file played in real
-time; a speaker or a WAV written on a true timeline. Downstream code only sees frames."""
+time; a speaker or a WAV written on a true timeline. Downstream code only sees frames
+(:class:`FrameSource` in, :class:`AudioOutput` out)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import collections
 import threading
 import time
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,7 +36,20 @@ END_OF_INPUT = None
 
 
 class FrameSource(Protocol):
-    def start(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None: ...
+    """Delivers 16 kHz frames to the conversation: ``start`` hands it the loop and the queue to
+    fill (from any thread, through the loop) with :class:`CapturedFrame` s and finally
+    ``END_OF_INPUT``; ``stop`` ends delivery early."""
+
+    def start(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[CapturedFrame | None]) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class AudioOutput(Protocol):
+    """Drains a :class:`Player` into a device, a file or nowhere, between ``start`` and ``stop``."""
+
+    def start(self) -> None: ...
+
     def stop(self) -> None: ...
 
 
@@ -91,11 +106,11 @@ class FileSource:
         self._thread: threading.Thread | None = None
         self.duration_s = len(samples) / PIPELINE_RATE_HZ
 
-    def start(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None:
+    def start(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[CapturedFrame | None]) -> None:
         self._thread = threading.Thread(target=self._run, args=(loop, queue), name="file-source", daemon=True)
         self._thread.start()
 
-    def _run(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None:
+    def _run(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[CapturedFrame | None]) -> None:
         n = len(self._audio) // FRAME_SAMPLES
         t0 = time.monotonic()
         for i in range(n):
@@ -130,7 +145,7 @@ class MicrophoneSource:
         self.last_frame_at = time.monotonic()
         self.status_errors = 0
 
-    def start(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None:
+    def start(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[CapturedFrame | None]) -> None:
         from voicecli.audio.devices import sd
 
         s = sd()
@@ -202,7 +217,8 @@ class SpeakerOutput:
             self._stream.start()
         except s.PortAudioError as exc:
             raise DeviceError(f"cannot open the output device: {exc}",
-                              "is it busy or unplugged? pick another with --output-device, or use --output FILE.wav") from exc
+                              "is it busy or unplugged? pick another with --output-device, "
+                              "or use --output FILE.wav") from exc
 
     @property
     def active(self) -> bool:
@@ -272,9 +288,9 @@ class PushSource:
 
     def __init__(self) -> None:
         self._framer = _Framer()
-        self._queue: asyncio.Queue[Any] | None = None
+        self._queue: asyncio.Queue[CapturedFrame | None] | None = None
 
-    def start(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None:
+    def start(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[CapturedFrame | None]) -> None:
         self._queue = queue
 
     def push(self, samples16k: np.ndarray) -> None:
@@ -294,7 +310,8 @@ class PushSource:
 
 class InstantOutput:
     """Drains the player as soon as audio is queued (the audio itself goes out through
-    ReplyAudio events, e.g. to a network client that plays it)."""
+    ReplyAudio events, e.g. to a network client that plays it). Sleeps on the player's
+    "audio queued" signal, not on a timer."""
 
     def __init__(self, player: Player) -> None:
         self.player = player
@@ -307,13 +324,14 @@ class InstantOutput:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            if not self.player.wait_for_audio():
+                continue
             n = self.player.pending_samples()
             if n:
                 self.player.fill(np.zeros(n, np.float32))
-            else:
-                time.sleep(0.005)
 
     def stop(self) -> None:
         self._stop.set()
+        self.player.wake()
         if self._thread is not None:
             self._thread.join(timeout=1)

@@ -1,6 +1,8 @@
 """The player: a queue of reply audio drained by an output device callback (a real sounddevice
 stream or the real-time WAV writer). Tracks, per reply, the first sample handed to the device
-and how much was played, so barge-in can stop at once and history can keep what was heard."""
+and how much was played, so barge-in can stop at once and history can keep what was heard.
+Signals instead of polling: ``when_drained`` (a reply has played out) and ``wait_for_audio``
+(something is queued)."""
 
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from voicecli.audio.format import PIPELINE_RATE_HZ
-from voicecli.audio.resample import StreamResampler
+from voicecli.audio.format import PIPELINE_RATE_HZ, AudioChunk
+from voicecli.audio.resample import StreamResampler, resample
 
 
 @dataclass
@@ -49,19 +51,48 @@ class Player:
         """Samples handed to the device since start (the output timeline)."""
         self.cleared_at_sample: list[int] = []
         self.on_drained: Callable[[int], None] | None = None
+        self._drain_waiters: dict[int, list[Callable[[], object]]] = {}
+        self._has_audio = threading.Event()
 
     # --- producer side (event loop) -----------------------------------------------------
-    def enqueue(self, reply_id: int, piece: int, samples: np.ndarray) -> None:
+    def enqueue(self, reply_id: int, piece: int, audio: AudioChunk) -> None:
+        """Queue one piece of a reply (resampled to the player's rate if it has another)."""
+        samples = resample(audio.samples, audio.sample_rate_hz, self.sample_rate_hz)
         with self._lock:
             prog = self._progress.setdefault(reply_id, ReplyProgress())
             prog.queued_samples[piece] = prog.queued_samples.get(piece, 0) + len(samples)
-            self._queue.append(_Queued(reply_id, piece, samples.astype(np.float32, copy=False)))
+            if len(samples):  # an empty piece (a silent voice) has nothing to play
+                self._queue.append(_Queued(reply_id, piece, samples))
+                self._has_audio.set()
 
     def clear(self) -> None:
         """Barge-in: drop everything queued; the next device block is silence."""
         with self._lock:
             self._queue.clear()
+            self._has_audio.clear()
             self.cleared_at_sample.append(self.output_samples)
+            waiters = [cb for cbs in self._drain_waiters.values() for cb in cbs]
+            self._drain_waiters.clear()
+        for cb in waiters:
+            cb()
+
+    def when_drained(self, reply_id: int, callback: Callable[[], object]) -> None:
+        """Call ``callback`` once nothing of ``reply_id`` is left to play: at once if that is
+        already so, else from the device thread (or from ``clear``). It must not block."""
+        with self._lock:
+            if any(q.reply_id == reply_id for q in self._queue):
+                self._drain_waiters.setdefault(reply_id, []).append(callback)
+                return
+        callback()
+
+    def wait_for_audio(self, timeout_s: float | None = None) -> bool:
+        """Block until something is queued to play or :meth:`wake` is called (True), or
+        ``timeout_s`` passes (False)."""
+        return self._has_audio.wait(timeout_s)
+
+    def wake(self) -> None:
+        """Release a thread blocked in :meth:`wait_for_audio` (an output that is stopping)."""
+        self._has_audio.set()
 
     def pending_samples(self) -> int:
         with self._lock:
@@ -89,6 +120,7 @@ class Player:
         pos = 0
         now = self._clock()
         drained: list[int] = []
+        waiters: list[Callable[[], object]] = []
         with self._lock:
             while pos < n and self._queue:
                 q = self._queue[0]
@@ -105,11 +137,16 @@ class Player:
                     if not any(x.reply_id == q.reply_id for x in self._queue):
                         prog.finished_at = now + pos / self.sample_rate_hz
                         drained.append(q.reply_id)
+                        waiters += self._drain_waiters.pop(q.reply_id, [])
+            if not self._queue:
+                self._has_audio.clear()
             self.output_samples += n
         if self._taps:
             ref = self._ref_resampler.process(out.copy())
             for tap in self._taps:
                 tap(ref)
+        for cb in waiters:
+            cb()
         if drained and self.on_drained:
             for rid in drained:
                 self.on_drained(rid)

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,14 +28,19 @@ from voicecli.audio.format import FRAME_SAMPLES, PIPELINE_RATE_HZ
 from voicecli.audio.io import END_OF_INPUT, CapturedFrame
 from voicecli.audio.playback import Player
 from voicecli.bench.stats import Summary, summarize
+from voicecli.config import Settings
 from voicecli.pipeline.events import (
     AssistantState,
+    Event,
     PipelineFailed,
     StateChanged,
     TurnCompleted,
     TurnRecord,
     UserTurnDiscarded,
 )
+
+if TYPE_CHECKING:
+    from voicecli.engines import EngineSet
 
 STAGES = ("endpoint_wait", "stt", "stt_wait", "llm_first_token", "tts_first_audio")
 """Latency fields of a turn (``TurnRecord.latency``), in pipeline order. They are durations and
@@ -66,7 +71,7 @@ class TurnResult:
         parts = [getattr(lat, k) for k in SEQUENTIAL]
         if lat.voice_to_voice is None or any(p is None for p in parts):
             return None
-        return lat.voice_to_voice - sum(parts)  # type: ignore[arg-type]
+        return float(lat.voice_to_voice - sum(parts))
 
     @property
     def other_ms(self) -> float | None:
@@ -170,7 +175,7 @@ class TurnTracker:
     def is_done(self) -> bool:
         return self._done.is_set()
 
-    def __call__(self, ev: Any) -> None:
+    def __call__(self, ev: Event) -> None:
         if isinstance(ev, StateChanged):
             with self._lock:
                 self.state = ev.state
@@ -202,13 +207,13 @@ class QuestionSource:
         self._stop = threading.Event()
         self.timed_out: list[int] = []
 
-    def start(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None:
+    def start(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[CapturedFrame | None]) -> None:
         threading.Thread(target=self._run, args=(loop, queue), name="bench-source", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()
 
-    def _run(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None:
+    def _run(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[CapturedFrame | None]) -> None:
         silence = np.zeros(FRAME_SAMPLES, np.float32)
         t0 = time.monotonic()
         index = 0
@@ -301,45 +306,32 @@ def load_questions(paths: Sequence[Path]) -> list[Question]:
     return [Question(p.name, decode_audio(p)) for p in paths]
 
 
-def _echo_canceller(enabled: bool, notice: Callable[[str], None]) -> Any:
-    if not enabled:
-        return None
-    try:
-        from voicecli.audio.echo import EchoCanceller
-
-        return EchoCanceller()
-    except Exception as exc:  # noqa: BLE001 - as in talk: AEC is optional, say so and go on
-        notice(f"echo cancellation unavailable ({exc}); measured without it")
-        return None
-
-
-def bench_e2e(engines: Any, settings: Any, questions: Sequence[Question], turns: int, warmup_turns: int = 1,
-              playback_speed: float = 8.0, tick: Callable[[int, int], None] | None = None,
+def bench_e2e(engines: EngineSet, settings: Settings, questions: Sequence[Question], turns: int,
+              warmup_turns: int = 1, playback_speed: float = 8.0, tick: Callable[[int, int], None] | None = None,
               notice: Callable[[str], None] = lambda m: None) -> E2eResult:
     """Run ``warmup_turns + turns`` questions (cycling through ``questions``) through one
     conversation and collect its :class:`TurnRecord` s."""
-    from voicecli.pipeline.conversation import Conversation
     from voicecli.pipeline.options import conversation_options
+    from voicecli.pipeline.session import build_conversation, load_echo_canceller
 
     if not questions:
         raise ValueError("the end-to-end bench needs at least one question")
     plan = [questions[i % len(questions)] for i in range(warmup_turns + turns)]
     tracker = TurnTracker()
-    source = QuestionSource(plan, tracker)
-    player = Player(engines.speaker.sample_rate_hz)
-    output = PacedNullOutput(player, playback_speed)
-    aec = _echo_canceller(settings.audio.echo_cancel, notice)
+    aec = (load_echo_canceller(lambda why: notice(f"echo cancellation unavailable ({why}); measured without it"))
+           if settings.audio.echo_cancel else None)
     total = len(plan)
 
-    def emit(ev: Any) -> None:
+    def emit(ev: Event) -> None:
         tracker(ev)
         if tick is not None and isinstance(ev, StateChanged) and ev.state == AssistantState.LISTENING:
             tick(min(tracker.question + 1, total), total)
 
     # The pipeline's steady state: the system prompt is in the LLM's cache (talk warms it up).
     engines.chat.warm_up(settings.llm.system_prompt)
-    convo = Conversation(engines, source, player, output, emit, conversation_options(settings),
-                         echo_canceller=aec)
+    convo = build_conversation(engines, source=lambda _: QuestionSource(plan, tracker),
+                               output=lambda player: PacedNullOutput(player, playback_speed), emit=emit,
+                               options=conversation_options(settings), echo_canceller=aec)
     t0 = time.monotonic()
     asyncio.run(convo.run())
     wall_s = time.monotonic() - t0

@@ -257,7 +257,7 @@ def run_bench(settings: Settings, plan: BenchPlan, reporter: Reporter | None = N
     if "e2e" in wanted:
         from voicecli.bench.e2e import bench_e2e, load_questions
 
-        assert vad_path is not None
+        assert vad_path is not None and transcriber is not None and chat is not None and speaker is not None
         with stage("e2e", plan.warmup_turns + plan.e2e_turns):
             engines = eng.Engines(settings, transcriber, chat, speaker, vad_path)
             engines.warm_up()

@@ -111,13 +111,12 @@ def run_talk(settings: Any, input_file: Path | None, output_file: Path | None, *
     from voicecli.audio.decode import decode_audio
     from voicecli.audio.devices import resolve_device
     from voicecli.audio.io import FileSource, MicrophoneSource, SimulatedEcho, SpeakerOutput, WavOutput
-    from voicecli.audio.playback import Player
     from voicecli.config import data_dir
     from voicecli.engines import Engines
-    from voicecli.pipeline.conversation import Conversation
     from voicecli.pipeline.events import SessionStarted
     from voicecli.pipeline.history import HistoryStore
     from voicecli.pipeline.options import conversation_options
+    from voicecli.pipeline.session import build_conversation, load_echo_canceller
     from voicecli.tui.printers import JsonPrinter, PlainPrinter
 
     # Cheap checks first: a bad device or file fails before any model loads.
@@ -141,16 +140,20 @@ def run_talk(settings: Any, input_file: Path | None, output_file: Path | None, *
         store = HistoryStore(settings.history.path or data_dir() / "history.sqlite3")
         session_id = store.new_session(models)
 
-    player = Player(engines.speaker.sample_rate_hz)
-    echo = SimulatedEcho(player, gain=simulate_echo) if simulate_echo > 0 and samples is not None else None
-    if text_mode:
-        source: Any = _TextSource()
-    elif samples is not None:
-        source = FileSource(samples, echo=echo)
-    else:
-        source = MicrophoneSource(in_idx)
-    out_dev: Any = WavOutput(player, output_file) if output_file is not None else SpeakerOutput(player, out_idx)
-    aec = _echo_canceller() if settings.audio.echo_cancel and not text_mode else None
+    def source(player: Any) -> Any:
+        if text_mode:
+            return _TextSource()
+        if samples is not None:
+            return FileSource(samples, echo=SimulatedEcho(player, gain=simulate_echo) if simulate_echo > 0 else None)
+        return MicrophoneSource(in_idx)
+
+    def out_dev(player: Any) -> Any:
+        return WavOutput(player, output_file) if output_file is not None else SpeakerOutput(player, out_idx)
+
+    def no_aec(why: str) -> None:
+        err_console.print(f"note: echo cancellation unavailable ({why}); use headphones")
+
+    aec = load_echo_canceller(no_aec) if settings.audio.echo_cancel and not text_mode else None
 
     options = conversation_options(settings, push_to_talk=ptt)
     emitters: list[Any] = []
@@ -172,11 +175,12 @@ def run_talk(settings: Any, input_file: Path | None, output_file: Path | None, *
         for e in emitters:
             e(ev)
 
-    convo = Conversation(engines, source, player, out_dev, emit, options, echo_canceller=aec, on_turn=on_turn)
-    if isinstance(source, _TextSource):
-        source.conversation = convo
+    convo = build_conversation(engines, source=source, output=out_dev, emit=emit, options=options,
+                               echo_canceller=aec, on_turn=on_turn)
+    if isinstance(convo.source, _TextSource):
+        convo.source.conversation = convo
     emit(SessionStarted(session_id, models))
-    watchdog = 3.0 if isinstance(source, MicrophoneSource) else None
+    watchdog = 3.0 if isinstance(convo.source, MicrophoneSource) else None
 
     def on_key(ch: str) -> None:
         if ch in ("q", "Q"):
@@ -283,13 +287,3 @@ class _TextSource:
 
     def stop(self) -> None:
         self._stop.set()
-
-
-def _echo_canceller() -> Any:
-    try:
-        from voicecli.audio.echo import EchoCanceller
-
-        return EchoCanceller()
-    except Exception as exc:  # noqa: BLE001 - AEC is an enhancement; say so and go on
-        err_console.print(f"note: echo cancellation unavailable ({exc}); use headphones")
-        return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from voicecli.errors import ModelLoadError
 from voicecli.llm.types import ChatMessage, GenerationOptions
@@ -20,14 +21,14 @@ def _disable_extra_buffer_types() -> None:
     if getattr(original, "_voicecli_patched", False):
         return
 
-    def params():  # noqa: ANN202
+    def params() -> Any:
         p = original()
         if hasattr(p, "use_extra_bufts"):
             p.use_extra_bufts = False
         return p
 
-    params._voicecli_patched = True  # type: ignore[attr-defined]
-    llama_mod.llama_cpp.llama_model_default_params = params  # type: ignore[attr-defined]
+    setattr(params, "_voicecli_patched", True)  # noqa: B010 - a marker on a function object
+    llama_mod.llama_cpp.llama_model_default_params = params
 
 
 class LlamaChat:
@@ -38,7 +39,8 @@ class LlamaChat:
         try:
             import llama_cpp
         except ImportError as exc:
-            raise ModelLoadError("llama-cpp-python is not installed", "run `make demo` or pip install llama-cpp-python") from exc
+            raise ModelLoadError("llama-cpp-python is not installed",
+                                 "run `make demo` or pip install llama-cpp-python") from exc
         _disable_extra_buffer_types()
         self.name = name
         try:
@@ -60,7 +62,7 @@ class LlamaChat:
                 stop=list(options.stop) or None, stream=True)
             try:
                 for chunk in chunks:
-                    delta = chunk["choices"][0]["delta"].get("content")  # type: ignore[index]
+                    delta = chunk["choices"][0]["delta"].get("content")
                     if delta:
                         yield delta
             finally:

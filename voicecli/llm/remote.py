@@ -23,7 +23,7 @@ class OpenAIChat:
         try:
             r = self._client.get("/models")
             r.raise_for_status()
-            return r.json()["data"][0]["id"]
+            return str(r.json()["data"][0]["id"])
         except (httpx.HTTPError, KeyError, IndexError, ValueError) as exc:
             raise VoicecliError(f"cannot reach the LLM server at {self.base_url}: {exc}",
                                 "check --llm-url (it should end in /v1)") from exc

@@ -30,6 +30,9 @@ class StreamEnd:
 
 
 class ChatModel(Protocol):
+    """A chat LLM (``LlamaChat`` in process, ``OpenAIChat`` over HTTP). Blocking calls; the
+    caller chooses the thread."""
+
     name: str
 
     def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
@@ -37,6 +40,11 @@ class ChatModel(Protocol):
         ...
 
     def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` takes in the model's context (an estimate for remote models)."""
+        ...
+
+    def warm_up(self, system_prompt: str) -> None:
+        """Evaluate ``system_prompt`` once so the first reply starts from a warm cache."""
         ...
 
 

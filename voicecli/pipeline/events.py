@@ -6,6 +6,10 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+import numpy as np
+
+from voicecli.audio.format import AudioChunk
+
 
 class AssistantState(str, Enum):
     LISTENING = "listening"
@@ -112,9 +116,13 @@ class ReplyAudio:
     turn: int
     piece: int
     text: str
-    samples: Any
-    """float32 numpy array."""
+    samples: np.ndarray
+    """Mono float32 at ``sample_rate_hz``."""
     sample_rate_hz: int
+
+    @property
+    def audio(self) -> AudioChunk:
+        return AudioChunk(self.samples, self.sample_rate_hz)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,7 @@ def _resolve_device(device: str) -> str:
         import ctranslate2
 
         return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-    except Exception:  # pragma: no cover - ctranslate2 without CUDA support
+    except Exception:  # noqa: BLE001 # pragma: no cover - ctranslate2 without CUDA support
         return "cpu"
 
 
@@ -43,7 +44,8 @@ class WhisperTranscriber:
     def warm_up(self) -> None:
         self.transcribe(np.zeros(PIPELINE_RATE_HZ // 2, np.float32), TranscribeOptions(language="en"))
 
-    def transcribe_stream(self, audio: np.ndarray, options: TranscribeOptions) -> tuple[TranscriptionInfo, Iterator[Segment]]:
+    def transcribe_stream(self, audio: np.ndarray,
+                          options: TranscribeOptions) -> tuple[TranscriptionInfo, Iterator[Segment]]:
         language = options.language
         if not self.is_multilingual:
             language = "en"
@@ -68,7 +70,6 @@ class WhisperTranscriber:
         return Transcription(text="".join(s.text for s in segs).strip(), language=info.language,
                              language_probability=info.language_probability, duration_s=info.duration_s,
                              segments=segs)
-
 
     def _transcribe_short(self, audio: np.ndarray, options: TranscribeOptions) -> Transcription | None:
         """Whisper always encodes a 30 s window; CTranslate2 also accepts a shorter one. A fixed
@@ -113,7 +114,8 @@ def _compression_ratio(text: str) -> float:
     return len(data) / max(1, len(zlib.compress(data))) if data else 0.0
 
 
-def _convert(s, index: int) -> Segment:  # noqa: ANN001 - faster_whisper.transcribe.Segment
+def _convert(s: Any, index: int) -> Segment:
+    """A faster_whisper.transcribe.Segment in our vocabulary."""
     words = tuple(Word(float(w.start), float(w.end), w.word, float(w.probability)) for w in (s.words or ()))
     return Segment(id=index, start=float(s.start), end=float(s.end), text=s.text, words=words,
                    seek=int(s.seek), tokens=tuple(int(t) for t in s.tokens),

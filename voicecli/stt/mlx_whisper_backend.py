@@ -42,6 +42,7 @@ class MlxWhisperTranscriber:
         return Transcription(text=result["text"].strip(), language=result.get("language", "en"),
                              language_probability=1.0, duration_s=len(audio) / 16000, segments=segs)
 
-    def transcribe_stream(self, audio: np.ndarray, options: TranscribeOptions) -> tuple[TranscriptionInfo, Iterator[Segment]]:
+    def transcribe_stream(self, audio: np.ndarray,
+                          options: TranscribeOptions) -> tuple[TranscriptionInfo, Iterator[Segment]]:
         t = self.transcribe(audio, options)
         return TranscriptionInfo(t.language, t.language_probability, t.duration_s), iter(t.segments)

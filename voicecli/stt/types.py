@@ -68,16 +68,23 @@ class Transcription:
 
 
 class Transcriber(Protocol):
-    """A loaded STT model. Blocking calls; the caller chooses the thread."""
+    """A loaded STT model (``WhisperTranscriber``, ``MlxWhisperTranscriber``). Blocking calls;
+    the caller chooses the thread."""
 
     name: str
     is_multilingual: bool
 
-    def transcribe_stream(self, audio: np.ndarray, options: TranscribeOptions) -> tuple[TranscriptionInfo, Iterator[Segment]]:
+    def transcribe_stream(self, audio: np.ndarray,
+                          options: TranscribeOptions) -> tuple[TranscriptionInfo, Iterator[Segment]]:
         """Start transcribing 16 kHz mono float32 audio; segments are decoded lazily."""
         ...
 
     def transcribe(self, audio: np.ndarray, options: TranscribeOptions) -> Transcription:
+        """Transcribe 16 kHz mono float32 audio completely."""
+        ...
+
+    def warm_up(self) -> None:
+        """Run once on a little audio so the first real call is not slow."""
         ...
 
 

@@ -1,0 +1,288 @@
+"""The conversation pipeline driven with fake engines (tests/unit/pipeline_fakes.py): turn-taking,
+the speculative reply gate, barge-in truncation, push-to-talk, typed turns and key interrupts,
+asserted on concrete transcripts, chat history and event order. Milliseconds per test."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+
+import numpy as np
+import pytest
+
+from tests.unit.pipeline_fakes import SAMPLES_PER_WORD, FakeEngines, FakeSynth, Harness, until
+from voicecli.llm.types import ChatMessage
+from voicecli.pipeline.conversation import Conversation, ConversationOptions
+from voicecli.pipeline.events import (
+    NoticeRaised,
+    ReplyAudio,
+    ReplyDelta,
+    ReplyInterrupted,
+    ReplyStarted,
+    TurnCompleted,
+    UserSpeechStarted,
+    UserSpeechStopped,
+    UserTranscribed,
+    UserTurnDiscarded,
+)
+from voicecli.vad.endpointer import EndpointerParams
+
+SYSTEM = "Be brief."
+STORY = "One two three four. Five six seven eight."
+PHRASES = {0.9: "Tell me a story.", 0.8: "What time is it?", 0.7: "Stop."}
+REPLIES = {"Tell me a story.": STORY, "What time is it?": "It is noon.", "Stop.": "Okay.",
+           "Tell me a story. What time is it?": "It is noon."}
+END_SILENCE_FRAMES = 13
+"""400 ms of silence at 32 ms frames ends a turn (EndpointerParams defaults)."""
+
+OPTIONS = ConversationOptions(endpointer=EndpointerParams(), barge_in_ms=192, system_prompt=SYSTEM)
+FLOW = (UserSpeechStarted, UserSpeechStopped, UserTranscribed, ReplyStarted, ReplyAudio, ReplyInterrupted,
+        TurnCompleted, UserTurnDiscarded)
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(asyncio.wait_for(scenario(), 8))
+
+
+def harness(stepped: bool = False, **options: object) -> Harness:
+    from dataclasses import replace
+
+    return Harness(Conversation, FakeEngines(PHRASES, REPLIES), replace(OPTIONS, **options), stepped=stepped)
+
+
+def records(h: Harness) -> list:
+    return [e.record for e in h.of(TurnCompleted)]
+
+
+def users(h: Harness) -> list[str]:
+    return [call[-1].content for call in h.engines.chat.calls]
+
+
+async def play_until_completed(h: Harness, turns: int) -> None:
+    """Drive a stepped output until ``turns`` turns have completed."""
+    while len(records(h)) < turns:
+        h.output.play(max(h.player.pending_samples(), 320))
+        await asyncio.sleep(0.001)
+
+
+def test_speculative_reply_is_prepared_in_the_pause_and_played_only_after_the_endpoint():
+    async def scenario() -> None:
+        async with harness() as h:
+            await h.silence(3)
+            await h.speak(0.9, 10)
+            await h.silence(1)  # silence begins: speculative STT and reply start now
+            await until(lambda: h.engines.chat.finished == 1 and h.engines.speaker.calls, what="prepared reply")
+            assert h.engines.speaker.calls == ["One two three four."]
+            assert h.names(*FLOW) == ["UserSpeechStarted"]  # nothing shown yet ...
+            assert h.player.progress(1).queued_samples == {}  # ... and nothing played
+            await h.silence(END_SILENCE_FRAMES - 1)  # the endpointer confirms the turn
+            await until(lambda: records(h), what="turn completed")
+        assert h.names(*FLOW) == ["UserSpeechStarted", "UserSpeechStopped", "UserTranscribed", "ReplyStarted",
+                                  "ReplyAudio", "ReplyAudio", "TurnCompleted"]
+        assert "".join(e.text for e in h.of(ReplyDelta)) == STORY
+        assert [e.text for e in h.of(ReplyAudio)] == ["One two three four.", "Five six seven eight."]
+        assert h.engines.transcriber.calls == ["Tell me a story."]  # the speculative transcript was used
+        assert h.engines.chat.calls == [[ChatMessage("system", SYSTEM), ChatMessage("user", "Tell me a story.")]]
+        (rec,) = records(h)
+        assert (rec.turn, rec.user, rec.assistant, rec.interrupted) == (1, "Tell me a story.", STORY, False)
+        assert rec.latency.endpoint_wait is not None and rec.latency.voice_to_voice is not None
+        assert h.conv.history == [ChatMessage("user", "Tell me a story."), ChatMessage("assistant", STORY)]
+    run(scenario)
+
+
+def test_speculative_reply_is_discarded_when_the_user_goes_on():
+    async def scenario() -> None:
+        async with harness() as h:
+            h.engines.chat.hold = hold = threading.Event()  # the LLM stalls after its first token
+            await h.silence(3)
+            await h.speak(0.9, 10)
+            await h.silence(4)
+            await until(lambda: h.engines.chat.yielded == [1], what="speculative reply started")
+            await h.speak(0.8, 10)  # the user was not done: the speculative reply is dropped ...
+            hold.set()
+            await h.silence(END_SILENCE_FRAMES)
+            await until(lambda: records(h), what="turn completed")
+        assert h.engines.chat.yielded[0] == 2  # ... and its LLM stream stopped at the next token
+        assert users(h) == ["Tell me a story.", "Tell me a story. What time is it?"]
+        assert [e.text for e in h.of(UserTranscribed)] == ["Tell me a story. What time is it?"]
+        assert "".join(e.text for e in h.of(ReplyDelta)) == "It is noon."
+        assert [e.text for e in h.of(ReplyAudio)] == ["It is noon."]
+        assert h.player.progress(1).queued_samples == {0: 3 * SAMPLES_PER_WORD}
+        assert h.engines.transcriber.calls == ["Tell me a story.", "Tell me a story. What time is it?"]
+        (rec,) = records(h)
+        assert (rec.turn, rec.user, rec.assistant) == (1, "Tell me a story. What time is it?", "It is noon.")
+    run(scenario)
+
+
+def test_barge_in_keeps_only_what_was_played_in_the_history():
+    async def scenario() -> None:
+        async with harness(stepped=True) as h:
+            await h.silence(3)
+            await h.speak(0.9, 10)
+            await h.silence(END_SILENCE_FRAMES)
+            await until(lambda: len(h.player.progress(1).queued_samples) == 2, what="both pieces queued")
+            h.output.play(4 * SAMPLES_PER_WORD + 2 * SAMPLES_PER_WORD)  # piece 0 and half of piece 1
+            await h.speak(0.7, 10)  # the user talks over the reply
+            assert h.names(ReplyInterrupted) == ["ReplyInterrupted"]
+            assert h.player.pending_samples() == 0
+            await h.silence(END_SILENCE_FRAMES)
+            await play_until_completed(h, 2)
+        (interrupted,) = h.of(ReplyInterrupted)
+        assert (interrupted.turn, interrupted.reason, interrupted.output_s) == (1, "speech", 0.6)
+        first, second = records(h)
+        assert first.interrupted and first.interrupted_by == "speech"
+        assert first.assistant == "One two three four. Five six"
+        assert first.full_reply == STORY
+        assert first.interrupt_output_s == 0.6
+        assert (second.turn, second.user, second.assistant) == (2, "Stop.", "Okay.")
+        assert h.engines.chat.calls[1] == [ChatMessage("system", SYSTEM), ChatMessage("user", "Tell me a story."),
+                                           ChatMessage("assistant", "One two three four. Five six …"),
+                                           ChatMessage("user", "Stop.")]
+        assert h.names(*FLOW) == ["UserSpeechStarted", "UserSpeechStopped", "UserTranscribed", "ReplyStarted",
+                                  "ReplyAudio", "ReplyAudio", "UserSpeechStarted", "ReplyInterrupted",
+                                  "TurnCompleted", "UserSpeechStopped", "UserTranscribed", "ReplyStarted",
+                                  "ReplyAudio", "TurnCompleted"]
+    run(scenario)
+
+
+def test_push_to_talk_hears_only_while_the_key_is_down():
+    async def scenario() -> None:
+        async with harness(push_to_talk=True) as h:
+            await h.silence(3)
+            await h.speak(0.9, 10)  # key not pressed: the microphone is closed
+            assert h.of(UserSpeechStarted) == []
+            h.conv.push_to_talk()
+            await h.settle()
+            await h.speak(0.8, 10)
+            await h.silence(3)
+            h.conv.push_to_talk()
+            await h.settle()
+            await until(lambda: records(h), what="turn completed")
+        assert [e.message for e in h.of(NoticeRaised)] == ["talk now; press space again when done", "sent"]
+        assert [e.text for e in h.of(UserTranscribed)] == ["What time is it?"]
+        assert users(h) == ["What time is it?"]  # no speculative reply in push-to-talk
+        (rec,) = records(h)
+        assert (rec.turn, rec.user, rec.assistant) == (1, "What time is it?", "It is noon.")
+    run(scenario)
+
+
+def test_push_to_talk_without_speech_starts_no_turn():
+    async def scenario() -> None:
+        async with harness(push_to_talk=True) as h:
+            await h.silence(3)
+            h.conv.push_to_talk()
+            await h.settle()
+            await h.silence(5)
+            h.conv.push_to_talk()
+            await h.settle()
+        assert records(h) == [] and h.engines.transcriber.calls == [] and h.conv.turn == 0
+    run(scenario)
+
+
+def test_typed_turns_are_answered_with_the_history_so_far():
+    async def scenario() -> None:
+        async with harness() as h:
+            h.conv.submit_text("   ")  # nothing to say: ignored
+            h.conv.submit_text("  What time is it? ")
+            await h.settle()
+            await until(lambda: records(h), what="first turn")
+            h.conv.submit_text("Stop.")
+            await h.settle()
+            await until(lambda: len(records(h)) == 2, what="second turn")
+        assert h.names(UserTranscribed, ReplyStarted, ReplyAudio, TurnCompleted) == [
+            "UserTranscribed", "ReplyStarted", "ReplyAudio", "TurnCompleted",
+            "UserTranscribed", "ReplyStarted", "ReplyAudio", "TurnCompleted"]
+        assert [(e.turn, e.text) for e in h.of(UserTranscribed)] == [(1, "What time is it?"), (2, "Stop.")]
+        assert h.engines.transcriber.calls == []
+        assert h.engines.chat.calls[1] == [ChatMessage("system", SYSTEM), ChatMessage("user", "What time is it?"),
+                                           ChatMessage("assistant", "It is noon."), ChatMessage("user", "Stop.")]
+        assert h.conv.turn == 2
+        assert [m.content for m in h.conv.history] == ["What time is it?", "It is noon.", "Stop.", "Okay."]
+    run(scenario)
+
+
+def test_key_interrupt_stops_playback_and_keeps_the_played_piece():
+    async def scenario() -> None:
+        async with harness(stepped=True) as h:
+            h.conv.submit_text("Tell me a story.")
+            await h.settle()
+            await until(lambda: len(h.player.progress(1).queued_samples) == 2, what="both pieces queued")
+            h.output.play(4 * SAMPLES_PER_WORD)
+            h.conv.interrupt("key")
+            await h.settle()
+            await until(lambda: records(h), what="turn completed")
+            assert h.player.pending_samples() == 0
+        assert [(e.turn, e.reason, e.output_s) for e in h.of(ReplyInterrupted)] == [(1, "key", 0.4)]
+        (rec,) = records(h)
+        assert (rec.assistant, rec.interrupted, rec.interrupted_by) == ("One two three four.", True, "key")
+        assert h.conv.history == [ChatMessage("user", "Tell me a story."),
+                                  ChatMessage("assistant", "One two three four. …")]
+    run(scenario)
+
+
+def test_speech_without_words_is_discarded_with_a_notice():
+    async def scenario() -> None:
+        async with harness() as h:
+            await h.silence(3)
+            await h.speak(0.6, 10)  # the fake STT has no phrase for 0.6
+            await h.silence(END_SILENCE_FRAMES)
+            await until(lambda: h.of(UserTurnDiscarded), what="discarded turn")
+        assert [(e.turn, e.reason) for e in h.of(UserTurnDiscarded)] == [(1, "no words")]
+        assert "heard something, but no words" in [e.message for e in h.of(NoticeRaised)]
+        assert records(h) == [] and h.engines.chat.calls == []
+    run(scenario)
+
+
+def test_adapter_turns_hold_a_transcript_then_answer_it_with_a_one_off_system_prompt():
+    async def scenario() -> None:
+        async with harness() as h:
+            turn = h.conv.submit_audio(np.full(512 * 10, 0.8, np.float32), respond=False)
+            await until(lambda: h.of(UserTranscribed), what="transcript")
+            await h.settle()
+            assert (turn, h.names(ReplyStarted), h.conv.history) == (1, [], [])
+            turn = h.conv.reply_to("What time is it?", system_prompt="Answer in one word.")
+            await until(lambda: records(h), what="reply")
+            assert turn == 2
+            assert h.engines.chat.calls == [[ChatMessage("system", "Answer in one word."),
+                                             ChatMessage("user", "What time is it?")]]
+            assert h.conv.truncate_history(2, "It is")
+            assert not h.conv.truncate_history(7, "x")
+        assert h.conv.history == [ChatMessage("user", "What time is it?"), ChatMessage("assistant", "It is …")]
+        assert (h.conv.completed[-1].assistant, h.conv.completed[-1].interrupted) == ("It is", True)
+    run(scenario)
+
+
+def test_cancel_reply_stops_the_reply_like_barge_in():
+    async def scenario() -> None:
+        async with harness(stepped=True) as h:
+            assert not h.conv.cancel_reply("client")
+            h.conv.reply_to("Tell me a story.")
+            await until(lambda: h.of(ReplyAudio), what="audio")
+            assert h.conv.cancel_reply("client")
+            await until(lambda: records(h), what="turn completed")
+        assert [(e.turn, e.reason) for e in h.of(ReplyInterrupted)] == [(1, "client")]
+        assert records(h)[0].assistant == "" and h.conv.history == [ChatMessage("user", "Tell me a story.")]
+    run(scenario)
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_a_new_voice_applies_from_the_next_reply(legacy: bool):
+    async def scenario() -> None:
+        async with harness() as h:
+            other = FakeSynth("other-voice")
+            h.engines.chat.hold = hold = threading.Event()
+            h.conv.submit_text("What time is it?")
+            await h.settle()
+            await until(lambda: h.engines.chat.calls, what="first reply started")
+            if legacy:
+                h.engines.speaker = other  # what the realtime server does today
+            else:
+                h.conv.use_speaker(other)
+            hold.set()
+            await until(lambda: records(h), what="first turn")
+            h.conv.submit_text("Stop.")
+            await h.settle()
+            await until(lambda: len(records(h)) == 2, what="second turn")
+        assert other.calls == ["Okay."]
+    run(scenario)

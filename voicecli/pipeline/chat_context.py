@@ -1,0 +1,82 @@
+"""The dialogue as the LLM sees it: what the user said and what they actually heard back.
+Owns the chat history, its trimming to a token budget, and what an interrupted reply leaves
+in it (``heard_text``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from voicecli.llm.types import ChatMessage, messages_to_forget, trim_history
+from voicecli.stt.types import Transcription
+
+INTERRUPTED_MARK = " …"
+"""Appended to an assistant message the user cut off, so the LLM knows it was not all heard."""
+
+
+class ChatContext:
+    def __init__(self) -> None:
+        self._messages: list[ChatMessage] = []
+
+    @property
+    def messages(self) -> list[ChatMessage]:
+        """The history (user/assistant messages, oldest first); a copy."""
+        return list(self._messages)
+
+    def prompt(self, system_prompt: str, user: str, budget_tokens: int,
+               count_tokens: Callable[[str], int]) -> list[ChatMessage]:
+        """The messages to send for ``user``'s new turn: the system prompt and as much history as
+        fits ``budget_tokens``. Once the history overflows, its oldest turns are forgotten for
+        good in steps (see :func:`messages_to_forget`), which keeps the prompt prefix stable."""
+        system = ChatMessage("system", system_prompt)
+        turn = [*self._messages, ChatMessage("user", user)]
+        forget = messages_to_forget(system, turn, budget_tokens, count_tokens)
+        del self._messages[:min(forget, len(self._messages))]
+        return trim_history(system, [*self._messages, ChatMessage("user", user)], budget_tokens, count_tokens)
+
+    def add_turn(self, user: str, heard: str, interrupted: bool) -> None:
+        """A finished turn: the user's words and what they heard of the reply (if anything)."""
+        self._messages.append(ChatMessage("user", user))
+        if heard:
+            self._messages.append(ChatMessage("assistant", heard + (INTERRUPTED_MARK if interrupted else "")))
+
+    def truncate_reply(self, user: str, said: str, heard: str) -> None:
+        """The newest assistant message ``said`` after ``user`` was heard only up to ``heard``:
+        keep that (marked as cut), or drop the message when nothing was heard."""
+        for i in range(len(self._messages) - 1, 0, -1):
+            msg, before = self._messages[i], self._messages[i - 1]
+            if msg.role == "assistant" and msg.content == said and before.content == user:
+                if heard:
+                    self._messages[i] = ChatMessage("assistant", heard + INTERRUPTED_MARK)
+                else:
+                    del self._messages[i]
+                return
+
+
+def said_text(assistant: str, interrupted: bool) -> str:
+    """The assistant message :meth:`ChatContext.add_turn` stored for a turn."""
+    return assistant + (INTERRUPTED_MARK if interrupted else "")
+
+
+def clean_transcript(t: Transcription) -> str:
+    """Drop segments Whisper itself marks as probably not speech (hallucinations on noise)."""
+    kept = [s.text for s in t.segments if not (s.no_speech_prob > 0.6 and s.avg_logprob < -1.0)]
+    text = "".join(kept).strip()
+    return text if any(c.isalnum() for c in text) else ""
+
+
+def heard_text(pieces: list[str], played: dict[int, int], queued: dict[int, int]) -> str:
+    """The part of an interrupted reply the user actually heard: whole pieces that finished
+    playing plus the proportional word prefix of the piece that was cut."""
+    words: list[str] = []
+    for i, text in enumerate(pieces):
+        total = queued.get(i, 0)
+        done = played.get(i, 0)
+        if total == 0 or done == 0:
+            break
+        piece_words = text.split()
+        if done >= total:
+            words.extend(piece_words)
+            continue
+        words.extend(piece_words[:int(len(piece_words) * done / total)])
+        break
+    return " ".join(words)

@@ -1,0 +1,39 @@
+"""Per-session options of a conversation (built from settings by :mod:`voicecli.pipeline.options`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from voicecli.llm.types import GenerationOptions
+from voicecli.stt.types import TranscribeOptions
+from voicecli.tts.chunker import ChunkerParams
+from voicecli.vad.endpointer import EndpointerParams
+
+
+@dataclass(frozen=True)
+class ConversationOptions:
+    endpointer: EndpointerParams = EndpointerParams()
+    """When a user turn starts and ends."""
+    barge_in_ms: int = 192
+    """Voiced time needed during a reply to interrupt it."""
+    stt: TranscribeOptions = TranscribeOptions(language="en")
+    generation: GenerationOptions = GenerationOptions()
+    system_prompt: str = ""
+    history_tokens: int = 1024
+    """Budget of the chat history sent with each turn (the oldest turns are forgotten first)."""
+    chunker: ChunkerParams = ChunkerParams()
+    """How the streamed reply is cut into pieces to speak."""
+    speed: float = 1.0
+    """Speaking speed (1.0 = the voice's own)."""
+    speculative_stt: bool = True
+    """Transcribe when silence begins, before the endpointer has decided the turn is over."""
+    speculative_reply: bool = True
+    """When silence begins, also start the reply (LLM + first TTS) on the speculative transcript;
+    it is played only if the endpointer confirms the turn, and dropped if the user goes on."""
+    echo_cancel: bool = True
+    """Remove the assistant's own voice from the microphone (needs an echo canceller)."""
+    push_to_talk: bool = False
+    """The microphone is open only between two ``push_to_talk()`` presses; that span is the turn."""
+    auto_respond: bool = True
+    """Answer a finished user turn at once; when False the turn is only transcribed (UserTranscribed)
+    and a protocol adapter answers later with ``reply_to`` (realtime ``create_response: false``)."""

@@ -1,0 +1,126 @@
+"""One reply's record: the turn it answers, what the user said, what was said back and heard,
+its timings, and its phase — an explicit state machine instead of optional flags.
+
+    PREPARED ──open()──▶ ACTIVE ──interrupt()──▶ INTERRUPTED
+        │                  │ └────hold()──────▶ HELD
+        └──discard()──▶ DISCARDED
+
+A speculative reply starts PREPARED (built behind a closed gate while the user pauses); every
+other reply starts ACTIVE. Only ACTIVE and INTERRUPTED replies become a turn in the history."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from enum import Enum
+
+from voicecli.pipeline.events import Event, Latency
+
+
+class ReplyPhase(str, Enum):
+    PREPARED = "prepared"
+    """Speculative: transcribed, thought and synthesised from the pause's audio behind a closed
+    gate; nothing is shown or played until the endpointer confirms the turn."""
+    ACTIVE = "active"
+    """The current turn's reply: transcribing, thinking or speaking, shown and played."""
+    HELD = "held"
+    """Transcribed, not answered (the protocol adapter answers later with ``reply_to``)."""
+    INTERRUPTED = "interrupted"
+    """Cut by barge-in, a key or the client; the history keeps what was heard."""
+    DISCARDED = "discarded"
+    """A prepared reply the user talked on over: dropped unseen."""
+
+
+_ALLOWED = {
+    ReplyPhase.PREPARED: {ReplyPhase.ACTIVE, ReplyPhase.DISCARDED},
+    ReplyPhase.ACTIVE: {ReplyPhase.HELD, ReplyPhase.INTERRUPTED},
+    ReplyPhase.HELD: set(),
+    ReplyPhase.INTERRUPTED: set(),
+    ReplyPhase.DISCARDED: set(),
+}
+
+
+class PhaseError(RuntimeError):
+    """A reply was moved along a transition the state machine does not have (a bug)."""
+
+
+@dataclass
+class Reply:
+    turn: int
+    user: str
+    """The user's words (typed, or the transcript once STT is done)."""
+    started_at: float
+    """Unix time the user started speaking (or typed)."""
+    end_of_speech_at: float | None = None
+    """Monotonic capture time of the last voiced frame (None for typed turns)."""
+    phase: ReplyPhase = ReplyPhase.ACTIVE
+    prepared_for: int | None = None
+    """Speculative replies: the last voiced endpointer frame of the pause they were made for."""
+    respond: bool | None = None
+    """Answer this turn? None: as ``ConversationOptions.auto_respond`` says."""
+    system_prompt: str | None = None
+    """Overrides the session's system prompt for this reply only (``reply_to``)."""
+    cancel: threading.Event = field(default_factory=threading.Event)
+    """Set when the reply ends for any reason; worker threads (the LLM stream) watch it."""
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+    """Open unless PREPARED: nothing is queued for playback before it opens."""
+    held: list[Event] = field(default_factory=list)
+    """Events of a PREPARED reply, shown when it opens."""
+    pieces: list[str] = field(default_factory=list)
+    """The text of each piece queued for playback, in order."""
+    text: str = ""
+    """Everything the LLM said so far."""
+    interrupted_by: str | None = None
+    interrupt_output_s: float | None = None
+    """Output-timeline position (s) where the reply was cut."""
+    latency: Latency = field(default_factory=Latency)
+    stt_done_at: float | None = None
+    endpoint_at: float | None = None
+    task: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.phase is not ReplyPhase.PREPARED:
+            self.gate.set()
+
+    @property
+    def visible(self) -> bool:
+        """May its events be shown (not behind the gate, not dropped)?"""
+        return self.phase not in (ReplyPhase.PREPARED, ReplyPhase.DISCARDED)
+
+    @property
+    def becomes_turn(self) -> bool:
+        """Does it end as a turn in the history (it was answered, fully or in part)?"""
+        return bool(self.user) and self.phase in (ReplyPhase.ACTIVE, ReplyPhase.INTERRUPTED)
+
+    def _move(self, to: ReplyPhase) -> None:
+        if to not in _ALLOWED[self.phase]:
+            raise PhaseError(f"reply of turn {self.turn}: {self.phase.value} → {to.value}")
+        self.phase = to
+
+    def open(self) -> list[Event]:
+        """PREPARED → ACTIVE: the endpointer confirmed the turn. Returns the held events."""
+        self._move(ReplyPhase.ACTIVE)
+        self.gate.set()
+        held, self.held = self.held, []
+        return held
+
+    def discard(self) -> None:
+        """PREPARED → DISCARDED: the user went on speaking."""
+        self._move(ReplyPhase.DISCARDED)
+        self._stop()
+
+    def hold(self) -> None:
+        """ACTIVE → HELD: transcribed only; not answered, not in the history yet."""
+        self._move(ReplyPhase.HELD)
+
+    def interrupt(self, reason: str) -> None:
+        """ACTIVE → INTERRUPTED."""
+        self._move(ReplyPhase.INTERRUPTED)
+        self.interrupted_by = reason
+        self.cancel.set()
+
+    def _stop(self) -> None:
+        self.cancel.set()
+        if self.task is not None:
+            self.task.cancel()

@@ -1,0 +1,157 @@
+"""A reply's life once its turn has started: transcribe the user's audio (or take the typed
+text), show the transcript, speak the answer (:class:`~voicecli.pipeline.speaking.ReplyStream`)
+with the voice chosen for it, and record the finished turn — what the user heard — in the chat
+context. Which reply is current, and when replies start, open or stop, is the conversation's
+business, not this module's."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from voicecli.audio.playback import Player
+from voicecli.errors import VoicecliError
+from voicecli.pipeline.chat_context import ChatContext, clean_transcript, heard_text, said_text
+from voicecli.pipeline.conversation_options import ConversationOptions
+from voicecli.pipeline.events import (
+    AssistantState,
+    Event,
+    PipelineFailed,
+    ReplyStarted,
+    TurnCompleted,
+    TurnRecord,
+    UserTranscribed,
+)
+from voicecli.pipeline.reply import Reply, ReplyPhase
+from voicecli.pipeline.speaking import ReplyStream, SpeakingOptions, VoiceChoice
+from voicecli.pipeline.workers import Workers
+from voicecli.stt.types import TranscribeOptions, Transcription
+
+if TYPE_CHECKING:
+    from voicecli.engines import EngineSet
+
+SttFuture = concurrent.futures.Future[tuple[Transcription, float]]
+"""A transcription running on the STT worker: the result and its compute time (ms)."""
+
+
+@dataclass(frozen=True)
+class ReplyHooks:
+    """What a reply needs from its conversation."""
+
+    options: Callable[[], ConversationOptions]
+    """The conversation's current options (an adapter may change them while a reply runs)."""
+    show: Callable[[Reply, Event], None]
+    """Emit the reply's event, or hold it while the reply is behind its gate."""
+    set_state: Callable[[AssistantState], None]
+    ended: Callable[[Reply, bool], None]
+    """The reply is over (its turn recorded if it became one); False: its audio had no words."""
+
+
+class Responder:
+    def __init__(self, engines: EngineSet, player: Player, emit: Callable[[Event], None],
+                 on_turn: Callable[[TurnRecord], None] | None) -> None:
+        self.engines = engines
+        self.player = player
+        self.emit = emit
+        self.on_turn = on_turn
+        self.context = ChatContext()
+        self.voice = VoiceChoice(lambda: engines.speaker)
+        self.workers = Workers()
+        self.completed: list[TurnRecord] = []
+
+    def transcribe(self, audio: np.ndarray, options: TranscribeOptions) -> SttFuture:
+        """Start transcribing on the STT worker."""
+        return self.workers.stt.submit(self._transcribe, audio, options)
+
+    def _transcribe(self, audio: np.ndarray, options: TranscribeOptions) -> tuple[Transcription, float]:
+        t0 = time.monotonic()
+        result = self.engines.transcriber.transcribe(audio, options)
+        return result, (time.monotonic() - t0) * 1000
+
+    async def run(self, r: Reply, audio: np.ndarray | None, speculative: SttFuture | None,
+                  hooks: ReplyHooks) -> None:
+        """The whole reply; an engine failure becomes a PipelineFailed event, not an exception."""
+        had_words = True
+        try:
+            if r.prepared_for is None:
+                hooks.set_state(AssistantState.THINKING)
+            had_words = await self._answer(r, audio, speculative, hooks)
+        except asyncio.CancelledError:
+            pass
+        except VoicecliError as exc:
+            self.emit(PipelineFailed(exc.one_line(), fatal=False))
+        except Exception as exc:  # noqa: BLE001 - an engine failure must not kill the microphone loop
+            self.emit(PipelineFailed(f"{type(exc).__name__}: {exc}", fatal=False))
+        finally:
+            r.cancel.set()
+            if r.becomes_turn:
+                self.complete(r)
+            hooks.ended(r, had_words)
+
+    async def _answer(self, r: Reply, audio: np.ndarray | None, speculative: SttFuture | None,
+                      hooks: ReplyHooks) -> bool:
+        """Transcribe ``audio`` (or take ``speculative``'s transcript of it; typed turns have
+        none), show it, and answer unless the turn is only to be transcribed (then ``r`` is
+        HELD). False when the audio had no words."""
+        if audio is not None:
+            fut = speculative or self.transcribe(audio, hooks.options().stt)
+            transcription, stt_ms = await asyncio.wrap_future(fut)
+            r.latency = dataclasses.replace(r.latency, stt=stt_ms)
+            r.stt_done_at = time.monotonic()
+            r.user = clean_transcript(transcription)
+            if not r.user:
+                return False
+        hooks.show(r, UserTranscribed(r.turn, r.user))
+        o = hooks.options()
+        if not (o.auto_respond if r.respond is None else r.respond):
+            r.hold()  # the adapter answers it later with reply_to(); not in the history yet
+            return True
+        system = o.system_prompt if r.system_prompt is None else r.system_prompt
+        messages = self.context.prompt(system, r.user, o.history_tokens, self.engines.chat.count_tokens)
+        hooks.show(r, ReplyStarted(r.turn))
+        voice = self.voice.for_next_reply()  # after ReplyStarted: an adapter may pick the voice then
+        stream = ReplyStream(r, self.engines.chat, voice, self.player, self.workers,
+                             SpeakingOptions(o.generation, o.chunker, o.speed), hooks.show,
+                             lambda: hooks.set_state(AssistantState.SPEAKING))
+        await stream.run(messages)
+        return True
+
+    def complete(self, r: Reply) -> None:
+        """Record ``r``'s turn: what the user heard goes into the chat context."""
+        if r.stt_done_at is not None and r.endpoint_at is not None:
+            r.latency = dataclasses.replace(r.latency, stt_wait=max(0.0, (r.stt_done_at - r.endpoint_at) * 1000))
+        prog = self.player.progress(r.turn)
+        if r.end_of_speech_at is not None and prog.first_sample_at is not None:
+            r.latency = dataclasses.replace(r.latency,
+                                            voice_to_voice=(prog.first_sample_at - r.end_of_speech_at) * 1000)
+        interrupted = r.phase is ReplyPhase.INTERRUPTED
+        heard = heard_text(r.pieces, prog.played_samples, prog.queued_samples) if interrupted else r.text.strip()
+        record = TurnRecord(turn=r.turn, user=r.user, assistant=heard, interrupted=interrupted,
+                            full_reply=r.text.strip(), started_at=r.started_at, ended_at=time.time(),
+                            latency=r.latency, interrupted_by=r.interrupted_by,
+                            interrupt_output_s=r.interrupt_output_s)
+        self.context.add_turn(r.user, heard, interrupted)
+        self.completed.append(record)
+        if self.on_turn is not None:
+            self.on_turn(record)
+        self.emit(TurnCompleted(record))
+
+    def truncate(self, turn: int, heard: str) -> bool:
+        """Keep only ``heard`` of ``turn``'s reply in the history; False if it is not there."""
+        idx = next((i for i, rec in enumerate(self.completed) if rec.turn == turn), None)
+        if idx is None:
+            return False
+        rec = self.completed[idx]
+        heard = heard.strip()
+        if heard == rec.full_reply:
+            return True
+        self.context.truncate_reply(rec.user, said_text(rec.assistant, rec.interrupted), heard)
+        self.completed[idx] = dataclasses.replace(rec, assistant=heard, interrupted=True)
+        return True

@@ -1,0 +1,53 @@
+"""Assembling a conversation: engines + a frame source + a player at the voice's rate + an
+output + options (+ an echo canceller) → a ready :class:`Conversation`. ``talk`` (microphone or
+file in, speaker or WAV out), ``bench`` (paced questions in, a fast virtual device out) and the
+realtime server (pushed frames in, instant output) all build theirs here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from voicecli.audio.io import AudioOutput, FrameSource
+from voicecli.audio.playback import Player
+from voicecli.pipeline.conversation import Conversation
+from voicecli.pipeline.conversation_options import ConversationOptions
+from voicecli.pipeline.echo_path import EchoCanceller
+from voicecli.pipeline.events import Event, TurnRecord
+from voicecli.tts.types import Synthesizer
+
+if TYPE_CHECKING:
+    from voicecli.engines import EngineSet
+
+
+def build_conversation(engines: EngineSet, *, source: Callable[[Player], FrameSource],
+                       output: Callable[[Player], AudioOutput], emit: Callable[[Event], None],
+                       options: ConversationOptions, echo_canceller: EchoCanceller | None = None,
+                       on_turn: Callable[[TurnRecord], None] | None = None,
+                       voice: Synthesizer | None = None) -> Conversation:
+    """A conversation whose player runs at ``voice``'s rate (default: ``engines.speaker``).
+
+    ``source`` and ``output`` are factories given that player (a file source mixing simulated
+    echo, a WAV writer, an instant output all need it); a ready source is passed as
+    ``lambda _: source``. ``voice``, when given, is the conversation's voice from the first
+    reply on (:meth:`Conversation.use_speaker`). The conversation's parts stay reachable as
+    ``.source``, ``.player`` and ``.output``."""
+    voice = voice or engines.speaker
+    player = Player(voice.sample_rate_hz)
+    conversation = Conversation(engines, source(player), player, output(player), emit, options,
+                                echo_canceller=echo_canceller, on_turn=on_turn)
+    if voice is not engines.speaker:
+        conversation.use_speaker(voice)
+    return conversation
+
+
+def load_echo_canceller(on_unavailable: Callable[[str], None]) -> EchoCanceller | None:
+    """The WebRTC (or Speex) echo canceller, or None — after telling ``on_unavailable`` why —
+    when neither can be loaded here (echo cancellation is an enhancement, not a requirement)."""
+    try:
+        from voicecli.audio.echo import EchoCanceller as Canceller
+
+        return Canceller()
+    except Exception as exc:  # noqa: BLE001 - any failure to load it means: go on without
+        on_unavailable(str(exc))
+        return None

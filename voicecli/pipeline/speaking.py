@@ -1,0 +1,174 @@
+"""Speaking one reply: the LLM's token stream (a worker thread) → the clause chunker → the
+speech normaliser → TTS (a worker thread) → the player, and back once the player has played it
+all. Nothing is queued for playback before the reply's gate opens. Also owns the choice of
+voice: set from any thread, read once when a reply starts speaking."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from voicecli.audio.format import AudioChunk
+from voicecli.audio.io import post
+from voicecli.audio.playback import Player
+from voicecli.llm.types import ChatMessage, ChatModel, GenerationOptions
+from voicecli.pipeline.events import Event, ReplyAudio, ReplyDelta
+from voicecli.pipeline.reply import Reply
+from voicecli.pipeline.workers import Workers
+from voicecli.tts.chunker import ChunkerParams, SpeechChunker
+from voicecli.tts.normalize import normalize_for_speech
+from voicecli.tts.types import Synthesizer
+
+
+class _Done:
+    """End of a stream (the LLM's tokens, the chunks to speak)."""
+
+
+_DONE = _Done()
+
+
+@dataclass(frozen=True)
+class SpeakingOptions:
+    generation: GenerationOptions
+    chunker: ChunkerParams
+    speed: float
+
+
+class VoiceChoice:
+    """The voice for the next reply. ``choose`` from any thread; a reply reads it once, when it
+    starts speaking, and keeps it to the end. Nothing chosen: the engines' current speaker."""
+
+    def __init__(self, default: Callable[[], Synthesizer]) -> None:
+        self._default = default
+        self._chosen: Synthesizer | None = None
+        self._lock = threading.Lock()
+
+    def choose(self, voice: Synthesizer | None) -> None:
+        with self._lock:
+            self._chosen = voice
+
+    def for_next_reply(self) -> Synthesizer:
+        with self._lock:
+            chosen = self._chosen
+        return chosen if chosen is not None else self._default()
+
+
+class ReplyStream:
+    """Speaks one reply. ``show`` passes events through the conversation (which holds them while
+    the reply is behind its gate); ``on_queued`` runs when a piece is queued for playback."""
+
+    def __init__(self, reply: Reply, chat: ChatModel, voice: Synthesizer, player: Player, workers: Workers,
+                 options: SpeakingOptions, show: Callable[[Reply, Event], None],
+                 on_queued: Callable[[], None]) -> None:
+        self.r = reply
+        self.chat = chat
+        self.voice = voice
+        self.player = player
+        self.workers = workers
+        self.o = options
+        self.show = show
+        self.on_queued = on_queued
+        self._producer: concurrent.futures.Future[None] | None = None
+
+    async def run(self, messages: Sequence[ChatMessage]) -> None:
+        r = self.r
+        loop = asyncio.get_running_loop()
+        tokens: asyncio.Queue[str | Exception | _Done] = asyncio.Queue()
+        llm_t0 = time.monotonic()
+        self._producer = self.workers.llm.submit(self._produce, loop, tokens, list(messages))
+        self._producer.add_done_callback(
+            lambda f: f.cancelled() and post(loop, tokens.put_nowait, _DONE))  # shut down before it ran
+        chunker = SpeechChunker(self.o.chunker)
+        speak_q: asyncio.Queue[str | _Done] = asyncio.Queue()
+        speaker_task = loop.create_task(self._speak_pieces(speak_q))
+        try:
+            while True:
+                item = await tokens.get()
+                if isinstance(item, _Done):
+                    break
+                if isinstance(item, Exception):
+                    raise item
+                if r.latency.llm_first_token is None:
+                    r.latency = replace(r.latency, llm_first_token=(time.monotonic() - llm_t0) * 1000)
+                r.text += item
+                self.show(r, ReplyDelta(r.turn, item))
+                for chunk in chunker.push(item):
+                    speak_q.put_nowait(chunk)
+            for chunk in chunker.flush():
+                speak_q.put_nowait(chunk)
+            speak_q.put_nowait(_DONE)
+            await speaker_task
+        finally:
+            if not speaker_task.done():
+                speaker_task.cancel()
+                await asyncio.gather(speaker_task, return_exceptions=True)
+
+    def _produce(self, loop: asyncio.AbstractEventLoop, tokens: asyncio.Queue[str | Exception | _Done],
+                 messages: list[ChatMessage]) -> None:
+        """LLM thread: stream the reply's tokens to the loop until done or cancelled."""
+        gen = self.chat.stream(messages, self.o.generation)
+        try:
+            for delta in gen:
+                if self.r.cancel.is_set():
+                    break
+                post(loop, tokens.put_nowait, delta)
+        except Exception as exc:  # noqa: BLE001 - forwarded to the loop, raised there
+            post(loop, tokens.put_nowait, exc)
+        finally:
+            close = getattr(gen, "close", None)
+            if close is not None:
+                close()
+            post(loop, tokens.put_nowait, _DONE)
+
+    async def _speak_pieces(self, speak_q: asyncio.Queue[str | _Done]) -> None:
+        r = self.r
+        loop = asyncio.get_running_loop()
+        while True:
+            chunk = await speak_q.get()
+            if isinstance(chunk, _Done):
+                break
+            spoken = normalize_for_speech(chunk)
+            if not spoken:
+                continue
+            t0 = time.monotonic()
+            audio = await loop.run_in_executor(self.workers.tts, self._synthesize, spoken)
+            if r.cancel.is_set():
+                return
+            if r.latency.tts_first_audio is None:
+                r.latency = replace(r.latency, tts_first_audio=(time.monotonic() - t0) * 1000)
+            await r.gate.wait()
+            if r.cancel.is_set():
+                return
+            piece = len(r.pieces)
+            r.pieces.append(chunk)
+            self.player.enqueue(r.turn, piece, audio)
+            self.show(r, ReplyAudio(r.turn, piece, chunk, audio.samples, audio.sample_rate_hz))
+            self.on_queued()
+        if not r.cancel.is_set():
+            await self._played_out()
+
+    async def _played_out(self) -> None:
+        """Until the player has played everything queued for this reply (or was cleared)."""
+        loop = asyncio.get_running_loop()
+        drained: asyncio.Future[None] = loop.create_future()
+
+        def resolve() -> None:
+            if not drained.done():
+                drained.set_result(None)
+
+        self.player.when_drained(self.r.turn, lambda: post(loop, resolve))
+        await drained
+
+    def _synthesize(self, text: str) -> AudioChunk:
+        """TTS thread: the whole piece as one chunk."""
+        chunks = list(self.voice.synthesize(text, self.o.speed))
+        if not chunks:
+            return AudioChunk(np.zeros(0, np.float32), self.voice.sample_rate_hz)
+        rate = chunks[0].sample_rate_hz
+        return AudioChunk(np.concatenate([c.samples for c in chunks]), rate)
