@@ -9,7 +9,6 @@ import collections
 import threading
 import time
 import wave
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol

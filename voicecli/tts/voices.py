@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, cast
 
 from voicecli.languages import base_language, locale_key
 
@@ -116,8 +116,7 @@ class VoiceCatalog(Generic[V]):
             first = default
 
         def load(name: str) -> V:
-            voice: V = load_speaker(settings, paths.get(name, name))
-            return voice
+            return cast(V, load_speaker(settings, paths.get(name, name)))
 
         return cls(entries, first, load, aliases)
 
