@@ -18,6 +18,7 @@ import numpy as np
 from voicecli.audio.format import FRAME_SAMPLES, PIPELINE_RATE_HZ, float_to_pcm16
 from voicecli.audio.playback import Player
 from voicecli.audio.resample import StreamResampler
+from voicecli.concurrency import Pacer
 from voicecli.concurrency import post as post  # re-exported: the pipeline and talk import it from here
 from voicecli.errors import DeviceError
 
@@ -111,15 +112,12 @@ class FileSource:
 
     def _run(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[CapturedFrame | None]) -> None:
         n = len(self._audio) // FRAME_SAMPLES
-        t0 = time.monotonic()
+        pacer = Pacer(PIPELINE_RATE_HZ)
         for i in range(n):
             if self._stop.is_set():
                 return
-            due = t0 + (i + 1) * FRAME_SAMPLES / PIPELINE_RATE_HZ
-            if self._realtime:
-                delay = due - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
+            end = (i + 1) * FRAME_SAMPLES
+            due = pacer.wait(end) if self._realtime else pacer.due(end)
             frame = self._audio[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES]
             if self._echo is not None:
                 frame = self._echo.mix(frame)
@@ -261,13 +259,10 @@ class WavOutput:
     def _run(self) -> None:
         block = int(self.player.sample_rate_hz * BLOCK_MS / 1000)
         buf = np.zeros(block, np.float32)
-        t0 = time.monotonic()
+        pacer = Pacer(self.player.sample_rate_hz)
         n = 0
         while not self._stop.is_set():
-            due = t0 + n * BLOCK_MS / 1000
-            delay = due - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
+            pacer.wait(n * block)
             self.player.fill(buf)
             self._wav.writeframes(float_to_pcm16(buf))
             n += 1

@@ -28,6 +28,7 @@ from voicecli.audio.format import FRAME_SAMPLES, PIPELINE_RATE_HZ
 from voicecli.audio.io import END_OF_INPUT, CapturedFrame
 from voicecli.audio.playback import Player
 from voicecli.bench.stats import Summary, summarize
+from voicecli.concurrency import Pacer, post
 from voicecli.config import Settings
 from voicecli.pipeline.events import (
     AssistantState,
@@ -215,16 +216,13 @@ class QuestionSource:
 
     def _run(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[CapturedFrame | None]) -> None:
         silence = np.zeros(FRAME_SAMPLES, np.float32)
-        t0 = time.monotonic()
+        pacer = Pacer(PIPELINE_RATE_HZ)
         index = 0
 
         def send(frame: np.ndarray) -> bool:
             nonlocal index
-            due = t0 + (index + 1) * FRAME_SAMPLES / PIPELINE_RATE_HZ
-            delay = due - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            loop.call_soon_threadsafe(queue.put_nowait, CapturedFrame(index, frame, due))
+            due = pacer.wait((index + 1) * FRAME_SAMPLES)
+            post(loop, queue.put_nowait, CapturedFrame(index, frame, due))
             index += 1
             return not self._stop.is_set()
 
@@ -254,7 +252,7 @@ class QuestionSource:
                 if not silence_for(self.gap_s):
                     return
         finally:
-            loop.call_soon_threadsafe(queue.put_nowait, END_OF_INPUT)
+            post(loop, queue.put_nowait, END_OF_INPUT)
 
 
 class PacedNullOutput:
@@ -276,13 +274,11 @@ class PacedNullOutput:
 
     def _run(self) -> None:
         buf = np.zeros(int(self.player.sample_rate_hz * OUTPUT_BLOCK_MS / 1000), np.float32)
-        t0 = time.monotonic()
+        pacer = Pacer(self.player.sample_rate_hz)
         tick = 0
         credit = 0.0
         while not self._stop.is_set():
-            delay = t0 + tick * OUTPUT_BLOCK_MS / 1000 - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
+            pacer.wait(tick * len(buf))
             tick += 1
             self.player.fill(buf)
             credit += self.playback_speed - 1.0

@@ -7,7 +7,7 @@ from voicecli.audio.format import FRAME_MS
 from voicecli.config import Settings
 from voicecli.llm.types import GenerationOptions
 from voicecli.pipeline.conversation import ConversationOptions
-from voicecli.stt.types import TranscribeOptions
+from voicecli.stt.options import transcribe_options
 from voicecli.tts.chunker import ChunkerParams
 from voicecli.vad.endpointer import EndpointerParams
 
@@ -22,9 +22,7 @@ def conversation_options(settings: Settings, push_to_talk: bool = False) -> Conv
     return ConversationOptions(
         endpointer=endpointer_params(settings),
         barge_in_ms=settings.vad.barge_in_ms,
-        stt=TranscribeOptions(language=settings.stt.language, beam_size=settings.stt.beam_size,
-                              without_timestamps=True,
-                              short_window_s=settings.stt.short_window_s if 0 < settings.stt.short_window_s < 30 else None),
+        stt=transcribe_options(settings, purpose="conversation"),
         generation=GenerationOptions(max_tokens=settings.llm.max_reply_tokens, temperature=settings.llm.temperature),
         system_prompt=settings.llm.system_prompt,
         history_tokens=settings.llm.history_tokens,

@@ -6,28 +6,27 @@ voice: set from any thread, read once when a reply starts speaking."""
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from voicecli.audio.format import AudioChunk
-from voicecli.audio.io import post
 from voicecli.audio.playback import Player
+from voicecli.concurrency import iterate_in_thread, post
 from voicecli.llm.types import ChatMessage, ChatModel, GenerationOptions
 from voicecli.pipeline.events import Event, ReplyAudio, ReplyDelta
 from voicecli.pipeline.reply import Reply
 from voicecli.pipeline.workers import Workers
-from voicecli.tts.chunker import ChunkerParams, SpeechChunker
-from voicecli.tts.normalize import normalize_for_speech
+from voicecli.tts.chunker import ChunkerParams
+from voicecli.tts.speakable import SpeakableStream, SpeechPiece
 from voicecli.tts.types import Synthesizer
 
 
 class _Done:
-    """End of a stream (the LLM's tokens, the chunks to speak)."""
+    """End of the stream of pieces to speak."""
 
 
 _DONE = _Done()
@@ -74,70 +73,56 @@ class ReplyStream:
         self.o = options
         self.show = show
         self.on_queued = on_queued
-        self._producer: concurrent.futures.Future[None] | None = None
 
     async def run(self, messages: Sequence[ChatMessage]) -> None:
         r = self.r
         loop = asyncio.get_running_loop()
-        tokens: asyncio.Queue[str | Exception | _Done] = asyncio.Queue()
         llm_t0 = time.monotonic()
-        self._producer = self.workers.llm.submit(self._produce, loop, tokens, list(messages))
-        self._producer.add_done_callback(
-            lambda f: f.cancelled() and post(loop, tokens.put_nowait, _DONE))  # shut down before it ran
-        chunker = SpeechChunker(self.o.chunker)
-        speak_q: asyncio.Queue[str | _Done] = asyncio.Queue()
+        tokens = iterate_in_thread(self.workers.llm, lambda stop: self._tokens(list(messages)))
+        pieces = SpeakableStream(self.o.chunker)
+        speak_q: asyncio.Queue[SpeechPiece | _Done] = asyncio.Queue()
         speaker_task = loop.create_task(self._speak_pieces(speak_q))
         try:
-            while True:
-                item = await tokens.get()
-                if isinstance(item, _Done):
-                    break
-                if isinstance(item, Exception):
-                    raise item
+            async for item in tokens:
                 if r.latency.llm_first_token is None:
                     r.latency = replace(r.latency, llm_first_token=(time.monotonic() - llm_t0) * 1000)
                 r.text += item
                 self.show(r, ReplyDelta(r.turn, item))
-                for chunk in chunker.push(item):
-                    speak_q.put_nowait(chunk)
-            for chunk in chunker.flush():
-                speak_q.put_nowait(chunk)
+                for piece in pieces.push(item):
+                    speak_q.put_nowait(piece)
+            for piece in pieces.flush():
+                speak_q.put_nowait(piece)
             speak_q.put_nowait(_DONE)
             await speaker_task
         finally:
+            tokens.cancel()
             if not speaker_task.done():
                 speaker_task.cancel()
                 await asyncio.gather(speaker_task, return_exceptions=True)
 
-    def _produce(self, loop: asyncio.AbstractEventLoop, tokens: asyncio.Queue[str | Exception | _Done],
-                 messages: list[ChatMessage]) -> None:
-        """LLM thread: stream the reply's tokens to the loop until done or cancelled."""
+    def _tokens(self, messages: list[ChatMessage]) -> Iterator[str]:
+        """LLM thread: the reply's tokens until done or the reply is cancelled."""
         gen = self.chat.stream(messages, self.o.generation)
         try:
             for delta in gen:
                 if self.r.cancel.is_set():
-                    break
-                post(loop, tokens.put_nowait, delta)
-        except Exception as exc:  # noqa: BLE001 - forwarded to the loop, raised there
-            post(loop, tokens.put_nowait, exc)
+                    return
+                yield delta
         finally:
             close = getattr(gen, "close", None)
             if close is not None:
                 close()
-            post(loop, tokens.put_nowait, _DONE)
 
-    async def _speak_pieces(self, speak_q: asyncio.Queue[str | _Done]) -> None:
+    async def _speak_pieces(self, speak_q: asyncio.Queue[SpeechPiece | _Done]) -> None:
         r = self.r
         loop = asyncio.get_running_loop()
         while True:
-            chunk = await speak_q.get()
-            if isinstance(chunk, _Done):
+            item = await speak_q.get()
+            if isinstance(item, _Done):
                 break
-            spoken = normalize_for_speech(chunk)
-            if not spoken:
-                continue
+            chunk = item.text
             t0 = time.monotonic()
-            audio = await loop.run_in_executor(self.workers.tts, self._synthesize, spoken)
+            audio = await loop.run_in_executor(self.workers.tts, self._synthesize, item.spoken)
             if r.cancel.is_set():
                 return
             if r.latency.tts_first_audio is None:
