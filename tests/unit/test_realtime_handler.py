@@ -285,6 +285,18 @@ def test_session_instructions_over_the_cap(rt: Session) -> None:
                         "invalid_value")
 
 
+def test_response_instructions_length_capped_like_session_instructions(rt: Session) -> None:
+    """Drift: ``session.instructions`` was capped at 32000 characters, ``response.instructions``
+    (the same system prompt, for one response) was not."""
+    rt.update(output_modalities=["text"])
+    err = rt.error_for({"type": "response.create", "response": {"instructions": "x" * 32_001}})
+    assert err == error("'response.instructions' is too long (32000 characters at most)", "response.instructions",
+                        "invalid_value")
+    assert rt.update(instructions="x" * 32_000)["instructions"] == "x" * 32_000  # the cap itself is allowed
+    rt.send({"type": "response.create", "response": {"instructions": "x" * 32_000}})
+    assert rt.until("response.done")[-1]["response"]["status"] == "completed"
+
+
 def test_text_item_over_the_limit(rt: Session) -> None:
     err = rt.error_for(user_text("x" * 5000))
     assert err == error("text is longer than 4096 characters", "item.content", "string_above_max_length")

@@ -12,6 +12,9 @@ BETA = "beta"
 
 WIRE_RATE_HZ = 24_000
 
+MAX_INSTRUCTIONS_CHARS = 32_000
+"""Longest ``instructions`` accepted, for the session and for one response alike."""
+
 # GA server event name → beta name (events not listed are the same in both dialects).
 _BETA_NAMES = {
     "response.output_audio.delta": "response.audio.delta",
@@ -153,6 +156,13 @@ def _int(obj: dict[str, Any], key: str, param: str, lo: int, hi: int) -> int:
     return int(v)
 
 
+def _instructions(obj: dict[str, Any], param: str, nullable: bool) -> str | None:
+    value: str | None = _get(obj, "instructions", str, param, nullable=nullable)
+    if value is not None and len(value) > MAX_INSTRUCTIONS_CHARS:
+        raise ClientEventError(f"'{param}' is too long ({MAX_INSTRUCTIONS_CHARS} characters at most)", param)
+    return value
+
+
 def parse_turn_detection(value: Any, current: TurnDetection | None, param: str) -> TurnDetection | None:
     if value is None:
         return None
@@ -249,10 +259,7 @@ def parse_session_update(cfg: SessionConfig, s: Any) -> SessionConfig:
     if "model" in s and s["model"] is not None:
         c["model"] = _get(s, "model", str, "session.model")
     if "instructions" in s:
-        c["instructions"] = _get(s, "instructions", str, "session.instructions", nullable=True) or ""
-        if len(c["instructions"]) > 32_000:
-            raise ClientEventError("'session.instructions' is too long (32000 characters at most)",
-                                   "session.instructions")
+        c["instructions"] = _instructions(s, "session.instructions", nullable=True) or ""
     if "output_modalities" in s:
         c["output_audio"] = _modalities(s["output_modalities"], "session.output_modalities")
     if "modalities" in s:
@@ -327,7 +334,7 @@ def parse_response_create(r: Any) -> ResponseParams:
         raise ClientEventError("'response' must be an object", "response", "invalid_type")
     c: dict[str, Any] = {}
     if "instructions" in r and r["instructions"] is not None:
-        c["instructions"] = _get(r, "instructions", str, "response.instructions")
+        c["instructions"] = _instructions(r, "response.instructions", nullable=False)
     if "output_modalities" in r:
         c["output_audio"] = _modalities(r["output_modalities"], "response.output_modalities")
     if "modalities" in r:
