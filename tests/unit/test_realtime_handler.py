@@ -510,3 +510,80 @@ def test_the_session_survives_every_error(rt: Session) -> None:
     for raw in ["{", "[]", '{"type": "nope"}', '{"type": "input_audio_buffer.append", "audio": "%"}']:
         rt.error_for(raw)
     assert rt.update(instructions="Be brief.")["instructions"] == "Be brief."
+
+
+def test_tool_output_and_system_items_reach_the_llm(rt: Session, engines: FakeEngines) -> None:
+    rt.update(output_modalities=["text"])
+    rt.send({"type": "conversation.item.create",
+             "item": {"type": "message", "role": "system", "content": [{"type": "input_text", "text": "Be terse."}]}})
+    rt.send({"type": "conversation.item.create",
+             "item": {"type": "function_call_output", "id": "out1", "call_id": "c1", "output": "42"}})
+    assert [e["type"] for e in rt.drain()] == ["conversation.item.added", "conversation.item.done"] * 2
+    rt.send({"type": "conversation.item.retrieve", "item_id": "out1"})
+    item = rt.until("conversation.item.retrieved")[-1]["item"]
+    assert item == {"id": "out1", "object": "realtime.item", "type": "function_call_output", "status": "completed",
+                    "call_id": "c1", "output": "42"}
+    rt.send({"type": "response.create", "response": {"instructions": "Answer in French."}})
+    assert rt.until("response.done")[-1]["response"]["status"] == "completed"
+    system, *_, user = engines.chat.calls[-1]
+    assert system == ChatMessage("system", "Answer in French.\n\nBe terse.")
+    assert user == ChatMessage("user", "(tool result) 42")
+
+
+def test_deleted_user_text_is_not_sent_with_the_next_response(rt: Session, engines: FakeEngines) -> None:
+    rt.update(output_modalities=["text"])
+    rt.send({"type": "conversation.item.create",
+             "item": {"type": "message", "id": "gone", "role": "user",
+                      "content": [{"type": "input_text", "text": "Forget this."}]}})
+    added = rt.until("conversation.item.done")
+    rt.send({"type": "conversation.item.delete", "item_id": "gone"})
+    assert [e["type"] for e in rt.drain()] == ["conversation.item.deleted"]
+    assert added[0]["previous_item_id"] is None
+    assert rt.error_for({"type": "conversation.item.retrieve", "item_id": "gone"})["code"] == "item_not_found"
+    rt.send({"type": "response.create"})
+    rt.until("response.done")
+    assert engines.chat.calls[-1][-1] == ChatMessage("user", "Continue.")
+
+
+def test_audio_item_is_transcribed_into_the_item(rt: Session) -> None:
+    rt.update(audio={"input": {"turn_detection": None}})
+    rt.send({"type": "conversation.item.create",
+             "item": {"type": "message", "id": "spoken", "role": "user",
+                      "content": [{"type": "input_audio", "audio": pcm16_b64(tone(0.6))}]}})
+    evs = rt.until("conversation.item.input_audio_transcription.completed")
+    assert evs[0]["item"]["content"] == [{"type": "input_audio", "transcript": None}]
+    assert evs[-1]["item_id"] == "spoken" and evs[-1]["transcript"] == HEARD
+    rt.send({"type": "conversation.item.retrieve", "item_id": "spoken"})
+    item = rt.until("conversation.item.retrieved")[-1]["item"]
+    assert item["content"] == [{"type": "input_audio", "transcript": HEARD}] and item["role"] == "user"
+
+
+def test_commit_while_a_response_runs_waits_for_it(rt: Session, engines: FakeEngines) -> None:
+    rt.update(output_modalities=["text"], audio={"input": {"turn_detection": None}})
+    engines.chat.hold.clear()
+    rt.send(user_text("Tell me a story."))
+    rt.send({"type": "response.create"})
+    rt.until("response.created")
+    rt.send({"type": "input_audio_buffer.append", "audio": pcm16_b64(tone(0.5))})
+    rt.send({"type": "input_audio_buffer.commit"})
+    committed = rt.until("input_audio_buffer.committed")[-1]
+    engines.chat.hold.set()
+    evs = rt.until("conversation.item.input_audio_transcription.completed")
+    types = [e["type"] for e in evs]
+    assert types.index("response.done") < len(types) - 1
+    assert evs[-1]["item_id"] == committed["item_id"]
+
+
+def test_speech_over_a_reply_cancels_it_as_turn_detected(rt: Session, engines: FakeEngines) -> None:
+    rt.update(output_modalities=["text"], audio={"input": {"turn_detection": {"type": "server_vad"}}})
+    engines.chat.hold.clear()
+    rt.send(user_text("Tell me a story."))
+    rt.send({"type": "response.create"})
+    first = rt.until("response.created")[-1]["response"]["id"]
+    rt.send({"type": "input_audio_buffer.append", "audio": pcm16_b64(tone(1.0))})
+    evs = rt.until("response.done")
+    engines.chat.hold.set()
+    assert "input_audio_buffer.speech_started" in [e["type"] for e in evs]
+    done = evs[-1]["response"]
+    assert done["id"] == first and done["status"] == "cancelled"
+    assert done["status_details"] == {"type": "cancelled", "reason": "turn_detected"}
