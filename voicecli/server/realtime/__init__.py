@@ -1,0 +1,20 @@
+"""The OpenAI Realtime API over WebSocket (``GET /v1/realtime``), GA and beta dialects, on top of
+the talk pipeline's Conversation. One owner per concern:
+
+- ``endpoint``: the WebSocket route and handshake;
+- ``session``: one session's lifetime, client-event dispatch, pipeline events → server events;
+- ``client_events``: one handler per client event type;
+- ``protocol`` / ``parsing``: the wire vocabulary and validation of client payloads (pure);
+- ``outbox``: naming, serialising and the bounded send queue;
+- ``input_buffer``: input audio, 24 kHz base64 → 16 kHz, bounded;
+- ``items``: the conversation items (typed) and their store;
+- ``responses``: the response lifecycle and what each spoken reply sent;
+- ``turns``: user turns ↔ pipeline turns, transcripts, queued commits;
+- ``session_voice``: the session's voice and per-response voices;
+- ``options``: session config → Conversation options (pure).
+"""
+
+from voicecli.server.realtime.endpoint import realtime_endpoint
+from voicecli.server.realtime.session import RealtimeSession
+
+__all__ = ["RealtimeSession", "realtime_endpoint"]

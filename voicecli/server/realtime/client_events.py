@@ -1,0 +1,206 @@
+"""One handler per client event type: validate the payload, then act through the session's
+owners (input buffer, items, turns, responses, voice, the Conversation). A handler raises
+:class:`~.protocol.ClientEventError` for anything it cannot apply; the session turns that into
+an ``error`` event and carries on."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from voicecli.server.realtime.input_buffer import MIN_COMMIT_MS, decode_item_audio
+from voicecli.server.realtime.items import FunctionCallOutputItem, InputText, MessageItem
+from voicecli.server.realtime.parsing import parse_message, parse_response_create, parse_session_update
+from voicecli.server.realtime.protocol import BETA, ClientEventError, looks_beta, new_id, render_session
+
+if TYPE_CHECKING:
+    from voicecli.server.realtime.session import RealtimeSession
+
+ClientEvent = dict[str, Any]
+"""A client event as decoded from JSON; only the handlers and :mod:`.parsing` look inside."""
+MAX_ITEM_ID_CHARS = 64
+
+
+class ClientEvents:
+    def __init__(self, session: RealtimeSession) -> None:
+        self.s = session
+        self._handlers: dict[str, Callable[[ClientEvent], Awaitable[None] | None]] = {
+            "session.update": self.session_update,
+            "input_audio_buffer.append": self.append,
+            "input_audio_buffer.commit": self.commit,
+            "input_audio_buffer.clear": self.clear,
+            "conversation.item.create": self.item_create,
+            "conversation.item.truncate": self.truncate,
+            "conversation.item.retrieve": self.item_retrieve,
+            "conversation.item.delete": self.item_delete,
+            "response.create": self.response_create,
+            "response.cancel": self.response_cancel,
+            "output_audio_buffer.clear": self.ignored,
+        }
+
+    def handles(self, kind: str) -> bool:
+        return kind in self._handlers
+
+    async def handle(self, kind: str, event: ClientEvent) -> None:
+        result = self._handlers[kind](event)
+        if result is not None:
+            await result
+
+    # --- session ----------------------------------------------------------------------------
+    async def session_update(self, e: ClientEvent) -> None:
+        s = self.s
+        session = e.get("session")
+        if not s.dialect_locked and isinstance(session, dict) and looks_beta(session):
+            s.sender.dialect = BETA
+        s.dialect_locked = True
+        cfg = parse_session_update(s.cfg, session)
+        if cfg.voice != s.cfg.voice:
+            await s.voice.change(cfg.voice)
+        s.cfg = cfg
+        if s.responses.active is None:
+            s.voice.speak(cfg.output_audio)
+        if cfg.turn_detection is None:
+            s.conv.reset_input()
+        s.conv.reconfigure(s.options())
+        s.sender.send("session.updated", session=render_session(cfg, s.id, s.sender.dialect))
+
+    # --- input audio buffer --------------------------------------------------------------------
+    def append(self, e: ClientEvent) -> None:
+        s = self.s
+        vad = s.cfg.turn_detection is not None
+        samples = s.buffer.append(e.get("audio"), keep_newest=vad)
+        if vad and len(samples):
+            s.source.push(samples)
+
+    def commit(self, e: ClientEvent) -> None:
+        s = self.s
+        if not s.buffer.can_commit():
+            raise ClientEventError(f"buffer too small: commit needs at least {MIN_COMMIT_MS} ms of audio",
+                                   None, "input_audio_buffer_commit_empty")
+        audio = s.buffer.take()
+        if s.cfg.turn_detection is not None:
+            s.conv.reset_input()
+        s.turns.commit(audio, s.busy())
+
+    def clear(self, e: ClientEvent) -> None:
+        s = self.s
+        s.buffer.take()
+        if s.cfg.turn_detection is not None:
+            s.conv.reset_input()
+        s.sender.send("input_audio_buffer.cleared")
+
+    # --- items --------------------------------------------------------------------------------
+    async def item_create(self, e: ClientEvent) -> None:
+        s = self.s
+        item = e.get("item")
+        if not isinstance(item, dict):
+            raise ClientEventError("'item' must be an object", "item", "invalid_type")
+        prev = e.get("previous_item_id")
+        if prev is not None and prev != "root" and prev not in s.items:
+            raise ClientEventError(f"previous item {str(prev)[:60]!r} does not exist", "previous_item_id",
+                                   "item_not_found")
+        kind = item.get("type", "message")
+        given = item.get("id")
+        item_id: str = given if isinstance(given, str) and given else new_id("item")
+        if len(item_id) > MAX_ITEM_ID_CHARS or item_id in s.items:
+            raise ClientEventError(f"'item.id' must be new and at most {MAX_ITEM_ID_CHARS} characters", "item.id")
+        if kind == "function_call_output":
+            output = item.get("output")
+            if not isinstance(output, str):
+                raise ClientEventError("'item.output' must be a string", "item.output", "invalid_type")
+            self._check_text(output, "item.output")
+            s.turns.add_text(f"(tool result) {output}")
+            s.items.add(FunctionCallOutputItem(item_id, str(item.get("call_id", "")), output))
+            return
+        if kind != "message":
+            raise ClientEventError(f"item type {str(kind)[:40]!r} is not supported (use 'message')", "item.type")
+        message = parse_message(item)
+        self._check_text(message.text, "item.content")
+        if message.role == "assistant":
+            raise ClientEventError("assistant items cannot be created; the assistant's replies come from responses",
+                                   "item.role", "unsupported_item")
+        if message.role == "system":
+            s.extra_system.append(message.text)
+            s.conv.reconfigure(s.options())
+        elif message.audio_b64 is not None:
+            samples = decode_item_audio(message.audio_b64, s.limits.max_buffered_audio_s)
+            s.turns.add_audio_item(item_id, samples, s.busy())
+            return
+        else:
+            s.turns.add_text(message.text)
+        content = (InputText(message.text),) if message.text else ()
+        s.items.add(MessageItem(item_id, message.role, content))
+
+    def _check_text(self, text: str, param: str) -> None:
+        limit = self.s.limits.max_text_chars
+        if len(text) > limit:
+            raise ClientEventError(f"text is longer than {limit} characters", param, "string_above_max_length")
+
+    def truncate(self, e: ClientEvent) -> None:
+        s = self.s
+        item_id = e.get("item_id")
+        if not isinstance(item_id, str):
+            raise ClientEventError("'item_id' must be a string", "item_id", "invalid_type")
+        reply = s.responses.spoken(item_id)
+        if reply is None:
+            raise ClientEventError(f"no assistant audio item {item_id[:60]!r}", "item_id", "item_not_found")
+        index = e.get("content_index", 0)
+        if index != 0 or isinstance(index, bool):
+            raise ClientEventError("'content_index' must be 0", "content_index")
+        end_ms = e.get("audio_end_ms")
+        if isinstance(end_ms, bool) or not isinstance(end_ms, int) or end_ms < 0:
+            raise ClientEventError("'audio_end_ms' must be a non-negative integer", "audio_end_ms", "invalid_type")
+        heard = reply.heard_until(end_ms)
+        if not s.conv.truncate_history(reply.turn, heard):
+            s.responses.defer_truncation(reply.turn, heard)
+        s.responses.truncate_item(item_id, heard)
+        s.sender.send("conversation.item.truncated", item_id=item_id, content_index=0, audio_end_ms=end_ms)
+
+    def item_retrieve(self, e: ClientEvent) -> None:
+        item_id = e.get("item_id")
+        wire = self.s.items.wire(item_id) if isinstance(item_id, str) else None
+        if wire is None:
+            raise ClientEventError(f"no item {str(item_id)[:60]!r}", "item_id", "item_not_found")
+        self.s.sender.send("conversation.item.retrieved", item=wire)
+
+    def item_delete(self, e: ClientEvent) -> None:
+        s = self.s
+        item_id = e.get("item_id")
+        if not isinstance(item_id, str) or item_id not in s.items:
+            raise ClientEventError(f"no item {str(item_id)[:60]!r}", "item_id", "item_not_found")
+        item = s.items.delete(item_id)
+        if isinstance(item, MessageItem):
+            for part in item.content:
+                if isinstance(part, InputText):
+                    s.turns.forget_text(part.text)
+        s.sender.send("conversation.item.deleted", item_id=item_id)
+
+    # --- responses ----------------------------------------------------------------------------
+    async def response_create(self, e: ClientEvent) -> None:
+        s = self.s
+        if s.responses.active is not None:
+            raise ClientEventError(f"conversation already has an active response ({s.responses.active.id})",
+                                   None, "conversation_already_has_active_response")
+        params = parse_response_create(e.get("response"))
+        speaker = await s.voice.for_response(params.voice)
+        if s.responses.active is not None:  # another one started while the voice loaded
+            raise ClientEventError("conversation already has an active response", None,
+                                   "conversation_already_has_active_response")
+        audio = s.cfg.output_audio if params.output_audio is None else params.output_audio
+        resp = s.responses.create(params, audio)
+        s.request_response(resp, speaker)
+
+    def response_cancel(self, e: ClientEvent) -> None:
+        s = self.s
+        resp = s.responses.active
+        rid = e.get("response_id")
+        if resp is None:
+            raise ClientEventError("there is no active response to cancel", None, "response_cancel_not_active")
+        if rid is not None and rid != resp.id:
+            raise ClientEventError(f"response {str(rid)[:60]!r} is not the active response", "response_id",
+                                   "response_not_found")
+        if resp.turn is None or not s.conv.cancel_reply("client"):
+            s.responses.finish(resp, "cancelled", "client_cancelled")
+
+    def ignored(self, e: ClientEvent) -> None:
+        """``output_audio_buffer.clear`` is for WebRTC/SIP; over WebSocket the client owns playback."""
