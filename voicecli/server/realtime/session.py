@@ -14,10 +14,10 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from voicecli.audio.io import InstantOutput, PushSource
-from voicecli.audio.playback import Player
 from voicecli.pipeline import events as ev
-from voicecli.pipeline.conversation import Conversation, ConversationOptions
+from voicecli.pipeline.conversation import ConversationOptions
 from voicecli.pipeline.options import conversation_options as pipeline_options
+from voicecli.pipeline.session import build_conversation
 from voicecli.server.realtime.client_events import ClientEvents
 from voicecli.server.realtime.input_buffer import InputBuffer
 from voicecli.server.realtime.items import ItemStore
@@ -25,9 +25,10 @@ from voicecli.server.realtime.options import conversation_options, initial_confi
 from voicecli.server.realtime.outbox import EventSender, Outbox
 from voicecli.server.realtime.protocol import BETA, ClientEventError, Dialect, ResponseParams, new_id, render_session
 from voicecli.server.realtime.responses import Response, Responses
-from voicecli.server.realtime.session_voice import SessionVoice, Speaker
+from voicecli.server.realtime.session_voice import SessionVoice
 from voicecli.server.realtime.turns import UserTurns
 from voicecli.server.state import NORMAL, URGENT, ServerState, SessionExecutor
+from voicecli.tts.types import Synthesizer
 
 log = logging.getLogger("voicecli.server.realtime")
 
@@ -57,10 +58,11 @@ class RealtimeSession:
         self._close_reason = ""
         self.last_activity = time.monotonic()
         self.voice = SessionVoice(state)
-        self.player = Player(self.voice.speaker.sample_rate_hz)
         self.source = PushSource()
-        self.conv = Conversation(self.voice.engines, self.source, self.player, InstantOutput(self.player),
-                                 self._on_event, self.options())
+        self.conv = build_conversation(state.engines, source=lambda _: self.source, output=InstantOutput,
+                                       emit=self._on_event, options=self.options(), voice=self.voice.speaker)
+        self.voice.attach(self.conv.use_speaker)
+        self.player = self.conv.player
         self.conv.use_executors(stt=SessionExecutor(state.stt_pool), llm=SessionExecutor(state.llm_pool),
                                 tts=SessionExecutor(state.tts_pool, self._tts_priority))
         self.buffer = InputBuffer(self.limits.max_buffered_audio_s)
@@ -68,7 +70,7 @@ class RealtimeSession:
         self.responses = Responses(self.sender, self.items, self.id, self._response_done)
         self.turns = UserTurns(self.sender, self.items, self.conv, self._after_transcript)
         self.client_events = ClientEvents(self)
-        self._requested_speaker: Speaker | None = None
+        self._requested_speaker: Synthesizer | None = None
         self.completed_turns = 0
 
     @property
@@ -199,14 +201,14 @@ class RealtimeSession:
         """A response runs or a transcription is pending: new audio turns wait."""
         return self.responses.active is not None or bool(self.turns.awaiting)
 
-    def request_response(self, resp: Response, speaker: Speaker) -> None:
+    def request_response(self, resp: Response, speaker: Synthesizer) -> None:
         """Start ``resp`` now, or once the pending transcriptions are in (they are its input)."""
         if not self.turns.awaiting:
             self._start_response(resp, speaker)
         else:  # started by _after_transcript once the pending transcription arrives
             self._requested_speaker = speaker
 
-    def _start_response(self, resp: Response, speaker: Speaker | None = None) -> None:
+    def _start_response(self, resp: Response, speaker: Synthesizer | None = None) -> None:
         text = self.turns.take_text() or PLACEHOLDER_PROMPT
         self.voice.speak(resp.audio, speaker)
         self.conv.reconfigure(self.options(resp.params))
@@ -256,7 +258,7 @@ class RealtimeSession:
         elif isinstance(e, ev.ReplyDelta):
             self.responses.text_delta(e.turn, e.text)
         elif isinstance(e, ev.ReplyAudio):
-            if self.responses.audio(e.turn, e.text, e.samples, self.voice.sample_rate_hz):
+            if self.responses.audio(e.turn, e.text, e.samples, e.sample_rate_hz):
                 self.voice.audio_produced = True
         elif isinstance(e, ev.ReplyInterrupted):
             resp = self.responses.for_turn(e.turn)

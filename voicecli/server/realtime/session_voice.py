@@ -2,69 +2,49 @@
 (``session.update``) or for one response (``response.create``), the rule that it is fixed once
 audio went out, and silence for text-only responses.
 
-The mechanism is the one place that assigns ``engines.speaker`` on the engines view the
-Conversation reads from its TTS thread; swap it here for a ``conversation.use_speaker(...)``
-seam when the pipeline offers one."""
+The choice reaches the conversation through ``Conversation.use_speaker`` (thread-safe, read
+once when a reply starts); the shared engines are never mutated."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator
 
 from voicecli.audio.format import AudioChunk
-from voicecli.config import Settings
 from voicecli.server.realtime.protocol import ClientEventError
 from voicecli.server.state import ServerState
-
-
-class Speaker(Protocol):
-    name: str
-    sample_rate_hz: int
-
-    def synthesize(self, text: str, speed: float = 1.0) -> Iterator[AudioChunk]: ...
+from voicecli.tts.types import Synthesizer
 
 
 class SilentSpeaker:
     """Text-only responses: the pipeline's TTS step produces nothing."""
 
-    def __init__(self, like: Speaker) -> None:
+    def __init__(self, like: Synthesizer) -> None:
         self.name = "none"
         self.sample_rate_hz = like.sample_rate_hz
 
     def synthesize(self, text: str, speed: float = 1.0) -> Iterator[AudioChunk]:
         return iter(())
 
-
-class SessionEngines:
-    """The server's shared engines with this session's own speaker (the Conversation reads
-    ``engines.speaker`` for every sentence it synthesises)."""
-
-    def __init__(self, base: Any, speaker: Speaker) -> None:
-        self._base = base
-        self.settings: Settings = base.settings
-        self.transcriber = base.transcriber
-        self.chat = base.chat
-        self.speaker: Speaker = speaker
-
-    def new_vad(self) -> Any:
-        return self._base.new_vad()
+    def warm_up(self) -> None:
+        pass
 
 
 class SessionVoice:
-    """The session's voice (``speaker``) and what the pipeline speaks with right now."""
+    """The session's voice (``speaker``) and the choice it hands the conversation for its next
+    reply (``Conversation.use_speaker``, read once when a reply starts)."""
 
     def __init__(self, state: ServerState) -> None:
         self._state = state
-        self.speaker: Speaker = state.engines.speaker
-        self.engines = SessionEngines(state.engines, self.speaker)
+        self.speaker: Synthesizer = state.engines.speaker
+        self._use: Callable[[Synthesizer | None], None] = lambda _: None
         self.audio_produced = False
         """Set once a spoken response sent audio: from then on the voice is fixed."""
 
-    @property
-    def sample_rate_hz(self) -> int:
-        """Rate of the audio the pipeline is synthesising now."""
-        return self.engines.speaker.sample_rate_hz
+    def attach(self, use_speaker: Callable[[Synthesizer | None], None]) -> None:
+        """Hand the choices to the conversation (``conversation.use_speaker``)."""
+        self._use = use_speaker
+        self._use(self.speaker)
 
     async def change(self, voice: str) -> None:
         """``session.update`` asked for another voice."""
@@ -72,9 +52,9 @@ class SessionVoice:
             raise ClientEventError("the voice cannot change once the session has produced audio",
                                    "session.voice", "cannot_update_voice")
         self.speaker = await self._load(voice, "session.voice")
-        self.engines.speaker = self.speaker
+        self._use(self.speaker)
 
-    async def for_response(self, voice: str | None) -> Speaker:
+    async def for_response(self, voice: str | None) -> Synthesizer:
         """The speaker for one response (``response.create`` may name a voice)."""
         if voice is None:
             return self.speaker
@@ -83,18 +63,18 @@ class SessionVoice:
                                    "response.voice", "cannot_update_voice")
         return await self._load(voice, "response.voice")
 
-    def speak(self, audio: bool, speaker: Speaker | None = None) -> None:
+    def speak(self, audio: bool, speaker: Synthesizer | None = None) -> None:
         """Synthesise the next reply with ``speaker`` (the session's voice by default), or not at
         all for a text-only reply. VAD turns start their TTS speculatively, before a response
         exists, so between responses this must already say what the next turn needs."""
-        self.engines.speaker = (speaker or self.speaker) if audio else SilentSpeaker(self.speaker)
+        self._use((speaker or self.speaker) if audio else SilentSpeaker(self.speaker))
 
-    async def _load(self, voice: str, param: str) -> Speaker:
+    async def _load(self, voice: str, param: str) -> Synthesizer:
         voices = self._state.voices
         name = voices.resolve(voice)
         if name is None:
             raise ClientEventError(f"unknown voice {voice[:60]!r}; use one of: {', '.join(voices.accepted())}",
                                    param, "invalid_voice")
         loop = asyncio.get_running_loop()
-        speaker: Speaker = await loop.run_in_executor(self._state.tts_pool, voices.speaker, name)
+        speaker: Synthesizer = await loop.run_in_executor(self._state.tts_pool, voices.speaker, name)
         return speaker
