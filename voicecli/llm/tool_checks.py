@@ -40,6 +40,9 @@ class ToolLimits:
     max_description_chars: int = 4_096
 
 
+DEFAULT_TOOL_LIMITS = ToolLimits()
+
+
 class ToolSpecError(VoicecliError):
     """An invalid tool, schema or tool choice. ``param`` names the field."""
 
@@ -49,7 +52,7 @@ class ToolSpecError(VoicecliError):
         self.code = code
 
 
-def check_tool_request(request: ToolRequest, limits: ToolLimits = ToolLimits()) -> None:
+def check_tool_request(request: ToolRequest, limits: ToolLimits = DEFAULT_TOOL_LIMITS) -> None:
     """Raise :class:`ToolSpecError` for the first problem found."""
     if len(request.tools) > limits.max_tools:
         raise ToolSpecError(f"too many tools: {len(request.tools)} (at most {limits.max_tools})", "tools",
