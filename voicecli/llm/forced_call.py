@@ -86,7 +86,7 @@ class ForcedCallDecoder:
         return [ToolCallDelta(0, text[:-1])] if len(text) > 1 else []
 
     def finish(self, complete: bool) -> list[ToolCallDelta]:
-        """The held-back text: the wrapper's closing brace if the grammar ``complete``\ d (dropped),
+        """The held-back text: the wrapper's closing brace when the grammar completed (dropped),
         else the last character of arguments cut short by the token limit."""
         if not self._pending or complete:
             return []
