@@ -74,7 +74,9 @@ class ToolChoice:
 
 @dataclass(frozen=True)
 class ToolRequest:
-    """The tools offered for one reply and how the model must use them."""
+    """The tools offered for one reply and how the model must use them. Front ends check a
+    client's request with :func:`voicecli.llm.tool_checks.check_tool_request` before passing it
+    on (the adapters assume names and schemas within its limits)."""
 
     tools: tuple[ToolSpec, ...]
     choice: ToolChoice = ToolChoice()

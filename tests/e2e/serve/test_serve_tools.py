@@ -158,6 +158,17 @@ def test_unenforceable_schema_and_bad_choice_are_400s(client):
     assert info.value.body["param"] == "tool_choice"
 
 
+def test_a_maxlength_in_the_thousands_does_not_crash_the_server(client):
+    """Regression: llama-cpp-python's schema converter turns maxLength 2000 into a grammar that
+    llama.cpp cannot parse, and the unchecked result crashed the process."""
+    note = {"type": "function", "function": {"name": "note", "parameters": {
+        "type": "object", "properties": {"text": {"type": "string", "maxLength": 5000}}, "required": ["text"]}}}
+    r = client.chat.completions.create(model="x", messages=[{"role": "user", "content": "Note: buy milk."}],
+                                       tools=[note], tool_choice="required", max_tokens=60, temperature=0)
+    assert r.choices[0].message.tool_calls[0].function.name == "note"
+    assert client.models.list().data
+
+
 # -- --llm-url: pass-through to llama-cpp-python's server ------------------------------------
 
 
