@@ -1,12 +1,27 @@
-"""llama.cpp in-process through llama-cpp-python."""
+"""llama.cpp in-process through llama-cpp-python: text replies, and tool calls (a forced call
+generated under a JSON-schema grammar; ``auto`` through the model's own template when it
+supports tools, otherwise a text answer)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 from voicecli.errors import ModelLoadError
+from voicecli.llm.forced_call import ForcedCallDecoder, forced_call_grammar
+from voicecli.llm.llama_prompt import ChatTemplate, Prompt
+from voicecli.llm.tool_text import ToolTextParser
+from voicecli.llm.tools import (
+    FinishReason,
+    ReplyDelta,
+    ReplyEnded,
+    TextDelta,
+    ToolCallDelta,
+    ToolRequest,
+    ToolSchemaError,
+    new_call_id,
+)
 from voicecli.llm.types import ChatMessage, GenerationOptions
 
 
@@ -33,7 +48,13 @@ def _disable_extra_buffer_types() -> None:
 
 class LlamaChat:
     """One loaded GGUF model. Calls are serialised (llama.cpp contexts are not thread-safe);
-    consecutive calls reuse the KV cache for the shared prompt prefix (the system prompt)."""
+    consecutive calls reuse the KV cache for the shared prompt prefix (the system prompt).
+
+    Tools (:meth:`stream_reply`): ``required`` or a named ``tool_choice`` generates one call
+    under a grammar built from the candidates' schemas, so its arguments always validate;
+    ``auto`` offers the tools through the chat template when the template supports them and
+    reads calls out of the reply (:mod:`voicecli.llm.tool_text`); with a template that does not
+    (the bundled SmolLM2), ``auto`` and ``none`` answer in text without showing the tools."""
 
     def __init__(self, model_path: str, name: str, threads: int = 2, context_tokens: int = 2048) -> None:
         try:
@@ -50,25 +71,100 @@ class LlamaChat:
             raise ModelLoadError(f"cannot load GGUF model '{name}' from {model_path}: {exc}",
                                  "check the file or pick another with --llm-model") from exc
         self._lock = threading.Lock()
+        self.template = ChatTemplate.of_model(self._llm)
+        self._parsed_grammars: set[str] = set()
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
+        replies = self.stream_reply(messages, options)
+        try:
+            for event in replies:
+                if isinstance(event, TextDelta):
+                    yield event.text
+        finally:
+            replies.close()
+
+    def stream_reply(self, messages: Sequence[ChatMessage], options: GenerationOptions,
+                     tools: ToolRequest | None = None) -> Generator[ReplyDelta, None, None]:
         with self._lock:
-            chunks = self._llm.create_chat_completion(
-                messages=[{"role": m.role, "content": m.content} for m in messages],
-                max_tokens=options.max_tokens, temperature=options.temperature,
-                stop=list(options.stop) or None, stream=True)
-            try:
-                for chunk in chunks:
-                    delta = chunk["choices"][0]["delta"].get("content")
-                    if delta:
-                        yield delta
-            finally:
-                close = getattr(chunks, "close", None)
-                if close:
-                    close()
+            if tools is not None and tools.tools and tools.choice.forces_call:
+                yield from self._forced_call(messages, options, tools)
+            elif tools is not None and tools.tools and tools.choice.mode == "auto" and self.template.supports_tools:
+                yield from self._text_or_calls(messages, options, tools)
+            else:
+                yield from self._text(self.template.render(messages), options)
+
+    def _text(self, prompt: Prompt, options: GenerationOptions) -> Iterator[ReplyDelta]:
+        count, reason = 0, "stop"
+        for piece, finished in self._generate(prompt, options, stop=(*prompt.stop, *options.stop)):
+            count, reason = count + bool(piece), finished or reason
+            if piece:
+                yield TextDelta(piece)
+        yield ReplyEnded("length" if reason == "length" else "stop", count)
+
+    def _text_or_calls(self, messages: Sequence[ChatMessage], options: GenerationOptions,
+                       tools: ToolRequest) -> Iterator[ReplyDelta]:
+        prompt = self.template.render(messages, tools.tools)
+        parser = ToolTextParser({t.name for t in tools.tools})
+        count, reason = 0, "stop"
+        for piece, finished in self._generate(prompt, options, stop=(*prompt.stop, *options.stop)):
+            count, reason = count + bool(piece), finished or reason
+            yield from parser.feed(piece)
+        tail = parser.finish()
+        yield from tail
+        called = any(isinstance(e, ToolCallDelta) for e in tail)
+        yield ReplyEnded("tool_calls" if called else "length" if reason == "length" else "stop", count)
+
+    def _forced_call(self, messages: Sequence[ChatMessage], options: GenerationOptions,
+                     tools: ToolRequest) -> Iterator[ReplyDelta]:
+        candidates = tools.candidates()
+        grammar = forced_call_grammar(candidates)
+        self._check_grammar(grammar.gbnf)
+        prompt = self.template.render(messages, candidates, describe_tools=True)
+        decoder = ForcedCallDecoder(grammar, new_call_id())
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        count, reason = 0, "stop"
+        for piece, finished in self._generate(Prompt(prompt.text + grammar.prefix, (), prompt.add_bos), options,
+                                              stop=(), grammar=LlamaGrammar.from_string(grammar.gbnf, verbose=False)):
+            count, reason = count + bool(piece), finished or reason
+            yield from decoder.feed(piece)
+        complete = reason != "length"
+        yield from decoder.finish(complete)
+        finish: FinishReason = "tool_calls" if complete and decoder.name else "length"
+        yield ReplyEnded(finish, count)
+
+    def _check_grammar(self, gbnf: str) -> None:
+        """Parse a grammar once before generating with it: llama-cpp-python does not check the
+        result of llama.cpp's parser, and a grammar it rejects crashes the process."""
+        if gbnf in self._parsed_grammars:
+            return
+        import llama_cpp
+
+        vocab = getattr(getattr(self._llm, "_model", None), "vocab", None)
+        if vocab is not None:
+            sampler = llama_cpp.llama_sampler_init_grammar(vocab, gbnf.encode("utf-8"), b"root")
+            if not sampler:
+                raise ToolSchemaError("(all)", "llama.cpp could not parse the grammar built from the schema")
+            llama_cpp.llama_sampler_free(sampler)
+        self._parsed_grammars.add(gbnf)
+
+    def _generate(self, prompt: Prompt, options: GenerationOptions, stop: tuple[str, ...],
+                  grammar: Any = None) -> Iterator[tuple[str, str | None]]:
+        """(text piece, finish reason or None) per generated token."""
+        tokens = self._llm.tokenize(prompt.text.encode("utf-8"), add_bos=prompt.add_bos, special=True)
+        chunks = self._llm.create_completion(tokens, max_tokens=options.max_tokens, temperature=options.temperature,
+                                             stop=list(stop) or None, stream=True, grammar=grammar)
+        try:
+            for chunk in chunks:
+                choice = chunk["choices"][0]
+                yield choice["text"], choice["finish_reason"]
+        finally:
+            close = getattr(chunks, "close", None)
+            if close:
+                close()
 
     def warm_up(self, system_prompt: str) -> None:
         """Evaluate the system prompt once so the first real reply starts from a warm cache."""

@@ -1,13 +1,17 @@
-"""Any OpenAI-compatible chat server (llama.cpp server, vLLM, Ollama) as the LLM tier."""
+"""Any OpenAI-compatible chat server (llama.cpp server, vLLM, Ollama) as the LLM tier. Tools,
+tool choices, past calls and ``tool`` messages pass through unchanged; the server's streamed
+text and call deltas come back as reply events."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 
 import httpx
 
 from voicecli.errors import VoicecliError
+from voicecli.llm.openai_wire import StreamDecoder, message_json, tools_body
+from voicecli.llm.tools import ReplyDelta, ReplyEnded, TextDelta, ToolCallDelta, ToolRequest
 from voicecli.llm.types import ChatMessage, GenerationOptions
 
 
@@ -32,11 +36,26 @@ class OpenAIChat:
         return max(1, len(text) // 4)
 
     def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
-        body = {"model": self.name, "stream": True, "max_tokens": options.max_tokens,
-                "temperature": options.temperature,
-                "messages": [{"role": m.role, "content": m.content} for m in messages]}
+        replies = self.stream_reply(messages, options)
+        try:
+            for event in replies:
+                if isinstance(event, TextDelta):
+                    yield event.text
+        finally:
+            replies.close()
+
+    def stream_reply(self, messages: Sequence[ChatMessage], options: GenerationOptions,
+                     tools: ToolRequest | None = None) -> Generator[ReplyDelta, None, None]:
+        body: dict[str, object] = {"model": self.name, "stream": True, "max_tokens": options.max_tokens,
+                                   "temperature": options.temperature,
+                                   "messages": [message_json(m) for m in messages]}
         if options.stop:
             body["stop"] = list(options.stop)
+        if tools is not None and tools.tools:
+            body.update(tools_body(tools))
+        decoder = StreamDecoder()
+        count = 0
+        called = False
         try:
             with self._client.stream("POST", "/chat/completions", json=body) as r:
                 if r.status_code >= 400:
@@ -47,13 +66,22 @@ class OpenAIChat:
                         continue
                     data = line[5:].strip()
                     if data == "[DONE]":
-                        return
-                    delta = json.loads(data)["choices"][0].get("delta", {}).get("content")
-                    if delta:
-                        yield delta
+                        break
+                    try:
+                        chunk = json.loads(data)
+                    except ValueError as exc:
+                        raise VoicecliError(f"LLM server sent invalid JSON: {data[:100]!r}") from exc
+                    if isinstance(chunk, dict) and "error" in chunk:
+                        raise VoicecliError(f"LLM server error: {str(chunk['error'])[:200]}")
+                    for event in decoder.feed(chunk if isinstance(chunk, dict) else {}):
+                        count += 1
+                        called = called or isinstance(event, ToolCallDelta)
+                        yield event
         except httpx.HTTPError as exc:
             raise VoicecliError(f"LLM server at {self.base_url} failed: {exc}",
                                 "check that it is running") from exc
+        reason = decoder.finish_reason or ("tool_calls" if called else "stop")
+        yield ReplyEnded(reason, decoder.completion_tokens if decoder.completion_tokens is not None else count)
 
     def warm_up(self, system_prompt: str) -> None:
         for _ in self.stream([ChatMessage("system", system_prompt), ChatMessage("user", "Hi")],

@@ -1,4 +1,5 @@
-"""The chat vocabulary."""
+"""The chat vocabulary: messages, generation options, and the :class:`ChatModel` seam.
+Tools (specs, choices, calls, reply events) are in :mod:`voicecli.llm.tools`."""
 
 from __future__ import annotations
 
@@ -6,13 +7,19 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-Role = Literal["system", "user", "assistant"]
+from voicecli.llm.tools import ReplyDelta, ToolCall, ToolRequest
+
+Role = Literal["system", "user", "assistant", "tool"]
 
 
 @dataclass(frozen=True)
 class ChatMessage:
     role: Role
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    """Calls an assistant message made (its ``content`` may then be empty)."""
+    tool_call_id: str | None = None
+    """For a ``tool`` message: the call whose result ``content`` is."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,15 @@ class ChatModel(Protocol):
         """Yield text deltas. Closing the generator cancels generation."""
         ...
 
+    def stream_reply(self, messages: Sequence[ChatMessage], options: GenerationOptions,
+                     tools: ToolRequest | None = None) -> Iterator[ReplyDelta]:
+        """Yield the reply as :class:`TextDelta` and :class:`ToolCallDelta` events, then one
+        :class:`ReplyEnded`. With ``tools`` the model may (``auto``) or must (``required``, a
+        named function) call one; ``messages`` may hold earlier calls and ``tool`` results.
+        Raises :class:`ToolSchemaError` before the first event if a forced call's schema cannot
+        be enforced. Closing the generator cancels generation."""
+        ...
+
     def count_tokens(self, text: str) -> int:
         """Tokens ``text`` takes in the model's context (an estimate for remote models)."""
         ...
@@ -61,7 +77,7 @@ def trim_history(system: ChatMessage, turns: Sequence[ChatMessage], budget_token
         kept.append(msg)
         used += cost
     kept.reverse()
-    while len(kept) > 1 and kept[0].role == "assistant":
+    while len(kept) > 1 and kept[0].role in ("assistant", "tool"):
         kept.pop(0)
     return [system, *kept]
 
@@ -81,6 +97,6 @@ def messages_to_forget(system: ChatMessage, turns: Sequence[ChatMessage], budget
     while drop < len(turns) - 1 and total > target:
         total -= costs[drop]
         drop += 1
-    while drop < len(turns) - 1 and turns[drop].role == "assistant":
+    while drop < len(turns) - 1 and turns[drop].role in ("assistant", "tool"):
         drop += 1
     return drop

@@ -1,5 +1,6 @@
 """``POST /v1/chat/completions``: OpenAI chat messages → the local (or ``--llm-url``) model's
-reply, whole or streamed as chunks. Generation runs on the LLM executor."""
+reply, whole or streamed as chunks: text, or tool calls (``tools``/``tool_choice``; see
+:mod:`voicecli.server.rest.chat_request` for the request). Generation runs on the LLM executor."""
 
 from __future__ import annotations
 
@@ -7,82 +8,37 @@ import base64
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from voicecli.concurrency import iterate_in_thread
 from voicecli.errors import VoicecliError
-from voicecli.llm.types import ChatMessage, GenerationOptions
+from voicecli.llm.openai_wire import tool_call_delta_json, tool_call_json
+from voicecli.llm.tools import (
+    ReplyDelta,
+    ReplyEnded,
+    TextDelta,
+    ToolCallAssembler,
+    ToolCallDelta,
+    ToolRequest,
+    ToolSchemaError,
+    text_reply,
+)
+from voicecli.llm.types import GenerationOptions
 from voicecli.server.http_errors import ApiError, error_body
+from voicecli.server.rest.chat_request import ChatRequest, chat_messages, tool_request
 from voicecli.server.rest.common import ERRORS, SSE_HEADERS, server_state, sse
 
 router = APIRouter()
 
 
-class TextPart(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: str
-    text: str | None = None
-
-
-class ChatMessageIn(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[TextPart] | None = None
-
-
-class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    include_usage: bool = False
-
-
-class ChatRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    model: str
-    messages: list[ChatMessageIn] = Field(..., min_length=1)
-    stream: bool = False
-    stream_options: StreamOptions | None = None
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
-    temperature: float | None = Field(None, ge=0.0, le=2.0)
-    stop: str | list[str] | None = None
-    n: int | None = Field(None, ge=1, le=1)
-
-
-_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
-
-
-def _chat_messages(body: ChatRequest, max_chars: int, max_messages: int) -> list[ChatMessage]:
-    if len(body.messages) > max_messages:
-        raise ApiError(400, f"too many messages (at most {max_messages})", "messages")
-    out: list[ChatMessage] = []
-    total = 0
-    for i, m in enumerate(body.messages):
-        role = _ROLES.get(m.role)
-        if role is None:
-            raise ApiError(400, f"messages[{i}].role {m.role[:30]!r} is not supported "
-                           "(system, developer, user, assistant)", f"messages[{i}].role")
-        if isinstance(m.content, list):
-            texts = []
-            for j, part in enumerate(m.content):
-                if part.type != "text" or part.text is None:
-                    raise ApiError(400, f"messages[{i}].content[{j}]: only text parts are supported",
-                                   f"messages[{i}].content[{j}].type")
-                texts.append(part.text)
-            content = "\n".join(texts)
-        else:
-            content = m.content or ""
-        total += len(content)
-        if total > max_chars:
-            raise ApiError(400, f"messages are longer than {max_chars} characters in total", "messages",
-                           "context_length_exceeded")
-        out.append(ChatMessage(role, content))  # type: ignore[arg-type]
-    return out
+def _schema_error(exc: ToolSchemaError, tools: ToolRequest | None) -> ApiError:
+    names = [t.name for t in tools.tools] if tools else []
+    param = f"tools[{names.index(exc.tool)}].function.parameters" if exc.tool in names else "tools"
+    return ApiError(400, f"invalid schema for {exc.message}", param, "invalid_function_parameters")
 
 
 @router.post("/v1/chat/completions", responses=ERRORS)
@@ -90,7 +46,8 @@ async def create_chat_completion(request: Request, body: ChatRequest) -> Respons
     state = server_state(request)
     limits = state.config.limits
     settings = state.engines.settings
-    messages = _chat_messages(body, limits.max_chat_chars, limits.max_chat_messages)
+    messages = chat_messages(body, limits.max_chat_chars, limits.max_chat_messages)
+    tools = tool_request(body)
     max_tokens = min(body.max_completion_tokens or body.max_tokens or settings.llm.max_reply_tokens, limits.max_tokens)
     stop = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
     if len(stop) > 4 or any(len(s) > 200 for s in stop):
@@ -98,23 +55,36 @@ async def create_chat_completion(request: Request, body: ChatRequest) -> Respons
     options = GenerationOptions(max_tokens=max_tokens, stop=tuple(s for s in stop if s),
                                 temperature=settings.llm.temperature if body.temperature is None else body.temperature)
     chat = state.engines.chat
+    uses_tools = tools is not None or any(m.tool_calls or m.role == "tool" for m in messages)
     counts = {"completion": 0, "prompt": 0}
     t0 = time.monotonic()
 
-    def job(stop_event: threading.Event) -> Iterator[str]:
+    def job(stop_event: threading.Event) -> Iterator[ReplyDelta]:
         counts["prompt"] = sum(chat.count_tokens(m.content) + 4 for m in messages)
-        for delta in chat.stream(messages, options):
-            counts["completion"] += 1
-            yield delta
-            if stop_event.is_set():
-                return
+        replies = (chat.stream_reply(messages, options, tools) if uses_tools
+                   else text_reply(chat.stream(messages, options), max_tokens))
+        try:
+            for event in replies:
+                if isinstance(event, ReplyEnded):
+                    counts["completion"] = event.completion_tokens or counts["completion"]
+                else:
+                    counts["completion"] += 1
+                yield event
+                if stop_event.is_set():
+                    return
+        finally:
+            close = getattr(replies, "close", None)
+            if close is not None:
+                close()
 
-    deltas = iterate_in_thread(state.llm_pool, job)
+    events = iterate_in_thread(state.llm_pool, job)
     try:
-        first: str | None = await deltas.__anext__()
+        first: ReplyDelta = await events.__anext__()
         state.metrics.observe("llm_first_token", time.monotonic() - t0)
     except StopAsyncIteration:
-        first = None
+        first = ReplyEnded("stop", 0)
+    except ToolSchemaError as exc:
+        raise _schema_error(exc, tools) from None
     except ValueError as exc:  # llama.cpp: prompt longer than the context window
         raise ApiError(400, f"the request does not fit the model: {exc}", "messages",
                        "context_length_exceeded") from None
@@ -125,45 +95,65 @@ async def create_chat_completion(request: Request, body: ChatRequest) -> Respons
     created = int(time.time())
     model = chat.name
 
-    def finish_reason() -> str:
-        return "length" if counts["completion"] >= max_tokens else "stop"
-
     def usage() -> dict[str, int]:
         return {"prompt_tokens": counts["prompt"], "completion_tokens": counts["completion"],
                 "total_tokens": counts["prompt"] + counts["completion"]}
 
-    def chunk(delta: dict[str, Any], reason: str | None = None) -> bytes:
-        return sse({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                     "system_fingerprint": None,
-                     "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}]})
+    async def all_events() -> AsyncIterator[ReplyDelta]:
+        yield first
+        if not isinstance(first, ReplyEnded):
+            async for event in events:
+                yield event
 
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
-        async def events() -> AsyncIterator[bytes]:
+        def chunk(delta: dict[str, Any], reason: str | None = None) -> bytes:
+            return sse({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                        "system_fingerprint": None,
+                        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}]})
+
+        async def stream() -> AsyncIterator[bytes]:
             try:
-                yield chunk({"role": "assistant", "content": ""})
-                if first is not None:
-                    yield chunk({"content": first})
-                async for delta in deltas:
-                    yield chunk({"content": delta})
-                yield chunk({}, finish_reason())
+                yield chunk({"role": "assistant", "content": None if isinstance(first, ToolCallDelta) else ""})
+                async for event in all_events():
+                    if isinstance(event, TextDelta):
+                        yield chunk({"content": event.text})
+                    elif isinstance(event, ToolCallDelta):
+                        yield chunk({"tool_calls": [tool_call_delta_json(event)]})
+                    else:
+                        yield chunk({}, event.finish_reason)
                 if include_usage:
                     yield sse({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                                "choices": [], "usage": usage()})
+                               "choices": [], "usage": usage()})
             except (VoicecliError, ValueError) as exc:
                 yield sse(error_body(f"generation failed: {exc}", "server_error"))
             finally:
-                await deltas.aclose()
+                await events.aclose()
             yield b"data: [DONE]\n\n"
-        return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+        return StreamingResponse(stream(), media_type="text/event-stream", headers=SSE_HEADERS)
 
+    texts: list[str] = []
+    calls = ToolCallAssembler()
+    finish = "stop"
     try:
-        text = (first or "") + "".join([d async for d in deltas])
+        async for event in all_events():
+            if isinstance(event, TextDelta):
+                texts.append(event.text)
+            elif isinstance(event, ToolCallDelta):
+                calls.add(event)
+            else:
+                finish = event.finish_reason
     except (VoicecliError, ValueError) as exc:
         raise ApiError(502, f"LLM backend failed: {exc}", None, "upstream_error", "server_error") from None
+    finally:
+        await events.aclose()
+    made = calls.calls()
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not made else None,
+                               "refusal": None}
+    if made:
+        message["tool_calls"] = [tool_call_json(c) for c in made]
     return JSONResponse({"id": cid, "object": "chat.completion", "created": created, "model": model,
                          "system_fingerprint": None,
-                         "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
-                                      "logprobs": None, "finish_reason": finish_reason()}],
+                         "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
                          "usage": usage()})
