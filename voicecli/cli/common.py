@@ -9,17 +9,44 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from voicecli.config import ResolvedSettings, resolve
 from voicecli.errors import VoicecliError
 
-err_console = Console(stderr=True, highlight=False)
-out_console = Console(highlight=False)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from voicecli.config import ResolvedSettings
+
+
+class _LazyConsole:
+    """A Rich console made on first use: importing the CLI (as ``--help`` does) costs no Rich import.
+    Reads and writes of attributes go to the real console."""
+
+    def __init__(self, **options: Any) -> None:
+        object.__setattr__(self, "_options", options)
+        object.__setattr__(self, "_console", None)
+
+    def _real(self) -> Console:
+        console = object.__getattribute__(self, "_console")
+        if console is None:
+            from rich.console import Console
+
+            console = Console(**object.__getattribute__(self, "_options"))
+            object.__setattr__(self, "_console", console)
+        return console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._real(), name, value)
+
+
+err_console: Console = cast("Console", _LazyConsole(stderr=True, highlight=False))
+out_console: Console = cast("Console", _LazyConsole(highlight=False))
 
 EXIT_INTERRUPTED = 130
 """Exit code after Ctrl-C (128 + SIGINT), as shells report it."""
@@ -28,34 +55,39 @@ EXIT_INTERRUPTED = 130
 
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-HistoryPathOpt = Annotated[Path | None, typer.Option("--history", help="SQLite file for the conversation history.")]
+HistoryPathOpt = Annotated[Path | None, typer.Option(
+    "--history", metavar="PATH", help="SQLite file for the conversation history.")]
 AllowDownloadOpt = Annotated[bool | None, typer.Option("--allow-download",
                                                        help="Allow model downloads from the Hugging Face hub.")]
 
 # speech to text
 ModelOpt = Annotated[str | None, typer.Option(
-    "--model", "-m", help="Whisper model: a name from `voicecli models`, a CTranslate2 directory, or a hub id.")]
+    "--model", "-m", metavar="NAME",
+    help="Whisper model: a name from `voicecli models`, a CTranslate2 directory, or a hub id.")]
 LanguageOpt = Annotated[str | None, typer.Option(
-    "--language", "-l", help="Spoken language code (en, de, …); omit to detect it (multilingual models).")]
-DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cpu or cuda.")]
+    "--language", "-l", metavar="CODE",
+    help="Spoken language code (en, de, …); omit to detect it (multilingual models).")]
+DeviceOpt = Annotated[str | None, typer.Option("--device", metavar="DEVICE", help="auto, cpu or cuda.")]
 ComputeTypeOpt = Annotated[str | None, typer.Option(
-    "--compute-type", help="CTranslate2 compute type: int8, float32, float16, int8_float16, default.")]
-BeamSizeOpt = Annotated[int | None, typer.Option("--beam-size", help="Beam size (1 = greedy, fastest).")]
-ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="CPU threads (0 = all cores).")]
+    "--compute-type", metavar="TYPE",
+    help="CTranslate2 compute type: int8, float32, float16, int8_float16, default.")]
+BeamSizeOpt = Annotated[int | None, typer.Option("--beam-size", metavar="N", help="Beam size (1 = greedy, fastest).")]
+ThreadsOpt = Annotated[int | None, typer.Option("--threads", metavar="N", help="CPU threads (0 = all cores).")]
 
 # the reply (LLM) and the voice (TTS)
 LlmModelOpt = Annotated[str | None, typer.Option(
-    "--llm-model", help="GGUF model (name or path), or the model name at --llm-url.")]
+    "--llm-model", metavar="NAME", help="GGUF model (name or path), or the model name at --llm-url.")]
 LlmUrlOpt = Annotated[str | None, typer.Option(
-    "--llm-url", help="Use an OpenAI-compatible server (…/v1) for replies.")]
-LlmMaxTokensOpt = Annotated[int | None, typer.Option("--llm-max-tokens", help="Longest reply, in tokens.")]
-SystemOpt = Annotated[str | None, typer.Option("--system", help="System prompt for the assistant.")]
-VoiceOpt = Annotated[str | None, typer.Option("--voice", help="Piper voice (name or .onnx path).")]
+    "--llm-url", metavar="URL", help="Use an OpenAI-compatible server (…/v1) for replies.")]
+LlmMaxTokensOpt = Annotated[int | None, typer.Option("--llm-max-tokens", metavar="N", help="Longest reply, in tokens.")]
+SystemOpt = Annotated[str | None, typer.Option("--system", metavar="TEXT", help="System prompt for the assistant.")]
+VoiceOpt = Annotated[str | None, typer.Option("--voice", metavar="NAME", help="Piper voice (name or .onnx path).")]
 
 # turn taking and audio
 VadThresholdOpt = Annotated[float | None, typer.Option(
-    "--vad-threshold", help="Speech probability threshold (0-1).")]
-EndSilenceOpt = Annotated[int | None, typer.Option("--end-silence-ms", help="Silence that ends the user's turn.")]
+    "--vad-threshold", metavar="PROB", help="Speech probability threshold (0-1).")]
+EndSilenceOpt = Annotated[int | None, typer.Option(
+    "--end-silence-ms", metavar="MS", help="Silence that ends the user's turn.")]
 EchoCancelOpt = Annotated[bool | None, typer.Option(
     "--echo-cancel/--no-echo-cancel", help="Cancel the assistant's voice from the microphone.")]
 
@@ -64,10 +96,14 @@ EchoCancelOpt = Annotated[bool | None, typer.Option(
 
 def settings_from(cli: Mapping[str, Any]) -> ResolvedSettings:
     """Resolve the settings once, with the flags (dotted keys; None = not given) on top."""
+    from voicecli.config import resolve  # pydantic: imported when a command runs, not for --help
+
     return resolve(cli)
 
 
 def print_error(message: str) -> None:
+    from rich.markup import escape
+
     err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
 
 

@@ -25,7 +25,8 @@ def register(app: typer.Typer) -> None:
 
 
 def models(
-    kind: Annotated[str | None, typer.Option("--kind", "-k", help="Only this kind: stt, tts, llm or vad.")] = None,
+    kind: Annotated[str | None, typer.Option(
+        "--kind", "-k", metavar="KIND", help="Only this kind: stt, tts, llm or vad.")] = None,
     json_out: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:

@@ -57,14 +57,15 @@ def devices(verbose: VerboseOpt = False) -> None:
 
 def talk(
     input: Annotated[Path | None, typer.Option(
-        "--input", "-i",
+        "--input", "-i", metavar="FILE",
         help="Play this recording into the pipeline in real time instead of using a microphone.")] = None,
     output: Annotated[Path | None, typer.Option(
-        "--output", "-o",
+        "--output", "-o", metavar="FILE",
         help="Write what the assistant says to this WAV (true timeline) instead of a speaker.")] = None,
     input_device: Annotated[str | None, typer.Option(
-        "--input-device", help="Microphone by index or name (see `voicecli devices`).")] = None,
-    output_device: Annotated[str | None, typer.Option("--output-device", help="Speaker by index or name.")] = None,
+        "--input-device", metavar="DEVICE", help="Microphone by index or name (see `voicecli devices`).")] = None,
+    output_device: Annotated[str | None, typer.Option(
+        "--output-device", metavar="DEVICE", help="Speaker by index or name.")] = None,
     system: SystemOpt = None,
     ptt: Annotated[bool, typer.Option(
         "--ptt", help="Push-to-talk: space starts listening, space again sends.")] = False,
@@ -80,7 +81,8 @@ def talk(
     llm_url: LlmUrlOpt = None,
     llm_max_tokens: LlmMaxTokensOpt = None,
     voice: VoiceOpt = None,
-    speed: Annotated[float | None, typer.Option("--speed", help="Speaking speed (1.0 = normal).")] = None,
+    speed: Annotated[float | None, typer.Option(
+        "--speed", metavar="FACTOR", help="Speaking speed (1.0 = normal).")] = None,
     vad_threshold: VadThresholdOpt = None,
     end_silence_ms: EndSilenceOpt = None,
     min_speech_ms: Annotated[int | None, typer.Option("--min-speech-ms", help="Shorter sounds are ignored.")] = None,
