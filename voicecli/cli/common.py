@@ -50,6 +50,8 @@ out_console: Console = cast("Console", _LazyConsole(highlight=False))
 
 EXIT_INTERRUPTED = 130
 """Exit code after Ctrl-C (128 + SIGINT), as shells report it."""
+EXIT_BROKEN_PIPE = 141
+"""Exit code when the reader of our output went away (128 + SIGPIPE), as shells report it."""
 
 # ---------------------------------------------------------------- options shared by several commands
 
@@ -122,6 +124,12 @@ def handle_errors(verbose: bool) -> Iterator[None]:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except BrokenPipeError:  # the reader went away (`voicecli config | head`): stop quietly, as other tools do
+        import os
+        import sys
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes at exit
+        raise typer.Exit(EXIT_BROKEN_PIPE) from None
     except Exception as exc:  # noqa: BLE001 - the CLI's top-level boundary: any bug still ends in one line
         if verbose:
             err_console.print_exception()
