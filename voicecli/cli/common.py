@@ -131,8 +131,24 @@ def handle_errors(verbose: bool) -> Iterator[None]:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes at exit
         raise typer.Exit(EXIT_BROKEN_PIPE) from None
     except Exception as exc:  # noqa: BLE001 - the CLI's top-level boundary: any bug still ends in one line
+        if caused_by_interrupt(exc):  # Ctrl-C inside a native module's import: "ImportError: initialization failed"
+            err_console.print("interrupted")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         if verbose:
             err_console.print_exception()
         else:
             print_error(f"unexpected {type(exc).__name__}: {exc} (run again with --verbose for details)")
         raise typer.Exit(1) from exc
+
+
+def caused_by_interrupt(exc: BaseException) -> bool:
+    """Whether a Ctrl-C is behind ``exc``: pybind11 modules (onnxruntime, ctranslate2) turn a
+    KeyboardInterrupt during their import into ``ImportError: initialization failed``."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False

@@ -20,10 +20,6 @@ FIRST_WORDS_MAX_CHARS = 40
 """How much of each session's first question the listing shows (cut after a word, with "…")."""
 CANDIDATES_SHOWN = 10
 """An ambiguous id prefix lists at most this many of the sessions it matches."""
-LATENCY_STAGES = (("endpoint_wait", "endpoint"), ("stt", "stt"), ("stt_wait", "stt wait"),
-                  ("llm_first_token", "llm 1st token"), ("tts_first_audio", "tts 1st audio"),
-                  ("voice_to_voice", "voice-to-voice"))
-"""Each turn's latency figures (``latency_ms`` keys), in pipeline order, with their labels."""
 
 
 def register(app: typer.Typer) -> None:
@@ -72,7 +68,7 @@ def _find(store: HistoryStore, session: str) -> str:
     candidates = [] if session == "last" else store.sessions(limit=CANDIDATES_SHOWN + 1, prefix=session)
     if not candidates:
         raise VoicecliError(f"no session matches '{session}'", "run `voicecli history` to list them")
-    from voicecli.cli.tables import clip_words
+    from voicecli.tui.textfit import clip_words
 
     more = " (the newest shown)" if len(candidates) > CANDIDATES_SHOWN else ""
     for c in candidates[:CANDIDATES_SHOWN]:
@@ -106,15 +102,10 @@ def _print_sessions(rows: list[SessionSummary]) -> None:
     out_console.print(table)
 
 
-def latency_items(latency_ms: dict[str, Any]) -> list[str]:
-    """``["endpoint 400 ms", "stt 120 ms", …, "voice-to-voice 910 ms"]``; stages that did not run are left out."""
-    return [f"{label} {latency_ms[key]:,.0f} ms" for key, label in LATENCY_STAGES if latency_ms.get(key) is not None]
-
-
 def _print_transcript(sid: str, summary: list[SessionSummary], turns: list[dict[str, Any]]) -> None:
     from rich.markup import escape
 
-    from voicecli.cli.tables import pack
+    from voicecli.tui.latency import latency_lines
 
     started = f" · {_when(summary[0].started_at)}" if summary else ""
     out_console.print(f"[bold]session {escape(sid)}[/]{started} · {len(turns)} turn{'s' * (len(turns) != 1)}",
@@ -123,8 +114,5 @@ def _print_transcript(sid: str, summary: list[SessionSummary], turns: list[dict[
         out_console.print(f"[cyan]you:[/] {escape(t['user'])}", highlight=False)
         mark = " [red]\\[interrupted][/]" if t["interrupted"] else ""
         out_console.print(f"[magenta]assistant:[/] {escape(t['assistant'])}{mark}", highlight=False)
-        items = latency_items(t["latency_ms"])
-        if items:
-            lines = pack(items, max(out_console.width - len("  latency: "), 20))
-            out_console.print("\n".join(("  latency: " if i == 0 else " " * 11) + line for i, line in enumerate(lines)),
-                              style="dim", highlight=False, markup=False)
+        for line in latency_lines(t["latency_ms"], out_console.width):
+            out_console.print(line, style="dim", highlight=False, markup=False)

@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module under voicecli.cli that registers it, the one line `voicecli --help` shows)
     "transcribe": ("transcribe", "Transcribe audio or video files to txt, srt, vtt, json or tsv."),
     "talk": ("talk", "Talk with the assistant: speak, and hear its reply."),
-    "devices": ("talk", "List the microphones and speakers you can use."),
+    "devices": ("devices", "List the microphones and speakers you can use."),
     "bench": ("bench", "Measure the latency and accuracy of each stage and of whole turns."),
     "serve": ("serve", "Serve the OpenAI-compatible API, the realtime WebSocket and Wyoming."),
     "models": ("models", "List the models you can use now, and the ones you could download."),

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from voicecli.tui.textfit import clip_words
+
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
     from rich.measure import Measurement
@@ -47,18 +49,6 @@ def shorten_path(path: str | Path, width: int) -> str:
     if len(shortened) <= width:
         return shortened
     return "…" + text[-(width - 1):] if width > 1 else "…"
-
-
-def clip_words(text: str, max_chars: int) -> str:
-    """``text`` (whitespace collapsed) in at most ``max_chars``: cut after a whole word, with "…"
-    whenever anything was left out. Only a single word longer than that is cut inside."""
-    text = " ".join(text.split())
-    if len(text) <= max_chars:
-        return text
-    cut = text[:max_chars - 1]
-    if text[max_chars - 1] != " " and " " in cut:
-        cut = cut.rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:") + "…"
 
 
 class PathText:
@@ -100,18 +90,6 @@ class WordsText:
         from rich.text import Text
 
         yield Text(clip_words(self.text, options.max_width), style=self.style, no_wrap=True, overflow="ellipsis")
-
-
-def pack(items: Sequence[str], width: int, separator: str = " · ") -> list[str]:
-    """Join ``items`` with ``separator`` into lines of at most ``width`` characters, breaking only
-    between items (an item wider than ``width`` gets a line of its own)."""
-    lines: list[str] = []
-    for item in items:
-        if lines and len(lines[-1]) + len(separator) + len(item) <= width:
-            lines[-1] += separator + item
-        else:
-            lines.append(item)
-    return lines
 
 
 def new_table(*headers: str, title: str | None = None) -> Table:

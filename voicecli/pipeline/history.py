@@ -9,6 +9,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from voicecli.errors import VoicecliError
 from voicecli.pipeline.events import TurnRecord
@@ -65,7 +66,7 @@ class HistoryStore:
             (len(prefix), prefix, limit)).fetchall()
         return [SessionSummary(*r) for r in rows]
 
-    def turns(self, session_id: str) -> list[dict]:
+    def turns(self, session_id: str) -> list[dict[str, Any]]:
         rows = self._db.execute(
             "SELECT turn, user, assistant, interrupted, started_at, ended_at, latency FROM turns "
             "WHERE session_id = ? ORDER BY turn", (session_id,)).fetchall()
