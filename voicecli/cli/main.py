@@ -16,17 +16,17 @@ from voicecli.cli.help import HELP_MAX_WIDTH, PlainHelpCommand, PlainHelpGroup, 
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module under voicecli.cli that registers it, the one line `voicecli --help` shows)
-    "transcribe": ("transcribe", "Transcribe audio or video files to txt, srt, vtt, json or tsv."),
+    "transcribe": ("transcribe", "Transcribe audio and video files to text or subtitles."),
     "talk": ("talk", "Talk with the assistant: speak, and hear its reply."),
     "devices": ("devices", "List the microphones and speakers you can use."),
-    "bench": ("bench", "Measure the latency and accuracy of each stage and of whole turns."),
-    "serve": ("serve", "Serve the OpenAI-compatible API, the realtime WebSocket and Wyoming."),
-    "models": ("models", "List the models you can use now, and the ones you could download."),
+    "bench": ("bench", "Measure latency and accuracy, stage by stage and end to end."),
+    "serve": ("serve", "Serve an OpenAI-compatible API, realtime WebSocket, Wyoming."),
+    "models": ("models", "List the models you can use now and the ones to download."),
     "doctor": ("models", "Check that this machine is ready, and say what to fix."),
-    "config": ("models", "Show every setting: its value, where it came from and what it does."),
+    "config": ("models", "Show every setting, its value and where that came from."),
     "history": ("history", "List past conversations, or show one with its latencies."),
 }
-"""Every command, in the order ``voicecli --help`` lists them."""
+"""Every command, in the order ``voicecli --help`` lists them; each line fits an 80-column terminal."""
 
 
 def load_command(name: str) -> Any:
@@ -79,7 +79,7 @@ def _main() -> None:
 
 
 def run() -> None:
-    app()
+    app(prog_name="voicecli")  # also under `python -m voicecli.cli.main`
 
 
 if __name__ == "__main__":

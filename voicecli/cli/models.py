@@ -157,7 +157,7 @@ def _print_settings(rows: list[SettingRow]) -> None:
     from rich.markup import escape
     from rich.text import Text
 
-    from voicecli.cli.tables import PathText, is_piped, new_table, print_tsv, tilde
+    from voicecli.cli.tables import PathText, WordsText, is_piped, new_table, print_tsv, tilde
     from voicecli.config import config_path
 
     if is_piped(out_console):
@@ -171,12 +171,12 @@ def _print_settings(rows: list[SettingRow]) -> None:
     table.columns[0].no_wrap = table.columns[2].no_wrap = True
     table.columns[1].max_width = CONFIG_VALUE_MAX_CHARS
     for r in rows:
-        value: Any = (PathText(str(r.value)) if r.key in CONFIG_PATH_KEYS and r.value
-                      else Text(_plain_value(r.value) or "-", style="" if r.value not in (None, "") else "dim",
-                                no_wrap=True, overflow="ellipsis"))
+        shown = _plain_value(r.value)
+        value: Any = (PathText(shown) if r.key in CONFIG_PATH_KEYS and shown
+                      else WordsText(shown, CONFIG_VALUE_MAX_CHARS, min_chars=8) if shown else Text("-", style="dim"))
         source = r.source.split(" ", 1)[0]  # "file (path)" → "file": the path is in the title
         table.add_row(r.key, value, Text(source, style="dim" if source == "default" else "bold"),
-                      *([Text(r.description, style="dim", no_wrap=True, overflow="ellipsis")] if described else []))
+                      *([WordsText(r.description, len(r.description), style="dim")] if described else []))
     out_console.print(table)
     out_console.print("[dim]Set a key in the config file (\\[stt] model = \"base\"), in the environment "
                       "(VOICECLI_STT_MODEL=base) or with a flag. Whole values and descriptions: "

@@ -35,7 +35,7 @@ STATE_STYLE = {AssistantState.LISTENING: "green", AssistantState.HEARING: "bold 
                AssistantState.THINKING: "yellow", AssistantState.SPEAKING: "magenta"}
 PTT_WAITING = "press space to talk"
 """What the state line says in push-to-talk mode while the microphone is closed."""
-LABEL_WIDTH = len(PTT_WAITING)
+LABEL_WIDTH = len(PTT_WAITING) + 1
 HEAD_ROWS = 4
 LATENCY_ROWS = 6
 INPUT_ROWS = 3
@@ -105,7 +105,7 @@ class TalkView:
         elif isinstance(ev, TurnCompleted):
             rec = ev.record
             self.turns.append(rec)
-            text = rec.assistant + (" [interrupted]" if rec.interrupted else "")
+            text = (rec.assistant or "[no reply]") + (" [interrupted]" if rec.interrupted else "")
             later = next((i for i, m in enumerate(self.lines) if m.turn > rec.turn), len(self.lines))
             self.lines.insert(later, Message("assistant", text, rec.turn))
             if rec.turn >= self.partial_turn:
