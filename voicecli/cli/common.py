@@ -9,44 +9,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.console import Console
 
 from voicecli.errors import VoicecliError
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from voicecli.config import ResolvedSettings
 
 
-class _LazyConsole:
-    """A Rich console made on first use: importing the CLI (as ``--help`` does) costs no Rich import.
-    Reads and writes of attributes go to the real console."""
-
-    def __init__(self, **options: Any) -> None:
-        object.__setattr__(self, "_options", options)
-        object.__setattr__(self, "_console", None)
-
-    def _real(self) -> Console:
-        console = object.__getattribute__(self, "_console")
-        if console is None:
-            from rich.console import Console
-
-            console = Console(**object.__getattribute__(self, "_options"))
-            object.__setattr__(self, "_console", console)
-        return console
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real(), name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        setattr(self._real(), name, value)
-
-
-err_console: Console = cast("Console", _LazyConsole(stderr=True, highlight=False))
-out_console: Console = cast("Console", _LazyConsole(highlight=False))
+err_console = Console(stderr=True, highlight=False)
+out_console = Console(highlight=False)
 
 EXIT_INTERRUPTED = 130
 """Exit code after Ctrl-C (128 + SIGINT), as shells report it."""
