@@ -157,7 +157,7 @@ def _print_settings(rows: list[SettingRow]) -> None:
     from rich.markup import escape
     from rich.text import Text
 
-    from voicecli.cli.tables import PathText, WordsText, is_piped, new_table, print_tsv, tilde
+    from voicecli.cli.tables import PathText, WordsText, is_piped, new_table, print_tsv, shorten_path
     from voicecli.config import config_path
 
     if is_piped(out_console):
@@ -165,9 +165,11 @@ def _print_settings(rows: list[SettingRow]) -> None:
                   [[r.key, _plain_value(r.value), r.source, r.env, r.description] for r in rows])
         return
     file = config_path()
-    title = f"config file: {escape(tilde(file))}" + ("" if file.exists() else " (not present: defaults apply)")
+    note = "" if file.exists() else " (not present: defaults apply)"
+    room = out_console.width - len("config file: ") - len(note)
+    out_console.print(f"[bold]config file:[/] {escape(shorten_path(file, max(room, 20)))}{note}", highlight=False)
     described = out_console.width >= CONFIG_DESCRIPTION_MIN_COLUMNS
-    table = new_table("key", "value", "source", *(["description"] if described else []), title=title)
+    table = new_table("key", "value", "source", *(["description"] if described else []))
     table.columns[0].no_wrap = table.columns[2].no_wrap = True
     table.columns[1].max_width = CONFIG_VALUE_MAX_CHARS
     for r in rows:
