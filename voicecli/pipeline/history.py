@@ -57,11 +57,13 @@ class HistoryStore:
             (session_id, rec.turn, rec.user, rec.assistant, rec.full_reply, int(rec.interrupted),
              rec.started_at, rec.ended_at, json.dumps(rec.latency.as_dict())))
 
-    def sessions(self, limit: int = 50) -> list[SessionSummary]:
+    def sessions(self, limit: int = 50, prefix: str = "") -> list[SessionSummary]:
+        """The newest sessions first; only those whose id starts with ``prefix`` when given."""
         rows = self._db.execute(
             "SELECT s.id, s.started_at, COUNT(t.turn), COALESCE((SELECT user FROM turns WHERE session_id = s.id "
             "ORDER BY turn LIMIT 1), '') FROM sessions s LEFT JOIN turns t ON t.session_id = s.id "
-            "GROUP BY s.id ORDER BY s.started_at DESC LIMIT ?", (limit,)).fetchall()
+            "WHERE substr(s.id, 1, ?) = ? GROUP BY s.id ORDER BY s.started_at DESC LIMIT ?",
+            (len(prefix), prefix, limit)).fetchall()
         return [SessionSummary(*r) for r in rows]
 
     def turns(self, session_id: str) -> list[dict[str, Any]]:

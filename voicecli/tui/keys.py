@@ -1,18 +1,36 @@
-"""Single-key input from the terminal in cbreak mode, restored on every exit path."""
+"""Single-key input from the terminal in cbreak mode, restored on every exit path.
+
+Keys reach ``on_key`` as one character (UTF-8 decoded), or as a name for the few escape
+sequences the live screen uses (:data:`NAMED_KEYS`: arrows, Page Up/Down, Home/End) and a
+lone Escape ("esc"). Ctrl-C still raises KeyboardInterrupt (cbreak keeps signals on)."""
 
 from __future__ import annotations
 
 import atexit
+import codecs
 import os
 import select
 import sys
 import threading
 from collections.abc import Callable
 
+ESCAPE_WAIT_S = 0.03
+"""How long after ESC the rest of an escape sequence may take to arrive (else it is the Esc key)."""
+NAMED_KEYS = {"[A": "up", "[B": "down", "OA": "up", "OB": "down", "[5~": "pgup", "[6~": "pgdn",
+              "[H": "home", "[F": "end", "OH": "home", "OF": "end", "[1~": "home", "[4~": "end"}
+"""Escape sequence (after ESC) → key name."""
+
+
+def parse_escape(sequence: str) -> str | None:
+    """The name of the key an escape sequence (the part after ESC) stands for; "esc" for none,
+    None for a sequence the screen does not use."""
+    if not sequence:
+        return "esc"
+    return NAMED_KEYS.get(sequence)
+
 
 class KeyReader:
-    """Reads single keys on a background thread and calls ``on_key``. A no-op when stdin is not
-    a terminal."""
+    """Reads keys on a background thread and calls ``on_key``. A no-op when stdin is not a terminal."""
 
     def __init__(self, on_key: Callable[[str], None]) -> None:
         self.on_key = on_key
@@ -20,6 +38,7 @@ class KeyReader:
         self._thread: threading.Thread | None = None
         self._saved: list | None = None
         self._fd = -1
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="ignore")
 
     def __enter__(self) -> KeyReader:
         if not sys.stdin.isatty():
@@ -35,13 +54,32 @@ class KeyReader:
         self._thread.start()
         return self
 
+    def _ready(self, timeout_s: float) -> bool:
+        return bool(select.select([self._fd], [], [], timeout_s)[0])
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            ready, _, _ = select.select([self._fd], [], [], 0.05)
-            if ready:
-                ch = os.read(self._fd, 1).decode(errors="ignore")
-                if ch:
-                    self.on_key(ch)
+            if not self._ready(0.05):
+                continue
+            data = os.read(self._fd, 1)
+            if not data:
+                return
+            if data == b"\x1b":
+                self._escape()
+                continue
+            text = self._decoder.decode(data)
+            if text:
+                self.on_key(text)
+
+    def _escape(self) -> None:
+        sequence = b""
+        while len(sequence) < 8 and self._ready(ESCAPE_WAIT_S):
+            sequence += os.read(self._fd, 1)
+            if len(sequence) >= 2 and (sequence[-1:].isalpha() or sequence.endswith(b"~")):
+                break
+        name = parse_escape(sequence.decode(errors="ignore"))
+        if name is not None:
+            self.on_key(name)
 
     def restore(self) -> None:
         if self._saved is not None:
