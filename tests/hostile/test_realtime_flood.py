@@ -18,6 +18,8 @@ MEASURE_S = 5.0
 SLACK_S = 0.05
 """Scheduler noise on a shared two-core machine, added to the 2× bound."""
 MAX_RSS_GROWTH_MB = 150
+MAX_HEALTH_S = 1.0
+MAX_TURN_S = 2.5
 
 
 def test_invalid_event_flood_is_cut_off_and_others_keep_their_latency(tmp_path) -> None:
@@ -45,7 +47,8 @@ def test_invalid_event_flood_is_cut_off_and_others_keep_their_latency(tmp_path) 
         assert stats.get("close_1008", 0) >= 1, stats  # thrown out, as documented
         assert attacked.health_median_s <= 2 * unloaded.health_median_s + SLACK_S, (unloaded, attacked)
         assert attacked.turn_median_s <= 2 * unloaded.turn_median_s + SLACK_S, (unloaded, attacked)
-        assert max(attacked.turn_s) < 4 * unloaded.turn_median_s + 0.5, (unloaded, attacked)
+        # Generous bounds on the worst case (before the fix: /health 11 s, a turn 9.8 s).
+        assert max(attacked.health_s) < MAX_HEALTH_S and max(attacked.turn_s) < MAX_TURN_S, (unloaded, attacked)
         assert rss_during - rss_before < MAX_RSS_GROWTH_MB
         server.wait_idle()
         log = server.log_text()

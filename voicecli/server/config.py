@@ -33,6 +33,7 @@ class Limits:
     realtime_events_per_s: float = 250.0
     """Sustained client events per second on one realtime connection (a microphone sends 25–50)."""
     realtime_event_burst: int = 1000
+    """Events one realtime connection may send at once above the sustained rate."""
     realtime_bytes_per_s: float = 2 * 1024 * 1024
     """Sustained client bytes per second on one realtime connection (live audio is ~64 KB/s)."""
     realtime_byte_burst: int = 32 * 1024 * 1024
@@ -42,6 +43,7 @@ class Limits:
     max_item_text_bytes: int = 1024 * 1024
     """Text (UTF-8 bytes) all items of one realtime session hold together."""
     max_tools: int = 128
+    """Tools a realtime ``session.update`` may declare (accepted and echoed, not applied)."""
     max_tools_bytes: int = 256 * 1024
     """``session.tools`` as JSON, all tools together."""
     max_sessions: int = 8
