@@ -30,6 +30,22 @@ class Limits:
     """Uncommitted input audio kept per realtime session."""
     max_outbound_bytes: int = 32 * 1024 * 1024
     """Unsent server events queued for one realtime client before it is dropped as too slow."""
+    realtime_events_per_s: float = 250.0
+    """Sustained client events per second on one realtime connection (a microphone sends 25–50)."""
+    realtime_event_burst: int = 1000
+    """Events one realtime connection may send at once above the sustained rate."""
+    realtime_bytes_per_s: float = 2 * 1024 * 1024
+    """Sustained client bytes per second on one realtime connection (live audio is ~64 KB/s)."""
+    realtime_byte_burst: int = 32 * 1024 * 1024
+    """At least one largest event; beyond either rate the client gets an error and close 1008."""
+    max_items: int = 1000
+    """Conversation items per realtime session; beyond, ``conversation.item.create`` is refused."""
+    max_item_text_bytes: int = 1024 * 1024
+    """Text (UTF-8 bytes) all items of one realtime session hold together."""
+    max_tools: int = 128
+    """Tools a realtime ``session.update`` may declare (accepted and echoed, not applied)."""
+    max_tools_bytes: int = 256 * 1024
+    """``session.tools`` as JSON, all tools together."""
     max_sessions: int = 8
     """Concurrent realtime sessions; more get HTTP 503 (or an error event)."""
     idle_timeout_s: float = 300.0

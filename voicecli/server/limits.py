@@ -3,6 +3,7 @@ and the realtime session slots."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 INSECURE_KEY_PROTOCOL = "openai-insecure-api-key."
 """Browsers cannot set headers on a WebSocket; OpenAI's clients offer the key as a subprotocol."""
+DENIAL_SETTLE_YIELDS = 3
+"""Event-loop turns a refused WebSocket waits after its HTTP answer (see :func:`deny_websocket`)."""
 
 
 class SessionSlots:
@@ -97,20 +100,27 @@ class BodyLimitMiddleware:
                 await _send_json(send, 413, error_body(message, code="request_too_large"))
 
 
-def _bearer(scope: Scope) -> str | None:
+def _bearer(scope: Scope) -> bytes | None:
+    """The key of an ``Authorization: Bearer`` header, as the bytes the client sent."""
     for name, value in scope.get("headers", []):
         if name == b"authorization":
-            text = value.decode("latin-1").strip()
-            if text[:7].lower() == "bearer ":
-                return text[7:].strip()
+            value = value.strip()
+            if value[:7].lower() == b"bearer ":
+                return bytes(value[7:].strip())
             return None
     return None
 
 
-def _subprotocol_key(scope: Scope) -> str | None:
+def _subprotocol_key(scope: Scope) -> bytes | None:
+    """The key offered as ``openai-insecure-api-key.<key>``, as the bytes the client sent (servers
+    decode the header as latin-1)."""
     for proto in scope.get("subprotocols", []) or []:
         if proto.startswith(INSECURE_KEY_PROTOCOL):
-            return proto[len(INSECURE_KEY_PROTOCOL):]
+            key: str = proto[len(INSECURE_KEY_PROTOCOL):]
+            try:
+                return key.encode("latin-1")
+            except UnicodeEncodeError:
+                return key.encode("utf-8", "surrogateescape")
     return None
 
 
@@ -121,6 +131,7 @@ class AuthMiddleware:
     def __init__(self, app: ASGIApp, api_key: str | None, public_paths: tuple[str, ...] = ()) -> None:
         self.app = app
         self.api_key = api_key
+        self._key_forms = _key_forms(api_key)
         self.public_paths = public_paths
         """Paths (a trailing ``/`` makes a prefix) served without a key, e.g. a static browser page
         that holds no secret itself. Empty by default: every route needs the key."""
@@ -128,9 +139,13 @@ class AuthMiddleware:
     def _public(self, path: str) -> bool:
         return any(path == p or (p.endswith("/") and p != "/" and path.startswith(p)) for p in self.public_paths)
 
-    def _ok(self, key: str | None) -> bool:
-        return key is not None and self.api_key is not None and hmac.compare_digest(
-            key.encode("utf-8", "surrogateescape"), self.api_key.encode("utf-8"))
+    def _ok(self, key: bytes | None) -> bool:
+        if key is None:
+            return False
+        match = False
+        for form in self._key_forms:  # every form compared: no timing hint which one matched
+            match |= hmac.compare_digest(key, form)
+        return match
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (self.api_key is None or scope["type"] not in ("http", "websocket")
@@ -155,6 +170,19 @@ class AuthMiddleware:
             "'openai-insecure-api-key.<key>'", code="invalid_api_key"))
 
 
+def _key_forms(api_key: str | None) -> tuple[bytes, ...]:
+    """The byte strings a client may send for ``api_key``: its UTF-8 (curl in a UTF-8 terminal)
+    and, where it has one, its latin-1 encoding (browsers, Python clients)."""
+    if api_key is None:
+        return ()
+    forms = [api_key.encode("utf-8")]
+    try:
+        forms.append(api_key.encode("latin-1"))
+    except UnicodeEncodeError:
+        pass
+    return tuple(dict.fromkeys(forms))
+
+
 async def deny_websocket(scope: Scope, receive: Receive, send: Send, status: int, body: dict[str, Any]) -> None:
     """Refuse a WebSocket handshake with an HTTP status and a JSON body where the server
     supports it (the websocket.http.response extension), else with close code 1008."""
@@ -167,8 +195,19 @@ async def deny_websocket(scope: Scope, receive: Receive, send: Send, status: int
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(data)).encode())]})
         await send({"type": "websocket.http.response.body", "body": data})
+        await settle_after_denial()
     else:
         await send({"type": "websocket.close", "code": 1008, "reason": body["error"]["message"][:120]})
+
+
+async def settle_after_denial() -> None:
+    """Let the server finish a refused handshake before the app returns. uvicorn's websockets
+    protocol counts a denial response as a completed handshake only once the connection is lost
+    (it closes the transport right after the response; the loss is the next loop turn); an app
+    that returns sooner gets "ERROR: ASGI callable returned without completing handshake" logged,
+    one line per refused client — a log any unauthenticated client could fill."""
+    for _ in range(DENIAL_SETTLE_YIELDS):
+        await asyncio.sleep(0)
 
 
 class MetricsMiddleware:

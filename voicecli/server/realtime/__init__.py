@@ -2,8 +2,11 @@
 the talk pipeline's Conversation. One owner per concern:
 
 - ``endpoint``: the WebSocket route and handshake;
-- ``session``: one session's lifetime, client-event dispatch, pipeline events → server events;
+- ``session``: one session's lifetime, reading (rate-limited) and client-event dispatch, the close;
+- ``rate_limit``: the per-connection token buckets on client events and bytes (pure);
 - ``client_events``: one handler per client event type;
+- ``pipeline_events``: pipeline events → server events;
+- ``context_budget``: the prompt text cut to the LLM's budget before it is tokenised (pure);
 - ``protocol`` / ``parsing``: the wire vocabulary and validation of client payloads (pure);
 - ``outbox``: naming, serialising and the bounded send queue;
 - ``input_buffer``: input audio, 24 kHz base64 → 16 kHz, bounded;

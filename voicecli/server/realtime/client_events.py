@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from voicecli.server.realtime.input_buffer import MIN_COMMIT_MS, decode_item_audio
 from voicecli.server.realtime.items import FunctionCallOutputItem, InputText, MessageItem
-from voicecli.server.realtime.parsing import parse_message, parse_response_create, parse_session_update
+from voicecli.server.realtime.parsing import ToolLimits, parse_message, parse_response_create, parse_session_update
 from voicecli.server.realtime.protocol import BETA, ClientEventError, looks_beta, new_id, render_session
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class ClientEvents:
         if not s.dialect_locked and isinstance(session, dict) and looks_beta(session):
             s.sender.dialect = BETA
         s.dialect_locked = True
-        cfg = parse_session_update(s.cfg, session)
+        cfg = parse_session_update(s.cfg, session, ToolLimits(s.limits.max_tools, s.limits.max_tools_bytes))
         if cfg.voice != s.cfg.voice:
             await s.voice.change(cfg.voice)
         s.cfg = cfg
@@ -104,11 +104,13 @@ class ClientEvents:
         item_id: str = given if isinstance(given, str) and given else new_id("item")
         if len(item_id) > MAX_ITEM_ID_CHARS or item_id in s.items:
             raise ClientEventError(f"'item.id' must be new and at most {MAX_ITEM_ID_CHARS} characters", "item.id")
+        self._check_room(0)
         if kind == "function_call_output":
             output = item.get("output")
             if not isinstance(output, str):
                 raise ClientEventError("'item.output' must be a string", "item.output", "invalid_type")
             self._check_text(output, "item.output")
+            self._check_room(len(output.encode()))
             s.turns.add_text(f"(tool result) {output}")
             s.items.add(FunctionCallOutputItem(item_id, str(item.get("call_id", "")), output))
             return
@@ -116,6 +118,7 @@ class ClientEvents:
             raise ClientEventError(f"item type {str(kind)[:40]!r} is not supported (use 'message')", "item.type")
         message = parse_message(item)
         self._check_text(message.text, "item.content")
+        self._check_room(len(message.text.encode()))
         if message.role == "assistant":
             raise ClientEventError("assistant items cannot be created; the assistant's replies come from responses",
                                    "item.role", "unsupported_item")
@@ -135,6 +138,17 @@ class ClientEvents:
         limit = self.s.limits.max_text_chars
         if len(text) > limit:
             raise ClientEventError(f"text is longer than {limit} characters", param, "string_above_max_length")
+
+    def _check_room(self, text_bytes: int) -> None:
+        """The conversation is bounded in items and in the text they hold, whoever added them."""
+        items, limits = self.s.items, self.s.limits
+        if len(items) >= limits.max_items:
+            raise ClientEventError(f"the conversation holds {len(items)} items, the limit; delete some "
+                                   "(conversation.item.delete) first", "item", "conversation_full")
+        if items.text_bytes + text_bytes > limits.max_item_text_bytes:
+            raise ClientEventError(f"the conversation's items would hold more than {limits.max_item_text_bytes} "
+                                   "bytes of text; delete some (conversation.item.delete) first", "item",
+                                   "conversation_full")
 
     def truncate(self, e: ClientEvent) -> None:
         s = self.s
@@ -168,11 +182,7 @@ class ClientEvents:
         item_id = e.get("item_id")
         if not isinstance(item_id, str) or item_id not in s.items:
             raise ClientEventError(f"no item {str(item_id)[:60]!r}", "item_id", "item_not_found")
-        item = s.items.delete(item_id)
-        if isinstance(item, MessageItem):
-            for part in item.content:
-                if isinstance(part, InputText):
-                    s.turns.forget_text(part.text)
+        s.forget(s.items.delete(item_id))
         s.sender.send("conversation.item.deleted", item_id=item_id)
 
     # --- responses ----------------------------------------------------------------------------

@@ -76,17 +76,33 @@ class FunctionCallOutputItem:
 Item = MessageItem | FunctionCallOutputItem
 
 
+def text_bytes(item: Item) -> int:
+    """The UTF-8 size of the text ``item`` holds (text parts, transcripts, tool output)."""
+    if isinstance(item, FunctionCallOutputItem):
+        return len(item.output.encode())
+    total = 0
+    for part in item.content:
+        text = part.text if isinstance(part, InputText | OutputText) else part.transcript
+        total += len(text.encode()) if text else 0
+    return total
+
+
 class ItemStore:
     """The session's items in conversation order. Items are values: a change (a transcript
-    arrives, a reply is truncated) replaces the stored item."""
+    arrives, a reply is truncated) replaces the stored item. Keeps count of the text the items
+    hold (``text_bytes``), which the session bounds."""
 
     def __init__(self, sender: EventSender) -> None:
         self._send = sender
         self._order: list[str] = []
         self._items: dict[str, Item] = {}
+        self.text_bytes = 0
 
     def __contains__(self, item_id: object) -> bool:
         return item_id in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def get(self, item_id: str) -> Item | None:
         return self._items.get(item_id)
@@ -103,6 +119,7 @@ class ItemStore:
         """Append ``item`` and announce it (GA also says ``done`` for a completed item)."""
         self._order.append(item.id)
         self._items[item.id] = item
+        self.text_bytes += text_bytes(item)
         prev = self.previous(item.id)
         wire = item.to_wire(self._send.dialect)
         self._send.send("conversation.item.added", item=wire, previous_item_id=prev)
@@ -111,12 +128,16 @@ class ItemStore:
 
     def replace(self, item: Item) -> None:
         """Store the new value of an item still in the conversation (a deleted one stays deleted)."""
-        if item.id in self._items:
+        old = self._items.get(item.id)
+        if old is not None:
             self._items[item.id] = item
+            self.text_bytes += text_bytes(item) - text_bytes(old)
 
     def delete(self, item_id: str) -> Item:
         self._order.remove(item_id)
-        return self._items.pop(item_id)
+        item = self._items.pop(item_id)
+        self.text_bytes -= text_bytes(item)
+        return item
 
     def wire(self, item_id: str) -> dict[str, Any] | None:
         item = self._items.get(item_id)

@@ -33,13 +33,20 @@ class Outbox:
         self.queued_bytes += len(data)
         if self.queued_bytes > self.max_bytes:
             self.overflowed = True
+            while not self._queue.empty():  # never to be sent: free them now
+                self._queue.get_nowait()
             self._queue.put_nowait(None)
             return False
         self._queue.put_nowait(data)
         return True
 
+    def finish(self) -> None:
+        """No more events: :meth:`run` returns once those already queued are written."""
+        self._queue.put_nowait(None)
+
     async def run(self) -> None:
-        """Write queued events until the outbox overflows (returns) or the socket fails (raises)."""
+        """Write queued events until :meth:`finish` or an overflow (returns) or until the socket
+        fails (raises)."""
         while True:
             data = await self._queue.get()
             if data is None:

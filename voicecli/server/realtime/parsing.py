@@ -4,6 +4,7 @@ flat beta shapes, into the values of :mod:`.protocol`. A bad field raises
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,6 +20,23 @@ from voicecli.server.realtime.protocol import (
 
 MAX_INSTRUCTIONS_CHARS = 32_000
 """Longest ``instructions`` accepted, for the session and for one response alike."""
+MAX_MODEL_CHARS = 200
+MAX_LANGUAGE_CHARS = 16
+MAX_STT_PROMPT_CHARS = 4096
+"""Whisper reads only the end of its prompt (224 tokens); this is plenty."""
+IDLE_TIMEOUT_MS = (1_000, 3_600_000)
+"""``turn_detection.idle_timeout_ms``: null, or from one second to an hour."""
+TOOL_CHOICES = ("auto", "none", "required")
+MAX_TOOL_CHOICE_BYTES = 1024
+NOISE_REDUCTIONS = ("near_field", "far_field")
+
+
+@dataclass(frozen=True)
+class ToolLimits:
+    """``session.tools`` is echoed back in every ``session.updated``: bounded in count and size."""
+
+    max_tools: int = 128
+    max_bytes: int = 256 * 1024
 
 # --- field helpers ----------------------------------------------------------------------------
 def _get(obj: dict[str, Any], key: str, types: type | tuple[type, ...], param: str, nullable: bool = False) -> Any:
@@ -52,6 +70,13 @@ def _int(obj: dict[str, Any], key: str, param: str, lo: int, hi: int) -> int:
     return int(v)
 
 
+def _string(obj: dict[str, Any], key: str, param: str, max_chars: int, nullable: bool = False) -> str | None:
+    value: str | None = _get(obj, key, str, param, nullable=nullable)
+    if value is not None and len(value) > max_chars:
+        raise ClientEventError(f"'{param}' is too long ({max_chars} characters at most)", param)
+    return value
+
+
 def _instructions(obj: dict[str, Any], param: str, nullable: bool) -> str | None:
     value: str | None = _get(obj, "instructions", str, param, nullable=nullable)
     if value is not None and len(value) > MAX_INSTRUCTIONS_CHARS:
@@ -79,8 +104,8 @@ def parse_turn_detection(value: Any, current: TurnDetection | None, param: str) 
         if key in value:
             changes[key] = _get(value, key, bool, f"{param}.{key}")
     if "idle_timeout_ms" in value:
-        v = _get(value, "idle_timeout_ms", int, f"{param}.idle_timeout_ms", nullable=True)
-        changes["idle_timeout_ms"] = v
+        changes["idle_timeout_ms"] = None if value["idle_timeout_ms"] is None else _int(
+            value, "idle_timeout_ms", f"{param}.idle_timeout_ms", *IDLE_TIMEOUT_MS)
     if "eagerness" in value:
         e = _get(value, "eagerness", str, f"{param}.eagerness")
         if e not in ("low", "medium", "high", "auto"):
@@ -113,13 +138,53 @@ def _transcription(value: Any, param: str) -> InputTranscription | None:
         return None
     if not isinstance(value, dict):
         raise ClientEventError(f"'{param}' must be an object or null", param, "invalid_type")
-    fields = {key: _get(value, key, str, f"{param}.{key}", nullable=True)
-              for key in ("model", "language", "prompt") if key in value}
+    limits = {"model": MAX_MODEL_CHARS, "language": MAX_LANGUAGE_CHARS, "prompt": MAX_STT_PROMPT_CHARS}
+    fields = {key: _string(value, key, f"{param}.{key}", limit, nullable=True)
+              for key, limit in limits.items() if key in value}
     return InputTranscription(**fields)
 
 
-def _noise_reduction(value: Any) -> dict[str, Any] | None:
-    return value if isinstance(value, dict) else None
+def _noise_reduction(value: Any, param: str) -> dict[str, Any] | None:
+    """Accepted and not applied: only its known shape is kept (it is echoed back)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ClientEventError(f"'{param}' must be an object or null", param, "invalid_type")
+    kind = value.get("type")
+    if kind not in NOISE_REDUCTIONS:
+        raise ClientEventError(f"'{param}.type' must be 'near_field' or 'far_field'", f"{param}.type")
+    return {"type": kind}
+
+
+def _tools(value: Any, param: str, limits: ToolLimits) -> tuple[dict[str, Any], ...]:
+    if not isinstance(value, list):
+        raise ClientEventError(f"'{param}' must be an array", param, "invalid_type")
+    if len(value) > limits.max_tools:
+        raise ClientEventError(f"'{param}' has {len(value)} tools; at most {limits.max_tools}", param)
+    for i, tool in enumerate(value):
+        if not isinstance(tool, dict):
+            raise ClientEventError(f"'{param}[{i}]' must be an object", f"{param}[{i}]", "invalid_type")
+    if len(json.dumps(value)) > limits.max_bytes:
+        raise ClientEventError(f"'{param}' is too large ({limits.max_bytes} bytes of JSON at most)", param)
+    return tuple(value)
+
+
+def _tool_choice(value: Any, param: str) -> str | dict[str, Any]:
+    if isinstance(value, str) and value in TOOL_CHOICES:
+        return value
+    if isinstance(value, dict) and len(json.dumps(value)) <= MAX_TOOL_CHOICE_BYTES:
+        return value
+    raise ClientEventError(f"'{param}' must be 'auto', 'none', 'required' or a small object naming a tool", param)
+
+
+def _voicecli(value: Any, param: str) -> dict[str, Any]:
+    """voicecli's own session options: ``{"latency_events": true}`` asks for the per-turn
+    ``voicecli.turn.latency`` event."""
+    if not isinstance(value, dict):
+        raise ClientEventError(f"'{param}' must be an object", param, "invalid_type")
+    if set(value) - {"latency_events"}:
+        raise ClientEventError(f"'{param}' knows only 'latency_events'", param)
+    return {"latency_events": _get(value, "latency_events", bool, f"{param}.latency_events")} if value else {}
 
 
 def _modalities(value: Any, param: str) -> bool:
@@ -147,7 +212,7 @@ def _voice(value: Any, param: str) -> str:
 
 
 # --- session.update ----------------------------------------------------------------------------
-def parse_session_update(cfg: SessionConfig, s: Any) -> SessionConfig:
+def parse_session_update(cfg: SessionConfig, s: Any, tool_limits: ToolLimits = ToolLimits()) -> SessionConfig:
     """Merge a ``session.update`` payload (GA or flat beta keys) into ``cfg``. Only present
     fields change. Raises ClientEventError and leaves ``cfg`` untouched on any bad field."""
     if not isinstance(s, dict):
@@ -156,7 +221,7 @@ def parse_session_update(cfg: SessionConfig, s: Any) -> SessionConfig:
     if "type" in s and s["type"] not in ("realtime", None):
         raise ClientEventError("only session.type 'realtime' is supported", "session.type")
     if "model" in s and s["model"] is not None:
-        c["model"] = _get(s, "model", str, "session.model")
+        c["model"] = _string(s, "model", "session.model", MAX_MODEL_CHARS)
     if "instructions" in s:
         c["instructions"] = _instructions(s, "session.instructions", nullable=True) or ""
     if "output_modalities" in s:
@@ -176,18 +241,18 @@ def parse_session_update(cfg: SessionConfig, s: Any) -> SessionConfig:
     if "input_audio_transcription" in s:
         c["transcription"] = _transcription(s["input_audio_transcription"], "session.input_audio_transcription")
     if "input_audio_noise_reduction" in s:
-        c["noise_reduction"] = _noise_reduction(s["input_audio_noise_reduction"])
+        c["noise_reduction"] = _noise_reduction(s["input_audio_noise_reduction"], "session.input_audio_noise_reduction")
     if "temperature" in s:
         c["temperature"] = _number(s, "temperature", "session.temperature", 0.0, 2.0)
     for key in ("max_output_tokens", "max_response_output_tokens"):
         if key in s:
             c["max_output_tokens"] = _max_tokens(s[key], f"session.{key}")
     if "tools" in s:
-        if not isinstance(s["tools"], list):
-            raise ClientEventError("'session.tools' must be an array", "session.tools", "invalid_type")
-        c["tools"] = tuple(s["tools"])
+        c["tools"] = _tools(s["tools"], "session.tools", tool_limits)
     if "tool_choice" in s:
-        c["tool_choice"] = s["tool_choice"]
+        c["tool_choice"] = _tool_choice(s["tool_choice"], "session.tool_choice")
+    if "voicecli" in s:
+        c.update(_voicecli(s["voicecli"], "session.voicecli"))
     if "audio" in s:
         c.update(_audio_section(s["audio"], cfg))
     return replace(cfg, **c)
@@ -211,7 +276,7 @@ def _audio_section(audio: Any, cfg: SessionConfig) -> dict[str, Any]:
     if "transcription" in inp:
         c["transcription"] = _transcription(inp["transcription"], "session.audio.input.transcription")
     if "noise_reduction" in inp:
-        c["noise_reduction"] = _noise_reduction(inp["noise_reduction"])
+        c["noise_reduction"] = _noise_reduction(inp["noise_reduction"], "session.audio.input.noise_reduction")
     if "format" in out:
         _format(out["format"], "session.audio.output.format")
     if "voice" in out:

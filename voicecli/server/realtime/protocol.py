@@ -111,9 +111,11 @@ class SessionConfig:
     temperature: float = 0.8
     max_output_tokens: int | None = None
     """None = "inf" (the server's own bound applies)."""
-    tools: tuple[Any, ...] = ()
-    """Accepted and echoed back as given; not applied."""
-    tool_choice: Any = "auto"
+    tools: tuple[dict[str, Any], ...] = ()
+    """Accepted (bounded) and echoed back as given; not applied."""
+    tool_choice: str | dict[str, Any] = "auto"
+    latency_events: bool = False
+    """voicecli's own per-turn latency event, for clients that ask for it (never echoed)."""
 
 
 @dataclass(frozen=True)

@@ -93,8 +93,9 @@ class Responses:
     ``response.done`` (the session then restores its voice and resumes queued input)."""
 
     def __init__(self, sender: EventSender, items: ItemStore, conversation_id: str,
-                 on_done: Callable[[], None]) -> None:
+                 on_done: Callable[[], None], max_spoken: int = 1000) -> None:
         self._send = sender
+        self._max_spoken = max_spoken
         self._items = items
         self._conversation_id = conversation_id
         self._on_done = on_done
@@ -186,6 +187,8 @@ class Responses:
             output = [wire]
             if resp.audio and resp.turn is not None:
                 self._spoken[resp.item_id] = SpokenReply(resp.turn, tuple(resp.pieces), tuple(resp.piece_samples))
+                while len(self._spoken) > self._max_spoken:  # the oldest can no longer be truncated
+                    del self._spoken[next(iter(self._spoken))]
         self._send.send("response.done", response=self._wire(resp, status, reason, output))
         self._on_done()
 
@@ -210,6 +213,10 @@ class Responses:
     # --- truncation of spoken replies -------------------------------------------------------
     def spoken(self, item_id: str) -> SpokenReply | None:
         return self._spoken.get(item_id)
+
+    def forget(self, item_id: str) -> None:
+        """The item was deleted: it can no longer be truncated."""
+        self._spoken.pop(item_id, None)
 
     def truncate_item(self, item_id: str, heard: str) -> None:
         """The assistant item now says only what was heard."""

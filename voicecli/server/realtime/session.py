@@ -1,7 +1,9 @@
 """One OpenAI Realtime session on one WebSocket, on top of one
 :class:`~voicecli.pipeline.conversation.Conversation` (PushSource in, InstantOutput out). The
-session reads client events and dispatches them (:mod:`.client_events`), translates pipeline
-events into server events, and runs the session's lifetime: writer, idle watchdog, close."""
+session reads client events (rate-limited, :mod:`.rate_limit`) and dispatches them
+(:mod:`.client_events`), hands pipeline events to :mod:`.pipeline_events`, and runs the session's
+lifetime: writer, idle watchdog, and the close — 1008 for a client that floods or stops reading,
+with one log line saying which."""
 
 from __future__ import annotations
 
@@ -9,21 +11,23 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any
+from dataclasses import replace
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from voicecli.audio.io import InstantOutput, PushSource
-from voicecli.pipeline import events as ev
 from voicecli.pipeline.conversation import ConversationOptions
 from voicecli.pipeline.options import conversation_options as pipeline_options
 from voicecli.pipeline.session import build_conversation
 from voicecli.server.realtime.client_events import ClientEvents
+from voicecli.server.realtime.context_budget import PromptBudget, SystemPrompt
 from voicecli.server.realtime.input_buffer import InputBuffer
-from voicecli.server.realtime.items import ItemStore
-from voicecli.server.realtime.options import conversation_options, initial_config, system_prompt
+from voicecli.server.realtime.items import FunctionCallOutputItem, InputText, Item, ItemStore, MessageItem
+from voicecli.server.realtime.options import conversation_options, initial_config
 from voicecli.server.realtime.outbox import EventSender, Outbox
+from voicecli.server.realtime.pipeline_events import PipelineEvents
 from voicecli.server.realtime.protocol import BETA, ClientEventError, Dialect, ResponseParams, new_id, render_session
+from voicecli.server.realtime.rate_limit import ClientRateLimit, RateLimits
 from voicecli.server.realtime.responses import Response, Responses
 from voicecli.server.realtime.session_voice import SessionVoice
 from voicecli.server.realtime.turns import UserTurns
@@ -35,43 +39,56 @@ log = logging.getLogger("voicecli.server.realtime")
 PLACEHOLDER_PROMPT = "Continue."
 """User text for a response.create with no new user input (the LLM needs a user turn)."""
 CLOSE_TIMEOUT_S = 2
+"""How long the events already queued may take to go out before the close frame."""
+SLOW_CLIENT_CLOSE_TIMEOUT_S = 10
+"""How long a client that stopped reading has to read up to the close frame before it is abandoned."""
 PIPELINE_STOP_TIMEOUT_S = 5
+TOO_SLOW = "client too slow: too many unsent events"
+TOO_FAST = "client sends events too fast"
 
 
 class RealtimeSession:
-    def __init__(self, ws: WebSocket, state: ServerState, dialect: Dialect, model: str) -> None:
+    def __init__(self, ws: WebSocket, state: ServerState, dialect: Dialect, model: str,
+                 latency_events: bool = False) -> None:
         self.ws = ws
         self.state = state
         self.limits = state.config.limits
         self.id = new_id("sess")
+        self.peer = f"{ws.client.host}:{ws.client.port}" if ws.client else "?"
         self.dialect_locked = dialect == BETA
         """A GA client's first session.update may still turn out to speak beta."""
         settings = state.engines.settings
-        self.cfg = initial_config(settings, model)
+        self.cfg = replace(initial_config(settings, model), latency_events=latency_events)
         self.base_options = pipeline_options(settings)
+        self.prompt = PromptBudget(self.base_options.history_tokens, state.engines.chat.count_tokens)
         self.extra_system: list[str] = []
         """System messages the client added as items."""
         self.sender = EventSender(Outbox(ws, self.limits.max_outbound_bytes), dialect, state.metrics,
-                                  lambda: self._finish(1008, "client too slow: too many unsent events"))
+                                  self._client_too_slow)
+        lim = self.limits
+        self.rate = ClientRateLimit(RateLimits(lim.realtime_events_per_s, lim.realtime_event_burst,
+                                               lim.realtime_bytes_per_s, lim.realtime_byte_burst), time.monotonic())
         self._done = asyncio.Event()
         self._close_code = 1000
         self._close_reason = ""
         self.last_activity = time.monotonic()
         self.voice = SessionVoice(state)
         self.source = PushSource()
+        self.pipeline_events = PipelineEvents(self)
         self.conv = build_conversation(state.engines, source=lambda _: self.source, output=InstantOutput,
-                                       emit=self._on_event, options=self.options(), voice=self.voice.speaker)
+                                       emit=self.pipeline_events.on_event, options=self.options(),
+                                       voice=self.voice.speaker)
         self.voice.attach(self.conv.use_speaker)
         self.player = self.conv.player
         self.conv.use_executors(stt=SessionExecutor(state.stt_pool), llm=SessionExecutor(state.llm_pool),
                                 tts=SessionExecutor(state.tts_pool, self._tts_priority))
         self.buffer = InputBuffer(self.limits.max_buffered_audio_s)
         self.items = ItemStore(self.sender)
-        self.responses = Responses(self.sender, self.items, self.id, self._response_done)
-        self.turns = UserTurns(self.sender, self.items, self.conv, self._after_transcript)
+        self.responses = Responses(self.sender, self.items, self.id, self._response_done,
+                                   max_spoken=self.limits.max_items)
+        self.turns = UserTurns(self.sender, self.items, self.conv, self.after_transcript)
         self.client_events = ClientEvents(self)
         self._requested_speaker: Synthesizer | None = None
-        self.completed_turns = 0
 
     @property
     def closed(self) -> bool:
@@ -82,8 +99,8 @@ class RealtimeSession:
         conv_task = asyncio.create_task(self.conv.run(), name=f"{self.id}-conversation")
         conv_task.add_done_callback(self._conversation_ended)
         await asyncio.sleep(0)  # let run() start the source before any audio is pushed
+        writer = asyncio.create_task(self._write_loop(), name=f"{self.id}-writer")
         tasks = [asyncio.create_task(self._read_loop(), name=f"{self.id}-reader"),
-                 asyncio.create_task(self._write_loop(), name=f"{self.id}-writer"),
                  asyncio.create_task(self._watchdog(), name=f"{self.id}-watchdog")]
         self.sender.send("session.created", session=render_session(self.cfg, self.id, self.sender.dialect))
         try:
@@ -99,11 +116,29 @@ class RealtimeSession:
                 await asyncio.wait_for(asyncio.shield(conv_task), timeout=PIPELINE_STOP_TIMEOUT_S)
             except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - the session is over either way
                 conv_task.cancel()
+            await self._close(writer)
+
+    async def _close(self, writer: asyncio.Task[None]) -> None:
+        """Send what is queued (an error event explaining the close, say), then the close frame.
+        For a client that stopped reading, drop the queue: the close frame goes out as soon as it
+        reads what the socket already holds, or the session gives up on it."""
+        outbox = self.sender.outbox
+        timeout_s: float = CLOSE_TIMEOUT_S
+        if outbox.overflowed:
+            writer.cancel()
+            timeout_s = SLOW_CLIENT_CLOSE_TIMEOUT_S
+        else:
+            outbox.finish()
             try:
-                await asyncio.wait_for(self.ws.close(self._close_code, self._close_reason[:120]),
-                                       timeout=CLOSE_TIMEOUT_S)
-            except Exception:  # noqa: BLE001 - the client may already be gone
-                pass
+                await asyncio.wait_for(asyncio.shield(writer), timeout=CLOSE_TIMEOUT_S)
+            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - client gone or not reading
+                writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)
+        try:
+            await asyncio.wait_for(self.ws.close(self._close_code, self._close_reason[:120]), timeout=timeout_s)
+        except Exception:  # noqa: BLE001 - the client may already be gone
+            if outbox.overflowed:
+                log.warning("%s: client %s never read up to the close frame; abandoned", self.id, self.peer)
 
     def _tts_priority(self) -> int:
         """The first sentence of a reply is urgent (someone waits in silence); later ones are not.
@@ -123,15 +158,28 @@ class RealtimeSession:
             self._close_code, self._close_reason = code, reason
             self._done.set()
 
+    def _client_too_slow(self) -> None:
+        """The outbox overflowed: the client stopped reading."""
+        if not self._done.is_set():
+            log.warning("%s: client %s is not reading (%d bytes of events unsent); closing the session with 1008",
+                        self.id, self.peer, self.sender.outbox.queued_bytes)
+        self._finish(1008, TOO_SLOW)
+
+    def _client_too_fast(self) -> None:
+        r = self.rate
+        log.warning("%s: client %s is sending events too fast (%d events, %d bytes in %.1f s); "
+                    "closing the session with 1008", self.id, self.peer, r.events, r.bytes,
+                    time.monotonic() - r.started_s)
+        self.sender.error(f"{TOO_FAST}: at most {self.limits.realtime_events_per_s:.0f} events and "
+                          f"{self.limits.realtime_bytes_per_s / 1e6:.1f} MB per second; closing",
+                          code="rate_limit_exceeded")
+        self._finish(1008, TOO_FAST)
+
     async def _write_loop(self) -> None:
         try:
             await self.sender.outbox.run()
         except Exception:  # noqa: BLE001 - client gone
             self._finish(1001)
-            return
-        if self.sender.outbox.overflowed:
-            log.warning("%s: client is not reading; closing the session", self.id)
-            self._finish(1008, "client too slow: too many unsent events")
 
     async def _watchdog(self) -> None:
         timeout_s = self.limits.idle_timeout_s
@@ -140,7 +188,6 @@ class RealtimeSession:
             idle = time.monotonic() - self.last_activity
             if idle > timeout_s and self.responses.active is None and not self.busy():
                 self.sender.error(f"session idle for {timeout_s:.0f} s; closing", code="session_idle_timeout")
-                await asyncio.sleep(0.2)
                 self._finish(1000, "idle timeout")
                 return
 
@@ -154,16 +201,21 @@ class RealtimeSession:
             if msg["type"] == "websocket.disconnect":
                 self._finish(1001)
                 return
-            self.last_activity = time.monotonic()
             raw = msg.get("text")
             if raw is None:
                 raw = msg.get("bytes")
+            if raw is None:
+                continue
+            now = time.monotonic()
+            if not self.rate.allow(len(raw), now):
+                self._client_too_fast()  # no JSON work for a flood: the session ends here
+                return
+            self.last_activity = now
             await self._handle_raw(raw)
+            await asyncio.sleep(0)  # a busy client must not starve other sessions and routes
 
     # --- client events ----------------------------------------------------------------------
-    async def _handle_raw(self, raw: str | bytes | None) -> None:
-        if raw is None:
-            return
+    async def _handle_raw(self, raw: str | bytes) -> None:
         error = self.sender.error
         if len(raw) > self.limits.max_ws_message_bytes:
             error(f"event is larger than {self.limits.max_ws_message_bytes} bytes", code="message_too_large")
@@ -194,30 +246,50 @@ class RealtimeSession:
                   event_id=client_id, type_="server_error")
 
     # --- what client events and pipeline events share --------------------------------------
+    def system(self, instructions: str | None = None) -> SystemPrompt:
+        """The system prompt (these instructions or the session's, then the system items), cut to
+        the LLM's budget."""
+        return self.prompt.system(self.cfg.instructions if instructions is None else instructions, self.extra_system)
+
     def options(self, params: ResponseParams | None = None) -> ConversationOptions:
-        return conversation_options(self.base_options, self.cfg, self.limits.max_tokens, self.extra_system, params)
+        system = self.system()
+        return conversation_options(self.base_options, replace(self.cfg, instructions=system.instructions),
+                                    self.limits.max_tokens, system.items, params)
 
     def busy(self) -> bool:
         """A response runs or a transcription is pending: new audio turns wait."""
         return self.responses.active is not None or bool(self.turns.awaiting)
 
+    def forget(self, item: Item) -> None:
+        """A deleted item no longer reaches the LLM: not as a system message, nor as input to the
+        next response, nor as a spoken reply to truncate."""
+        if isinstance(item, FunctionCallOutputItem):
+            self.turns.forget_text(f"(tool result) {item.output}")
+        elif isinstance(item, MessageItem):
+            for part in item.content:
+                if isinstance(part, InputText) and item.role == "system" and part.text in self.extra_system:
+                    self.extra_system.remove(part.text)
+                    self.conv.reconfigure(self.options())
+                elif isinstance(part, InputText):
+                    self.turns.forget_text(part.text)
+        self.responses.forget(item.id)
+
     def request_response(self, resp: Response, speaker: Synthesizer) -> None:
         """Start ``resp`` now, or once the pending transcriptions are in (they are its input)."""
         if not self.turns.awaiting:
             self._start_response(resp, speaker)
-        else:  # started by _after_transcript once the pending transcription arrives
+        else:  # started by after_transcript once the pending transcription arrives
             self._requested_speaker = speaker
 
     def _start_response(self, resp: Response, speaker: Synthesizer | None = None) -> None:
-        text = self.turns.take_text() or PLACEHOLDER_PROMPT
+        instructions = resp.params.instructions
+        system = self.system(instructions)
+        text = self.prompt.user(self.turns.take_pieces(), system.tokens) or PLACEHOLDER_PROMPT
         self.voice.speak(resp.audio, speaker)
         self.conv.reconfigure(self.options(resp.params))
-        system = None
-        if resp.params.instructions is not None:
-            system = system_prompt(resp.params.instructions, self.extra_system)
-        resp.turn = self.conv.reply_to(text, system_prompt=system)
+        resp.turn = self.conv.reply_to(text, system_prompt=None if instructions is None else system.text)
 
-    def _after_transcript(self) -> None:
+    def after_transcript(self) -> None:
         """Runs once the Conversation has finished the transcribed turn: start a response that
         was requested while transcription ran, or a commit that waited for a busy pipeline."""
         if self.closed or self.turns.awaiting:
@@ -231,75 +303,4 @@ class RealtimeSession:
     def _response_done(self) -> None:
         self.voice.speak(self.cfg.output_audio)
         if self.turns.has_queued() and not self.turns.awaiting:
-            asyncio.get_running_loop().call_soon(self._after_transcript)
-
-    # --- pipeline events → server events ------------------------------------------------------
-    def _on_event(self, e: Any) -> None:
-        if self.closed:
-            return
-        try:
-            self._translate(e)
-        except Exception:
-            log.exception("%s: translating %s failed", self.id, type(e).__name__)
-
-    def _translate(self, e: Any) -> None:
-        if isinstance(e, ev.UserSpeechStarted):
-            self.turns.speech_started(e.audio_ms)
-        elif isinstance(e, ev.UserSpeechStopped):
-            self.buffer.take()
-            self.turns.speech_stopped(e.audio_ms)
-        elif isinstance(e, ev.UserTranscribed):
-            self.turns.transcribed(e.turn, e.text)
-        elif isinstance(e, ev.UserTurnDiscarded):
-            self.turns.transcribed(e.turn, "")
-        elif isinstance(e, ev.ReplyStarted):
-            self.turns.settle_older(e.turn)
-            self._on_reply_started(e.turn)
-        elif isinstance(e, ev.ReplyDelta):
-            self.responses.text_delta(e.turn, e.text)
-        elif isinstance(e, ev.ReplyAudio):
-            if self.responses.audio(e.turn, e.text, e.samples, e.sample_rate_hz):
-                self.voice.audio_produced = True
-        elif isinstance(e, ev.ReplyInterrupted):
-            resp = self.responses.for_turn(e.turn)
-            if resp is not None:
-                reason = "turn_detected" if e.reason == "speech" else "client_cancelled"
-                self.responses.finish(resp, "cancelled", reason)
-            elif e.turn in self.turns.awaiting:
-                self.turns.failed(e.turn, "the turn was replaced by new speech before it was transcribed")
-        elif isinstance(e, ev.TurnCompleted):
-            self._on_turn_completed(e.record)
-        elif isinstance(e, ev.PipelineFailed):
-            self.sender.error(e.message, code="pipeline_error", type_="server_error")
-            if self.responses.active is not None:
-                self.responses.active.failed = e.message
-        # StateChanged, LevelMeasured, NoticeRaised: nothing on the wire
-
-    def _on_reply_started(self, turn: int) -> None:
-        resp = self.responses.active
-        if resp is not None and resp.turn is None:  # a VAD turn answers the requested response
-            resp.turn = turn
-        if resp is None or resp.turn != turn:
-            if resp is not None:
-                self.responses.finish(resp, "cancelled", "turn_detected")
-            self.voice.speak(self.cfg.output_audio)
-            resp = self.responses.create(ResponseParams(), self.cfg.output_audio, turn=turn)
-        self.responses.started(resp, turn)
-
-    def _on_turn_completed(self, record: ev.TurnRecord) -> None:
-        for stage, value in record.latency.as_dict().items():
-            if value is not None:
-                self.state.metrics.observe(stage, value / 1000)
-        self.completed_turns += 1
-        response_id, item_id = self.responses.pop_turn_ids(record.turn)
-        # voicecli's own event (clients ignore unknown types): the pipeline's per-stage latency.
-        self.sender.send("voicecli.turn.latency", response_id=response_id, item_id=item_id, turn=record.turn,
-                         interrupted=record.interrupted, latency_ms=record.latency.as_dict())
-        heard = self.responses.pop_truncation(record.turn)
-        if heard is not None:
-            self.conv.truncate_history(record.turn, heard)
-        resp = self.responses.for_turn(record.turn)
-        if resp is not None:
-            self.responses.finish(resp, "failed" if resp.failed else "completed", None)
-        elif self.turns.has_queued() and not self.turns.awaiting:
-            asyncio.get_running_loop().call_soon(self._after_transcript)
+            asyncio.get_running_loop().call_soon(self.after_transcript)

@@ -150,8 +150,8 @@ class UserTurns:
         if text in self._pending_text:
             self._pending_text.remove(text)
 
-    def take_text(self) -> str:
-        """User input since the last response, for the next one (empty if there is none)."""
-        text = "\n".join(t for t in self._pending_text if t.strip())
+    def take_pieces(self) -> list[str]:
+        """User input since the last response, oldest first, for the next one."""
+        pieces = [t for t in self._pending_text if t.strip()]
         self._pending_text.clear()
-        return text
+        return pieces
