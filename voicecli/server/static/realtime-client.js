@@ -7,7 +7,7 @@ const SENT_TYPES_KEPT = 500;
 
 function wsUrl() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  return `${scheme}://${location.host}/v1/realtime`;
+  return `${scheme}://${location.host}/v1/realtime?voicecli_latency=1`;  // opt in to voicecli.turn.latency
 }
 
 export class RealtimeClient {
