@@ -1,5 +1,6 @@
 """The browser voice page: plain static files (native ES modules, no build step, nothing from a
-CDN) served at ``/`` and ``/static/``, plus ``/web/config.json`` (the voices the page can offer)."""
+CDN) served at ``/`` and ``/static/``, plus ``/web/config.json`` (the voices the page can offer and
+the server's own turn-detection defaults, which the page's sliders start from)."""
 
 from __future__ import annotations
 
@@ -63,8 +64,13 @@ def mount_web(app: FastAPI) -> None:
 
 
 def _page_config(app: FastAPI) -> dict[str, Any]:
-    """The installed Piper voices (the default first) for the settings panel."""
+    """The installed Piper voices (the default first) and the server's VAD defaults (the same
+    ``vad`` settings ``talk`` uses) for the settings panel."""
     state = getattr(app.state, "voicecli", None)
     voices = getattr(state, "voices", None)
     installed = list(getattr(voices, "installed", []) or [])
-    return {"voices": installed, "default_voice": installed[0] if installed else None}
+    config: dict[str, Any] = {"voices": installed, "default_voice": installed[0] if installed else None}
+    vad = getattr(getattr(getattr(state, "engines", None), "settings", None), "vad", None)
+    if vad is not None:
+        config["vad"] = {"threshold": vad.threshold, "end_silence_ms": vad.end_silence_ms}
+    return config

@@ -118,6 +118,7 @@ export class Session {
       "session.created": (e) => {
         this.serverDefaults = e.session || null;
         this.settings.showServerDefaults(e.session);
+        this.settings.adoptServerSession(e.session);
         this.client.send(this.settings.sessionUpdate(this.store.state.mode, true));
       },
       "session.updated": () => {

@@ -7,6 +7,7 @@ const SETTINGS_KEY = "voicecli.web.settings";
 const KEY_KEY = "voicecli.web.apiKey";
 
 function num(v, d) {
+  if (v === null || v === undefined || v === "") return d;
   const n = Number(v);
   return Number.isFinite(n) ? n : d;
 }
@@ -14,8 +15,9 @@ function num(v, d) {
 function load() {
   let saved = {};
   try { saved = JSON.parse(localStorage.getItem(SETTINGS_KEY) || "{}"); } catch { saved = {}; }
-  return { voice: saved.voice || "", speed: num(saved.speed, 1), threshold: num(saved.threshold, 0.5),
-           silence: num(saved.silence, 500),
+  // threshold and silence: null means "the server's own default" (what `talk` uses too).
+  return { voice: saved.voice || "", speed: num(saved.speed, 1), threshold: num(saved.threshold, null),
+           silence: num(saved.silence, null),
            instructions: typeof saved.instructions === "string" ? saved.instructions : "",
            mode: saved.mode === "ptt" ? "ptt" : "vad" };
 }
@@ -25,6 +27,36 @@ export class Settings {
     this.ui = ui;
     this.values = load();
     this.defaultVoice = null; // the server's default, from /web/config.json
+    // The server's VAD defaults (/web/config.json, then the session.created it reports).
+    this.serverVad = { threshold: null, silence: null };
+    this.serverPrefixMs = null;
+  }
+
+  /** The value in effect: the user's own, else the server's default (null: not known yet). */
+  effective(name) { return this.values[name] ?? this.serverVad[name]; }
+
+  /** The server's VAD defaults: shown on the sliders the user has not moved. */
+  adoptServerVad({ threshold, silence }) {
+    if (Number.isFinite(threshold)) this.serverVad.threshold = threshold;
+    if (Number.isFinite(silence)) this.serverVad.silence = silence;
+    this.showVad();
+  }
+
+  /** session.created: the session as the server configured it (its turn detection). */
+  adoptServerSession(session) {
+    const td = (session && ((session.audio && session.audio.input && session.audio.input.turn_detection) ||
+                            session.turn_detection)) || null;
+    if (td && Number.isFinite(td.prefix_padding_ms)) this.serverPrefixMs = td.prefix_padding_ms;
+    if (td) this.adoptServerVad({ threshold: td.threshold, silence: td.silence_duration_ms });
+  }
+
+  showVad() {
+    const { ui } = this;
+    for (const [name, el] of [["threshold", ui.threshold], ["silence", ui.silence]]) {
+      const v = this.effective(name);
+      if (v !== null && v !== undefined) el.value = v;
+    }
+    this.updateOutputs();
   }
 
   save() {
@@ -45,18 +77,19 @@ export class Settings {
   /** Fill the form from the saved values. */
   show() {
     const { ui, values } = this;
-    ui.speed.value = values.speed; ui.threshold.value = values.threshold; ui.silence.value = values.silence;
+    ui.speed.value = values.speed;
     ui.instructions.value = values.instructions;
     try { ui.apiKey.value = sessionStorage.getItem(KEY_KEY) || ""; } catch { /* ignore */ }
-    this.updateOutputs();
+    this.showVad();
     for (const r of document.querySelectorAll('input[name="mode"]')) r.checked = r.value === values.mode;
   }
 
   updateOutputs() {
     const { ui } = this;
     ui.speedOut.textContent = `${Number(ui.speed.value).toFixed(2)}×`;
-    ui.thresholdOut.textContent = Number(ui.threshold.value).toFixed(2);
-    ui.silenceOut.textContent = `${ui.silence.value} ms`;
+    const known = (name) => this.effective(name) !== null && this.effective(name) !== undefined;
+    ui.thresholdOut.textContent = known("threshold") ? Number(ui.threshold.value).toFixed(2) : "server default";
+    ui.silenceOut.textContent = known("silence") ? `${ui.silence.value} ms` : "server default";
   }
 
   setStatus(text) { this.ui.settingsStatus.textContent = text; }
@@ -65,8 +98,14 @@ export class Settings {
   takeForm() {
     const { ui } = this;
     const voiceChanged = ui.voice.value !== this.chosenVoice();
+    // A slider left at the server's default keeps following the server.
+    const own = (name, el) => {
+      if (this.effective(name) === null || this.effective(name) === undefined) return null;
+      const v = Number(el.value);
+      return v === this.serverVad[name] ? null : v;
+    };
     Object.assign(this.values, { voice: ui.voice.value, speed: Number(ui.speed.value),
-                                 threshold: Number(ui.threshold.value), silence: Number(ui.silence.value),
+                                 threshold: own("threshold", ui.threshold), silence: own("silence", ui.silence),
                                  instructions: ui.instructions.value });
     this.save();
     this.rememberApiKey();
@@ -84,9 +123,14 @@ export class Settings {
 
   turnDetection(mode) {
     if (mode === "ptt") return null;
-    const { threshold, silence } = this.values;
-    return { type: "server_vad", threshold, silence_duration_ms: Math.round(silence),
-             prefix_padding_ms: 300, create_response: true, interrupt_response: true };
+    const td = { type: "server_vad", create_response: true, interrupt_response: true };
+    // Unknown values are left out: the server keeps its own.
+    const threshold = this.effective("threshold");
+    const silence = this.effective("silence");
+    if (threshold !== null && threshold !== undefined) td.threshold = threshold;
+    if (silence !== null && silence !== undefined) td.silence_duration_ms = Math.round(silence);
+    if (this.serverPrefixMs !== null) td.prefix_padding_ms = this.serverPrefixMs;
+    return td;
   }
 
   /** The whole session configuration (after session.created, or when settings are applied). */
@@ -122,6 +166,7 @@ export class Settings {
         const cfg = await r.json();
         voices = Array.isArray(cfg.voices) ? cfg.voices : [];
         fallback = cfg.default_voice || null;
+        if (cfg.vad) this.adoptServerVad({ threshold: cfg.vad.threshold, silence: cfg.vad.end_silence_ms });
       } else if (r.status === 401) {
         onError("This server needs an API key: enter it under Settings.");
       }

@@ -67,10 +67,19 @@ export class Store {
   }
 }
 
-const PHASE_LABELS = { connecting: "Connecting", offline: "Offline", speaking: "Speaking", hearing: "Hearing you",
-                       thinking: "Thinking", ready: "Ready — hold to talk", listening: "Listening" };
+const PHASE_LABELS = { connecting: "Connecting…", offline: "Idle", speaking: "Speaking", hearing: "Hearing you",
+                       thinking: "Thinking", ready: "Ready", listening: "Listening" };
+const PHASE_HINTS = {
+  connecting: "Allow the microphone if the browser asks.",
+  offline: "Press Start and allow the microphone.",
+  speaking: "Talk or press Interrupt (Esc) to cut in.",
+  hearing: "Go on — a short pause ends your turn.",
+  thinking: "Working on a reply…",
+  ready: "Hold the talk button or the space bar while you speak.",
+  listening: "Just talk.",
+};
 
-/** What the assistant is doing: {name (the #app data-state), label (the status line)}. */
+/** What the assistant is doing: {name (the #app data-state), label (the status line), hint (what to do)}. */
 export function phase(s) {
   let name;
   if (s.connection === "connecting") name = "connecting";
@@ -79,5 +88,5 @@ export function phase(s) {
   else if (s.hearing || s.pttHeld) name = "hearing";
   else if (s.awaitingReply || s.response) name = "thinking";
   else name = s.mode === "ptt" ? "ready" : "listening";
-  return { name, label: PHASE_LABELS[name] };
+  return { name, label: PHASE_LABELS[name], hint: PHASE_HINTS[name] };
 }

@@ -6,7 +6,7 @@ import { phase } from "./state.js";
 export const $ = (id) => document.getElementById(id);
 
 export const ui = {
-  app: $("app"), connectionText: $("connection-text"), state: $("state-text"),
+  app: $("app"), stateHint: $("state-hint"), connectionText: $("connection-text"), state: $("state-text"),
   transcript: $("transcript"), hint: $("empty-hint"), error: $("error"), start: $("start"), talk: $("talk"),
   interrupt: $("interrupt"), level: $("level"), settings: $("settings"), voice: $("voice"), speed: $("speed"),
   speedOut: $("speed-out"), threshold: $("threshold"), thresholdOut: $("threshold-out"), silence: $("silence"),
@@ -35,13 +35,15 @@ export function renderState(s) {
   setText(ui.connectionText, CONNECTION_LABELS[s.connection]);
   setText(ui.start, idle ? "Start" : "Stop");
   setAttr(ui.start, "aria-label", idle ? "Start" : "Stop");
-  ui.interrupt.disabled = s.connection !== "connected";
   ui.talk.disabled = s.connection !== "connected" || s.mode !== "ptt";
   setAttr(ui.talk, "aria-pressed", String(s.pttHeld));
-  const { name, label } = phase(s);
+  const { name, label, hint } = phase(s);
+  // Only a reply being prepared or played can be interrupted.
+  ui.interrupt.disabled = !(name === "thinking" || name === "speaking");
   if (ui.app.dataset.state !== name) {
     ui.app.dataset.state = name;
     ui.state.textContent = label;
+    ui.stateHint.textContent = hint;
   }
 }
 
