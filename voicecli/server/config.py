@@ -16,7 +16,9 @@ class Limits:
     max_upload_bytes: int = 25 * 1024 * 1024
     """Largest request body (OpenAI's own limit for audio uploads is 25 MB)."""
     max_audio_s: float = 600.0
-    """Longest audio accepted for transcription."""
+    """Longest audio accepted for transcription; decoding stops as soon as it is passed."""
+    max_decode_s: float = 30.0
+    """Wall time one upload may spend decoding (a 600 s mp3 takes ~4 s on a laptop core)."""
     max_text_chars: int = 4096
     """Longest text to speak (speech input, realtime text items)."""
     max_chat_chars: int = 32_000
