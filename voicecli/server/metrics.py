@@ -93,7 +93,7 @@ class Metrics:
                     "# HELP voicecli_stage_latency_seconds Latency per pipeline stage.",
                     "# TYPE voicecli_stage_latency_seconds histogram"]
             for stage in sorted(self._hist):
-                for upper, n in zip(LATENCY_BUCKETS_S, self._hist[stage]):
+                for upper, n in zip(LATENCY_BUCKETS_S, self._hist[stage], strict=True):
                     out.append(f'voicecli_stage_latency_seconds_bucket{{stage="{stage}",le="{upper}"}} {n}')
                 count = self._hist_count[stage]
                 out.append(f'voicecli_stage_latency_seconds_bucket{{stage="{stage}",le="+Inf"}} {count}')

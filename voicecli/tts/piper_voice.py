@@ -17,6 +17,22 @@ _ESPEAK_LOCK = threading.Lock()
 The ONNX inference that follows runs concurrently."""
 
 
+MAX_PHONEMES = 400
+"""Longest phoneme sequence one inference gets (~20 s of audio, ~300 MB at its peak); a longer
+sentence is cut at a word boundary. Memory grows with the audio of one call: 1600 phonemes
+took 1.3 GB, and a spelled-out nonsense "sentence" of 300 characters has 3600 (issue 12)."""
+
+
+def bounded_phonemes(phonemes: list[str], limit: int = MAX_PHONEMES) -> list[list[str]]:
+    """``phonemes`` cut into parts of at most ``limit``, after a word's last phoneme when possible."""
+    parts = []
+    while len(phonemes) > limit:
+        cut = max((i + 1 for i in range(limit) if phonemes[i] == " "), default=limit)
+        parts.append(phonemes[:cut])
+        phonemes = phonemes[cut:]
+    return [*parts, phonemes]
+
+
 class PiperSpeaker:
     """Blocking synthesis; iterate to get one chunk per sentence Piper finds in the text."""
 
@@ -51,7 +67,7 @@ class PiperSpeaker:
         cfg = SynthesisConfig(length_scale=(1.0 / speed) if speed else None)
         with _ESPEAK_LOCK:
             sentences = self._voice.phonemize(text)
-        for phonemes in sentences:
+        for phonemes in (part for sentence in sentences for part in bounded_phonemes(sentence)):
             if not phonemes:
                 continue
             audio = self._voice.phoneme_ids_to_audio(self._voice.phonemes_to_ids(phonemes), cfg)

@@ -1,12 +1,18 @@
 """``POST /v1/audio/speech``: text → audio in the requested container, streamed as it is made
-(raw bytes or server-sent events). One TTS job per sentence on the shared priority executor."""
+(raw bytes or server-sent events). One TTS job per sentence on the shared priority executor.
+
+The input is bounded by what it expands to, not only by its length: it is normalised first
+(control characters dropped, numbers and symbols spelled out, pieces of at most
+:data:`~voicecli.tts.speakable.MAX_PIECE_CHARS`), then refused with a 400 when nothing speakable
+is left or when the speech would last longer than ``Limits.max_speech_s``."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Literal
 
 import numpy as np
@@ -22,6 +28,11 @@ from voicecli.server.state import NORMAL, URGENT
 from voicecli.tts.speakable import split_for_speech
 
 router = APIRouter()
+log = logging.getLogger("voicecli.server")
+
+SPOKEN_CHARS_PER_S = 15.0
+"""A conservative speaking rate for estimating how long a text lasts (Piper's voices read 19-22
+characters a second at speed 1)."""
 
 
 class VoiceId(BaseModel):
@@ -54,25 +65,25 @@ async def create_speech(request: Request, body: SpeechRequest) -> Response:
     if name is None:
         raise ApiError(400, f"unknown voice {voice[:60]!r}; use one of: {', '.join(state.voices.accepted())}",
                        "voice", "invalid_voice")
+    pieces = await asyncio.to_thread(split_for_speech, body.input)
+    _check_speakable(pieces, body.speed, limits.max_speech_s)
     loop = asyncio.get_running_loop()
     speaker = await loop.run_in_executor(state.tts_pool, state.voices.speaker, name)
-    pieces = split_for_speech(body.input)
     fmt, speed = body.response_format, body.speed
     t_request = time.monotonic()
 
-    async def audio_bytes() -> AsyncIterator[bytes]:
+    async def synthesized() -> AsyncIterator[bytes]:
         """One TTS job per sentence, so other sessions' speech interleaves on the shared worker."""
         resampler = StreamResampler(speaker.sample_rate_hz, WIRE_RATE_HZ)
         encoder = encoder_for(fmt)
         first = True
-        for i, piece in enumerate(pieces or [""]):
-            last = i == max(0, len(pieces) - 1)
+        for i, piece in enumerate(pieces):
+            last = i == len(pieces) - 1
 
             def synth(text: str = piece, last: bool = last) -> bytes:
                 out = b""
-                if text:
-                    for chunk in speaker.synthesize(text, speed):
-                        out += encoder.encode(resampler.process(chunk.samples))
+                for chunk in speaker.synthesize(text, speed):
+                    out += encoder.encode(resampler.process(chunk.samples))
                 if last:
                     out += encoder.encode(resampler.process(np.zeros(0, np.float32), last=True)) + encoder.finish()
                 return out
@@ -85,6 +96,8 @@ async def create_speech(request: Request, body: SpeechRequest) -> Response:
             if data:
                 yield data
 
+    audio_bytes = await _started(synthesized())
+
     if body.stream_format == "sse":
         async def events() -> AsyncIterator[bytes]:
             async for data in audio_bytes():
@@ -94,4 +107,40 @@ async def create_speech(request: Request, body: SpeechRequest) -> Response:
                        "usage": {"input_tokens": n, "output_tokens": 0, "total_tokens": n}})
         return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
     return StreamingResponse(audio_bytes(), media_type=CONTENT_TYPES[fmt])
+
+
+def _check_speakable(pieces: list[str], speed: float, max_speech_s: float) -> None:
+    """400 when nothing is left to say, or when saying it would take too long."""
+    if not pieces:
+        raise ApiError(400, "input has nothing to say once markup, emoji and control characters are removed",
+                       "input", "nothing_to_speak")
+    spoken_chars = sum(len(p) + 1 for p in pieces)
+    estimated_s = spoken_chars / SPOKEN_CHARS_PER_S / speed
+    if estimated_s > max_speech_s:
+        raise ApiError(400, f"input would take about {estimated_s / 60:.0f} min to say ({spoken_chars} characters "
+                       f"with numbers and symbols spelled out, at speed {speed:g}); the limit is "
+                       f"{max_speech_s / 60:.0f} min", "input", "speech_too_long")
+
+
+async def _started(chunks: AsyncIterator[bytes]) -> Callable[[], AsyncIterator[bytes]]:
+    """Synthesize the first piece before the response starts, so a failure there is an error
+    status (500), not a 200 with an empty body; a later failure ends the stream with one log line."""
+    try:
+        head = await chunks.__anext__()
+    except StopAsyncIteration:
+        head = b""
+    except Exception as exc:  # noqa: BLE001 - an engine failure: one line in the log, an error for the client
+        log.warning("speech synthesis failed: %s: %s", type(exc).__name__, exc)
+        raise ApiError(500, "speech synthesis failed", None, "tts_failed") from None
+
+    async def rest() -> AsyncIterator[bytes]:
+        if head:
+            yield head
+        try:
+            async for data in chunks:
+                yield data
+        except Exception as exc:  # noqa: BLE001 - headers are sent: end the stream, keep the log to one line
+            log.warning("speech synthesis failed mid-stream: %s: %s", type(exc).__name__, exc)
+
+    return rest
 
