@@ -50,6 +50,10 @@ class ServerConfig:
     limits: Limits = field(default_factory=Limits)
     model_id: str = "voicecli"
     """Name the realtime and chat endpoints report as their model."""
+    allow_hosts: tuple[str, ...] = ()
+    """DNS names the ``Host`` header may carry besides IP addresses and localhost (``*``: any)."""
+    allow_origins: tuple[str, ...] = ()
+    """Browser origins allowed besides the server's own page, e.g. ``https://app.example`` (``*``: any)."""
     stt_workers: int = 1
     """Threads for STT (shared by every session); each uses the STT thread setting."""
     tts_workers: int = 1

@@ -41,7 +41,7 @@ class BodyTooLarge(Exception):
     pass
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
+async def send_json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
     data = json.dumps(body).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
@@ -67,10 +67,10 @@ class BodyLimitMiddleware:
                 try:
                     length = int(value)
                 except ValueError:
-                    await _send_json(send, 400, error_body("invalid Content-Length header"))
+                    await send_json(send, 400, error_body("invalid Content-Length header"))
                     return
                 if length > self.max_bytes:
-                    await _send_json(send, 413, error_body(message, code="request_too_large"))
+                    await send_json(send, 413, error_body(message, code="request_too_large"))
                     return
         seen = 0
         started = False
@@ -94,15 +94,24 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _send_json(send, 413, error_body(message, code="request_too_large"))
+                await send_json(send, 413, error_body(message, code="request_too_large"))
+
+
+def wire_bytes(text: str) -> bytes:
+    """The bytes a header value arrived as: servers decode headers as latin-1 (or as ASCII with
+    surrogate escapes), so a UTF-8 key comes back byte for byte."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape")
 
 
 def _bearer(scope: Scope) -> str | None:
     for name, value in scope.get("headers", []):
         if name == b"authorization":
-            text = value.decode("latin-1").strip()
+            text = value.decode("latin-1").strip(" \t")  # not str.strip(): 0x85 and 0xA0 end UTF-8 letters
             if text[:7].lower() == "bearer ":
-                return text[7:].strip()
+                return text[7:].strip(" \t")
             return None
     return None
 
@@ -129,8 +138,9 @@ class AuthMiddleware:
         return any(path == p or (p.endswith("/") and p != "/" and path.startswith(p)) for p in self.public_paths)
 
     def _ok(self, key: str | None) -> bool:
+        """Constant-time comparison of the bytes the client sent with the key's UTF-8 bytes."""
         return key is not None and self.api_key is not None and hmac.compare_digest(
-            key.encode("utf-8", "surrogateescape"), self.api_key.encode("utf-8"))
+            wire_bytes(key), self.api_key.encode("utf-8"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (self.api_key is None or scope["type"] not in ("http", "websocket")
@@ -144,7 +154,7 @@ class AuthMiddleware:
                 return
             msg = ("missing API key: send 'Authorization: Bearer <key>'" if key is None
                    else "incorrect API key provided")
-            await _send_json(send, 401, error_body(msg, code="invalid_api_key"),
+            await send_json(send, 401, error_body(msg, code="invalid_api_key"),
                              [(b"www-authenticate", b"Bearer")])
             return
         if self._ok(_bearer(scope)) or self._ok(_subprotocol_key(scope)):
