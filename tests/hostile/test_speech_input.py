@@ -11,11 +11,12 @@ import logging
 import time
 import unicodedata
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.fake_engines import FakeChat, FakeEngines, FakeSpeaker, FakeTranscriber, rest_client
+from tests.unit.fake_engines import FakeAudio, FakeChat, FakeEngines, FakeSpeaker, FakeTranscriber, rest_client
 from voicecli.tts.normalize import EXPANSION_BOUND, MAX_WORD_CHARS, normalize_for_speech, sanitise
 from voicecli.tts.piper_voice import bounded_phonemes
 from voicecli.tts.speakable import MAX_PIECE_CHARS, SpeakableStream, split_for_speech
@@ -27,6 +28,7 @@ HOSTILE = {
     "word_4096": "a" * 4096,
     "digits_4k": "7" * 4096,
     "bidi_and_private_use": "\u202eevil\u202c \ue000\U000f0000 text \ud800",
+    "cjk_4k": ("漢字仮名交じり文" * 512)[:4096],  # an English voice reads each one out: ~24 min
 }
 
 # Pieces that drive every rule of the normaliser: digits, signs, symbols, markdown, links.
@@ -112,6 +114,7 @@ def _speech(client, text: str, **extra):
     ("word_4096", 200, None),                # was +680 MB RSS in Piper, for good
     ("digits_4k", 400, "speech_too_long"),   # was ~44 min of audio
     ("bidi_and_private_use", 200, None),
+    ("cjk_4k", 200, None),  # a fake voice cannot tell how long it is; Piper can (test_phoneme_estimate…)
 ])
 def test_speech_route_answers_hostile_text(engines, name, status, code):
     with rest_client(engines) as client:
@@ -144,3 +147,44 @@ def test_a_failing_voice_is_a_500_and_one_log_line(caplog):
     records = [rec for rec in caplog.records if rec.name == "voicecli.server"]
     assert [rec.getMessage() for rec in records] == ["speech synthesis failed: RuntimeError: phonemizer exploded"]
     assert all(rec.exc_info is None for rec in records)
+
+
+class _PhonemeSpeaker(FakeSpeaker):
+    """A voice that reads every character out, as an English voice reads CJK: ~0.7 s each."""
+
+    def duration_estimate_s(self, text, speed=1.0):
+        return 0.7 * len(text) / speed
+
+
+def test_phoneme_estimate_refuses_what_characters_underestimate():
+    engines = FakeEngines(FakeTranscriber(()), FakeChat(), _PhonemeSpeaker())
+    with rest_client(engines) as client:
+        r = _speech(client, HOSTILE["cjk_4k"])
+        short = _speech(client, "漢字仮名")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "speech_too_long"
+    assert "min to say at speed 1" in r.json()["error"]["message"] and engines.speaker.spoken == ["漢字仮名"]
+    assert short.status_code == 200
+
+
+class _Underestimated(FakeSpeaker):
+    """Says it is short, then makes 100 s of audio per piece."""
+
+    sample_rate_hz = 1000
+
+    def duration_estimate_s(self, text, speed=1.0):
+        return 1.0
+
+    def synthesize(self, text, speed=1.0):
+        self.spoken.append(text)
+        yield FakeAudio(np.zeros(100_000, np.float32))
+
+
+def test_synthesis_stops_at_the_limit_when_the_estimate_is_wrong(caplog):
+    engines = FakeEngines(FakeTranscriber(()), FakeChat(), _Underestimated())
+    text = " ".join(f"Sentence number {i}." for i in range(40))
+    with caplog.at_level(logging.WARNING, logger="voicecli.server"), rest_client(engines) as client:
+        r = _speech(client, text)
+    assert r.status_code == 200
+    assert len(engines.speaker.spoken) == 8  # 600 s x 1.25 = 750 s: the 8th piece passes it
+    assert len(r.content) / 2 / 24000 == pytest.approx(800, rel=0.01)
+    assert any("speech stopped at the limit" in rec.getMessage() for rec in caplog.records)

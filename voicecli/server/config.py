@@ -21,9 +21,10 @@ class Limits:
     """Wall time one upload may spend decoding (a 600 s mp3 takes ~4 s on a laptop core)."""
     max_text_chars: int = 4096
     """Longest text to speak (speech input, realtime text items)."""
-    max_speech_s: float = 900.0
-    """Longest speech one request may ask for, estimated from the text once numbers and symbols are
-    spelled out (4096 characters of prose last ~4 min; 4096 digits read out would last ~27 min)."""
+    max_speech_s: float = 600.0
+    """Longest speech one request may ask for, estimated from the voice's phonemes before any
+    synthesis (4096 characters of prose last ~4 min at speed 1; 4096 digits read out ~27 min) and
+    enforced while synthesising."""
     max_chat_chars: int = 32_000
     """Total characters of all messages in one chat completion request."""
     max_chat_messages: int = 256

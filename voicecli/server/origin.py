@@ -14,7 +14,7 @@ realtime WebSocket alike (without the routes knowing).
   Clients that are not browsers send no ``Origin`` and are not affected.
 
 ``*`` in either list turns that check off. A refused request gets HTTP 403 with an OpenAI error
-body (for a WebSocket, the handshake is refused with 403)."""
+body; a refused WebSocket handshake gets HTTP 403."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from voicecli.server.http_errors import error_body
-from voicecli.server.limits import ASGIApp, Receive, Scope, Send, deny_websocket, send_json
+from voicecli.server.limits import ASGIApp, Receive, Scope, Send, send_json
 
 log = logging.getLogger("voicecli.server")
 
@@ -152,8 +152,16 @@ class OriginMiddleware:
             return
         message, code, fix = problem
         log.info("refused %s %s: %s", scope["type"], scope.get("path", "")[:100], message)
-        body: dict[str, Any] = error_body(f"{message} ({fix})", code=code)
         if scope["type"] == "websocket":
-            await deny_websocket(scope, receive, send, 403, body)
+            await _refuse_handshake(receive, send, message)
         else:
+            body: dict[str, Any] = error_body(f"{message} ({fix})", code=code)
             await send_json(send, 403, body)
+
+
+async def _refuse_handshake(receive: Receive, send: Send, reason: str) -> None:
+    """Close before accepting: the server answers the handshake with HTTP 403 (a browser shows a
+    page script no body either way). Unlike an HTTP response through the websocket.http.response
+    extension, uvicorn does not log this as an application error, so refusals cannot fill the log."""
+    if (await receive())["type"] == "websocket.connect":
+        await send({"type": "websocket.close", "code": 1008, "reason": reason[:120]})

@@ -3,10 +3,11 @@ emoji or raw URLs; numbers, currency, percentages and common symbols spelled out
 
 Safe on hostile input: control, format, private-use and unassigned characters are dropped (a NUL
 made Piper fail mid-response); numbers of more than :data:`MAX_NUMBER_DIGITS` digits are read
-digit by digit (a 307-digit ordinal overflowed num2words); "words" longer than
-:data:`MAX_WORD_CHARS` are broken up (espeak reads nonsense letter by letter, and one 4096-letter
-word grew Piper by 680 MB). The output never has more than :data:`EXPANSION_BOUND` characters per
-input character, and no pattern backtracks more than linearly in the length of a line."""
+digit by digit (a 307-digit ordinal overflowed num2words); a character repeated more than three
+times is said three times; "words" longer than :data:`MAX_WORD_CHARS` are broken up (espeak reads
+nonsense letter by letter, and one 4096-letter word grew Piper by 680 MB). The output never has
+more than :data:`EXPANSION_BOUND` characters per input character, and no pattern backtracks more
+than linearly in the length of a line."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ _SPACES = re.compile(r"[ \t]+")
 _LONG_NUMBER = re.compile(r"(?<![\w.])(-?)(\d{16,})(?:\.(\d+))?")
 _LONG_DIGITS = re.compile(r"\d{16,}")
 _LONG_WORD = re.compile(r"\S{49,}")
+_REPEATED = re.compile(r"([^\d\s])\1{3,}")
+"""A character (not a digit) four or more times in a row: "soooo" and "!!!!!!" are said as three."""
 _CURRENCY_NAMES = {"$": "dollars", "€": "euros", "£": "pounds"}
 _DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 _LINE_BREAKS = frozenset("\r\x0b\x0c\x85\u2028\u2029")
@@ -118,6 +121,7 @@ def normalize_for_speech(text: str) -> str:
         t = _EMPHASIS.sub(r"\2", t)
     t = t.replace("|", ", ").replace("*", " ").replace("#", " number ")
     t = "".join(" " if _is_emoji(ch) else ch for ch in t)
+    t = _REPEATED.sub(r"\1\1\1", t)
     t = _LONG_NUMBER.sub(_long_number_words, t)
     t = _LONG_DIGITS.sub(lambda m: f" {_digits_words(m.group(0))} ", t)
     t = _CURRENCY.sub(lambda m: f"{m.group(2)}{m.group(3) or ''} {_CURRENCY_NAMES[m.group(1)]}", t)

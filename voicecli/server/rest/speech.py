@@ -4,7 +4,8 @@
 The input is bounded by what it expands to, not only by its length: it is normalised first
 (control characters dropped, numbers and symbols spelled out, pieces of at most
 :data:`~voicecli.tts.speakable.MAX_PIECE_CHARS`), then refused with a 400 when nothing speakable
-is left or when the speech would last longer than ``Limits.max_speech_s``."""
+is left or when the voice's phonemes say the speech would last longer than
+``Limits.max_speech_s``; synthesis also stops there should the estimate be wrong."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import base64
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Request
@@ -31,8 +32,10 @@ router = APIRouter()
 log = logging.getLogger("voicecli.server")
 
 SPOKEN_CHARS_PER_S = 15.0
-"""A conservative speaking rate for estimating how long a text lasts (Piper's voices read 19-22
-characters a second at speed 1)."""
+"""For a voice that cannot estimate its own duration: a conservative rate for prose (Piper reads
+19-22 characters of English prose a second at speed 1)."""
+OVERRUN = 1.25
+"""Synthesis stops once the audio exceeds the limit by this factor (the estimate was wrong)."""
 
 
 class VoiceId(BaseModel):
@@ -66,35 +69,52 @@ async def create_speech(request: Request, body: SpeechRequest) -> Response:
         raise ApiError(400, f"unknown voice {voice[:60]!r}; use one of: {', '.join(state.voices.accepted())}",
                        "voice", "invalid_voice")
     pieces = await asyncio.to_thread(split_for_speech, body.input)
-    _check_speakable(pieces, body.speed, limits.max_speech_s)
+    if not pieces:
+        raise ApiError(400, "input has nothing to say once markup, emoji and control characters are removed",
+                       "input", "nothing_to_speak")
     loop = asyncio.get_running_loop()
     speaker = await loop.run_in_executor(state.tts_pool, state.voices.speaker, name)
     fmt, speed = body.response_format, body.speed
+    estimated_s = await asyncio.to_thread(_estimate_s, speaker, pieces, speed)
+    if estimated_s > limits.max_speech_s:
+        raise ApiError(400, f"input would take about {estimated_s / 60:.0f} min to say at speed {speed:g} (numbers, "
+                       f"symbols and letters read out); the limit is {limits.max_speech_s / 60:.0f} min",
+                       "input", "speech_too_long")
     t_request = time.monotonic()
 
     async def synthesized() -> AsyncIterator[bytes]:
         """One TTS job per sentence, so other sessions' speech interleaves on the shared worker."""
         resampler = StreamResampler(speaker.sample_rate_hz, WIRE_RATE_HZ)
         encoder = encoder_for(fmt)
-        first = True
+        budget = int(limits.max_speech_s * OVERRUN * speaker.sample_rate_hz)
+        produced = 0
         for i, piece in enumerate(pieces):
-            last = i == len(pieces) - 1
 
-            def synth(text: str = piece, last: bool = last) -> bytes:
-                out = b""
+            def synth(text: str = piece) -> tuple[bytes, int]:
+                out, samples = b"", 0
                 for chunk in speaker.synthesize(text, speed):
+                    samples += len(chunk.samples)
                     out += encoder.encode(resampler.process(chunk.samples))
-                if last:
-                    out += encoder.encode(resampler.process(np.zeros(0, np.float32), last=True)) + encoder.finish()
-                return out
+                return out, samples
 
-            priority = URGENT if first else NORMAL
-            data = await asyncio.wrap_future(state.tts_pool.submit_with_priority(priority, synth))
-            if first:
+            data, samples = await asyncio.wrap_future(state.tts_pool.submit_with_priority(
+                URGENT if i == 0 else NORMAL, synth))
+            if i == 0:
                 state.metrics.observe("tts_first_audio", time.monotonic() - t_request)
-                first = False
+            produced += samples
             if data:
                 yield data
+            if produced > budget and i + 1 < len(pieces):
+                log.warning("speech stopped at the limit: %.0f s of audio after %d of %d pieces (estimated %.0f s)",
+                            produced / speaker.sample_rate_hz, i + 1, len(pieces), estimated_s)
+                break
+
+        def finish() -> bytes:
+            return encoder.encode(resampler.process(np.zeros(0, np.float32), last=True)) + encoder.finish()
+
+        tail = await asyncio.wrap_future(state.tts_pool.submit_with_priority(NORMAL, finish))
+        if tail:
+            yield tail
 
     audio_bytes = await _started(synthesized())
 
@@ -109,17 +129,12 @@ async def create_speech(request: Request, body: SpeechRequest) -> Response:
     return StreamingResponse(audio_bytes(), media_type=CONTENT_TYPES[fmt])
 
 
-def _check_speakable(pieces: list[str], speed: float, max_speech_s: float) -> None:
-    """400 when nothing is left to say, or when saying it would take too long."""
-    if not pieces:
-        raise ApiError(400, "input has nothing to say once markup, emoji and control characters are removed",
-                       "input", "nothing_to_speak")
-    spoken_chars = sum(len(p) + 1 for p in pieces)
-    estimated_s = spoken_chars / SPOKEN_CHARS_PER_S / speed
-    if estimated_s > max_speech_s:
-        raise ApiError(400, f"input would take about {estimated_s / 60:.0f} min to say ({spoken_chars} characters "
-                       f"with numbers and symbols spelled out, at speed {speed:g}); the limit is "
-                       f"{max_speech_s / 60:.0f} min", "input", "speech_too_long")
+def _estimate_s(speaker: Any, pieces: list[str], speed: float) -> float:
+    """How long the pieces will take to say: from the voice's phonemes when it can tell."""
+    estimate = getattr(speaker, "duration_estimate_s", None)
+    if estimate is None:
+        return sum(len(p) + 1 for p in pieces) / SPOKEN_CHARS_PER_S / speed
+    return float(sum(estimate(p, speed) for p in pieces))
 
 
 async def _started(chunks: AsyncIterator[bytes]) -> Callable[[], AsyncIterator[bytes]]:

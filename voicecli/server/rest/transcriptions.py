@@ -1,12 +1,11 @@
 """``POST /v1/audio/transcriptions``: an uploaded file → text, subtitles or verbose JSON, whole
-or streamed as server-sent events. Uploads are decoded on the decode pool within the audio
-and time limits, then transcribed on the batch STT executor; audio longer than
+or streamed as server-sent events. Uploads are decoded on the decode pool
+(:mod:`voicecli.server.decoding`) within the audio and time limits, then transcribed on the batch
+STT executor; audio longer than
 :data:`~voicecli.stt.speech_chunks.LONG_AUDIO_S` is cut into speech chunks by VAD first."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import math
 import threading
 import time
@@ -18,11 +17,12 @@ import numpy as np
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
-from voicecli.audio.decode import AudioTooLongError, decode_audio
+from voicecli.audio.decode import AudioTooLongError
 from voicecli.audio.format import PIPELINE_RATE_HZ
 from voicecli.concurrency import iterate_in_thread
 from voicecli.errors import AudioInputError, VoicecliError
 from voicecli.languages import language_name, normalize_language
+from voicecli.server.decoding import decode_upload
 from voicecli.server.http_errors import ApiError, error_body
 from voicecli.server.rest.common import ERRORS, SSE_HEADERS, server_state, sse
 from voicecli.server.state import ServerState
@@ -147,14 +147,12 @@ async def create_transcription(
 
 
 async def _decode_upload(state: ServerState, data: bytes, name: str) -> np.ndarray:
-    """Decode on the decode pool (not the STT queue: a file being decoded never delays another
-    upload's transcription), stopping at the audio and time limits whatever the header says."""
+    """The upload's samples, or the HTTP error that says why there are none."""
     limits = state.config.limits
-    decode = functools.partial(decode_audio, data, name, max_seconds=limits.max_audio_s,
-                               time_budget_s=limits.max_decode_s)
     t0 = time.monotonic()
     try:
-        return await asyncio.get_running_loop().run_in_executor(state.decode_pool, decode)
+        return await decode_upload(state.decode_pool, data, name, max_audio_s=limits.max_audio_s,
+                                   max_decode_s=limits.max_decode_s)
     except AudioTooLongError as exc:
         raise ApiError(400, exc.message, "file", "audio_too_long") from None
     except AudioInputError as exc:
