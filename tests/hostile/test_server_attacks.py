@@ -199,6 +199,20 @@ def test_wyoming_refuses_an_endless_utterance_while_bounded(hostile):
     assert hostile.peak_mb() - before < BOMB_PEAK_MB
 
 
+def test_wyoming_closes_on_a_web_pages_http_request(hostile):
+    # A page's fetch("http://127.0.0.1:10300/", {method: "POST", mode: "no-cors", body}) arrives
+    # as HTTP; before, its 17 header lines were bad events and the body's events were served.
+    headers = "".join(f"{name}: x\r\n" for name in ("Connection", "User-Agent", "Accept", "Origin", "Referer",
+                                                      "Sec-Fetch-Site", "Sec-Fetch-Mode", "Accept-Language"))
+    request = (f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{hostile.wyoming_port}\r\n{headers}\r\n").encode()
+    with socket.create_connection(("127.0.0.1", hostile.wyoming_port), timeout=10) as s:
+        s.sendall(request + _wyoming_event("describe"))
+        replies = b""
+        while chunk := s.recv(65536):
+            replies += chunk
+    assert b'"info"' not in replies and b"not HTTP" in replies
+
+
 def test_the_run_left_no_5xx_and_bounded_memory(hostile):
     assert not hostile.server_errors()
     growth = hostile.rss_mb() - (_run_start_mb[0] if _run_start_mb else hostile.rss_mb())
