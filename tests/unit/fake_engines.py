@@ -104,4 +104,4 @@ def rest_client(engines: FakeEngines) -> Any:
     from voicecli.server.app import create_app
     from voicecli.server.config import ServerConfig
 
-    return TestClient(create_app(engines, ServerConfig()))
+    return TestClient(create_app(engines, ServerConfig()), base_url="http://localhost")

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from voicecli.cli.common import (
     AllowDownloadOpt,
@@ -29,11 +31,21 @@ def register(app: typer.Typer) -> None:
 
 
 def serve(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Address to listen on (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="HTTP/WebSocket port.")] = 8000,
     api_key: Annotated[str | None, typer.Option(
-        "--api-key", envvar="VOICECLI_API_KEY",
-        help="Require 'Authorization: Bearer KEY' on every route (env VOICECLI_API_KEY).")] = None,
+        "--api-key", envvar="VOICECLI_API_KEY", show_envvar=False, metavar="KEY",
+        help="Require 'Authorization: Bearer KEY' on every route. Other users see command lines (ps): prefer "
+        "VOICECLI_API_KEY or --api-key-file.")] = None,
+    api_key_file: Annotated[Path | None, typer.Option(
+        "--api-key-file", metavar="PATH", help="Read the API key from this file (its first line; UTF-8).")] = None,
+    allow_origin: Annotated[list[str] | None, typer.Option(
+        "--allow-origin", metavar="ORIGIN", help="Also accept browser requests and WebSockets from this origin, e.g. "
+        "https://app.example (repeatable; '*': any web page, no check).")] = None,
+    allow_host: Annotated[list[str] | None, typer.Option(
+        "--allow-host", metavar="NAME", help="Also accept this name in the Host header besides IP addresses and "
+        "localhost (repeatable; '*': any, no DNS-rebinding check).")] = None,
     max_sessions: Annotated[int, typer.Option("--max-sessions", min=1, help="Concurrent realtime sessions.")] = 8,
     llm_url: LlmUrlOpt = None,
     llm_model: LlmModelOpt = None,
@@ -63,6 +75,8 @@ def serve(
     from voicecli.server.config import Limits, ServerConfig, check_bind, is_loopback
 
     with handle_errors(verbose):
+        source = ctx.get_parameter_source("api_key")  # typer vendors click: compare the enum by name
+        api_key = resolve_api_key(api_key, api_key_file, from_command_line=getattr(source, "name", "") == "COMMANDLINE")
         if no_http and not wyoming:
             raise ConfigError("--no-http leaves nothing to serve", "add --wyoming tcp://HOST:PORT")
         if not no_http:
@@ -79,7 +93,8 @@ def serve(
                                   "tts.voice": voice, "models.allow_download": allow_download})
         limits = Limits(max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_audio_s=max_audio_s,
                         max_sessions=max_sessions, idle_timeout_s=idle_timeout_s)
-        config = ServerConfig(host=host, port=port, api_key=api_key or None, limits=limits)
+        config = ServerConfig(host=host, port=port, api_key=api_key, limits=limits,
+                              allow_origins=tuple(allow_origin or ()), allow_hosts=tuple(allow_host or ()))
         logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                             format="%(levelname)s %(name)s: %(message)s")
         with err_console.status("loading models…") if err_console.is_terminal else _nothing():
@@ -95,6 +110,36 @@ def serve(
         if wyoming:
             err_console.print(f"voicecli serve: Wyoming at {wyoming}", highlight=False)
         asyncio.run(_run(engines, config, wyoming, no_http, verbose, zeroconf))
+
+
+def resolve_api_key(api_key: str | None, key_file: Path | None, *, from_command_line: bool) -> str | None:
+    """The API key from --api-key, VOICECLI_API_KEY or --api-key-file (None: no key). Warns (one
+    line) when it was typed on the command line, where every local user can read it."""
+    from voicecli.errors import ConfigError
+
+    if key_file is not None:
+        if api_key:
+            raise ConfigError("both an API key and --api-key-file were given", "give the key once")
+        try:
+            lines = key_file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read --api-key-file {key_file}: {exc}",
+                              "check the path and its encoding") from exc
+        api_key = lines[0].strip() if lines else ""
+        if not api_key:
+            raise ConfigError(f"--api-key-file {key_file} is empty", "write the key on its first line")
+        if key_file.stat().st_mode & 0o077:
+            print_warning(f"{key_file} can be read by other users; chmod 600 {key_file}")
+    elif api_key and from_command_line:
+        print_warning("--api-key is visible to every user of this machine (ps); "
+                      "use --api-key-file PATH or VOICECLI_API_KEY")
+    if api_key and any(ch.isspace() or not ch.isprintable() for ch in api_key):
+        raise ConfigError("the API key contains spaces or control characters", "use printable characters only")
+    return api_key or None
+
+
+def print_warning(message: str) -> None:
+    err_console.print(f"warning: {escape(message)}", highlight=False, soft_wrap=True)
 
 
 class _nothing:

@@ -32,6 +32,9 @@ from voicecli.cli.common import (
 )
 from voicecli.errors import ConfigError, VoicecliError
 
+MAX_AUDIO_S = 4 * 3600.0
+"""Default --max-audio-s: voicecli.audio.decode.DEFAULT_MAX_AUDIO_S (not imported here: PyAV is slow to import)."""
+
 PROGRESS_MIN_AUDIO_S = 5.0
 """Inputs shorter than this finish too fast for a progress bar to help."""
 
@@ -63,14 +66,20 @@ def transcribe(
     compute_type: ComputeTypeOpt = None,
     beam_size: BeamSizeOpt = None,
     threads: ThreadsOpt = None,
-    vad_filter: Annotated[bool, typer.Option(
-        "--vad-filter", help="Skip non-speech with Silero VAD before decoding.")] = False,
+    vad_filter: Annotated[bool | None, typer.Option(
+        "--vad-filter/--no-vad-filter", show_default=False,
+        help="Cut the audio into speech chunks with Silero VAD and transcribe only those. Default: on for "
+        "inputs longer than 30 s (Whisper invents words in long silences), off for shorter ones.")] = None,
     word_timestamps: Annotated[bool, typer.Option(
         "--word-timestamps", help="Word-level timings (in json output).")] = False,
     batched: Annotated[bool, typer.Option(
-        "--batched", help="faster-whisper's batched pipeline, for long files (implies --vad-filter).")] = False,
+        "--batched", help="Decode the speech chunks in batches (implies --vad-filter): faster for long files, "
+        "most so on GPU.")] = False,
     batch_size: Annotated[int, typer.Option(
         "--batch-size", min=1, help="Chunks decoded together with --batched.")] = 8,
+    max_audio_s: Annotated[float, typer.Option(
+        "--max-audio-s", min=1.0, help="Longest input accepted; decoding stops there (4 h: ~1 GB of samples).")
+    ] = MAX_AUDIO_S,
     allow_download: AllowDownloadOpt = None,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="No progress bar or status lines (errors still print).")] = False,
@@ -95,10 +104,13 @@ def transcribe(
             except OSError as exc:
                 raise VoicecliError(f"cannot create output dir {output_dir}: {exc.strerror}",
                                     "pick another --output-dir") from exc
-        options = replace(transcribe_options(settings, purpose="file"), vad_filter=vad_filter or batched,
-                          word_timestamps=word_timestamps, batched=batched, batch_size=batch_size)
+        if batched and vad_filter is False:
+            raise ConfigError("--batched decodes the speech chunks that VAD finds", "drop --no-vad-filter")
+        options = replace(transcribe_options(settings, purpose="file"), word_timestamps=word_timestamps,
+                          batched=batched, batch_size=batch_size)
         show = not quiet and err_console.is_terminal
-        job = TranscribeJob(lambda: _load(settings, show), options, _RichProgress() if show else None)
+        job = TranscribeJob(lambda: _load(settings, show), options, _RichProgress() if show else None,
+                            vad_filter=True if batched else vad_filter, max_audio_s=max_audio_s)
         sink = _ResultSink(formats, output_dir, several=len(files) > 1, quiet=quiet, verbose=verbose)
         results = job.run(files, on_result=sink)
         failed = sum(1 for r in results if not r.ok) + sink.write_failures

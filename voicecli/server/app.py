@@ -1,5 +1,6 @@
-"""The ASGI app: OpenAI-compatible REST, the realtime WebSocket, health and metrics, with auth,
-size limits and OpenAI-style errors everywhere."""
+"""The ASGI app: OpenAI-compatible REST, the realtime WebSocket, health and metrics, with
+cross-site protection (Host and Origin), auth, size limits and OpenAI-style errors everywhere.
+Nothing it serves loads anything from another host (no /docs: Swagger UI comes from a CDN)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from voicecli.server.limits import (
     BodyTooLarge,
     MetricsMiddleware,
 )
+from voicecli.server.origin import OriginMiddleware, OriginPolicy
 from voicecli.server.realtime import realtime_endpoint
 from voicecli.server.rest import router
 from voicecli.server.state import ServerState
@@ -44,7 +46,9 @@ def create_app(engines: Any, config: ServerConfig, public_paths: tuple[str, ...]
         yield
         state.shutdown()
 
-    app = FastAPI(title="voicecli", version="0.1.0", lifespan=lifespan,
+    # No /docs or /redoc: FastAPI's pages load Swagger UI and ReDoc from a CDN, and nothing served
+    # here may reach beyond this machine. The schema itself is at /openapi.json.
+    app = FastAPI(title="voicecli", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="OpenAI-compatible local speech and chat API (faster-whisper, llama.cpp, Piper).")
     app.state.voicecli = state
     app.include_router(router)
@@ -91,5 +95,7 @@ def create_app(engines: Any, config: ServerConfig, public_paths: tuple[str, ...]
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.limits.max_upload_bytes)
     app.add_middleware(AuthMiddleware, api_key=config.api_key, public_paths=public_paths)
+    app.add_middleware(OriginMiddleware, policy=OriginPolicy.for_server(config.host, config.allow_hosts,
+                                                                        config.allow_origins))
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     return app

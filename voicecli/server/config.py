@@ -16,9 +16,15 @@ class Limits:
     max_upload_bytes: int = 25 * 1024 * 1024
     """Largest request body (OpenAI's own limit for audio uploads is 25 MB)."""
     max_audio_s: float = 600.0
-    """Longest audio accepted for transcription."""
+    """Longest audio accepted for transcription; decoding stops as soon as it is passed."""
+    max_decode_s: float = 30.0
+    """Wall time one upload may spend decoding (a 600 s mp3 takes ~4 s on a laptop core)."""
     max_text_chars: int = 4096
     """Longest text to speak (speech input, realtime text items)."""
+    max_speech_s: float = 600.0
+    """Longest speech one request may ask for, estimated from the voice's phonemes before any
+    synthesis (4096 characters of prose last ~4 min at speed 1; 4096 digits read out ~27 min) and
+    enforced while synthesising."""
     max_chat_chars: int = 32_000
     """Total characters of all messages in one chat completion request."""
     max_chat_messages: int = 256
@@ -61,6 +67,10 @@ class ServerConfig:
     limits: Limits = field(default_factory=Limits)
     model_id: str = "voicecli"
     """Name the realtime and chat endpoints report as their model."""
+    allow_hosts: tuple[str, ...] = ()
+    """DNS names the ``Host`` header may carry besides IP addresses and localhost (``*``: any)."""
+    allow_origins: tuple[str, ...] = ()
+    """Browser origins allowed besides the server's own page, e.g. ``https://app.example`` (``*``: any)."""
     stt_workers: int = 1
     """Threads for STT (shared by every session); each uses the STT thread setting."""
     tts_workers: int = 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from voicecli.server.http_errors import error_body
@@ -44,7 +44,8 @@ class BodyTooLarge(Exception):
     pass
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
+async def send_json(send: Send, status: int, body: dict[str, Any],
+                    headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
     data = json.dumps(body).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
@@ -70,10 +71,10 @@ class BodyLimitMiddleware:
                 try:
                     length = int(value)
                 except ValueError:
-                    await _send_json(send, 400, error_body("invalid Content-Length header"))
+                    await send_json(send, 400, error_body("invalid Content-Length header"))
                     return
                 if length > self.max_bytes:
-                    await _send_json(send, 413, error_body(message, code="request_too_large"))
+                    await send_json(send, 413, error_body(message, code="request_too_large"))
                     return
         seen = 0
         started = False
@@ -97,7 +98,7 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _send_json(send, 413, error_body(message, code="request_too_large"))
+                await send_json(send, 413, error_body(message, code="request_too_large"))
 
 
 def _bearer(scope: Scope) -> bytes | None:
@@ -159,7 +160,7 @@ class AuthMiddleware:
                 return
             msg = ("missing API key: send 'Authorization: Bearer <key>'" if key is None
                    else "incorrect API key provided")
-            await _send_json(send, 401, error_body(msg, code="invalid_api_key"),
+            await send_json(send, 401, error_body(msg, code="invalid_api_key"),
                              [(b"www-authenticate", b"Bearer")])
             return
         if self._ok(_bearer(scope)) or self._ok(_subprotocol_key(scope)):

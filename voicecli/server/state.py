@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voicecli.server.config import ServerConfig
+from voicecli.server.decoding import make_decode_pool
 from voicecli.server.limits import SessionSlots
 from voicecli.server.metrics import Metrics
 from voicecli.tts.voices import VoiceCatalog
@@ -136,6 +137,8 @@ class ServerState:
         """Realtime STT (short utterances, latency-sensitive)."""
         self.batch_stt_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="srv-stt-batch")
         """Uploaded files, which can be long: kept apart so they never queue ahead of a live turn."""
+        self.decode_pool = make_decode_pool()
+        """Decoding uploads (bounded in audio and time by the limits), apart from the STT queue."""
         self.tts_pool = PriorityExecutor(self.config.tts_workers, "srv-tts")
         self.llm_pool = concurrent.futures.ThreadPoolExecutor(self.config.limits.max_sessions + 4,
                                                              thread_name_prefix="srv-llm")
@@ -146,5 +149,5 @@ class ServerState:
         return {"stt": e.transcriber.name, "llm": e.chat.name, "tts": e.speaker.name}
 
     def shutdown(self) -> None:
-        for pool in (self.stt_pool, self.batch_stt_pool, self.tts_pool, self.llm_pool):
+        for pool in (self.stt_pool, self.batch_stt_pool, self.decode_pool, self.tts_pool, self.llm_pool):
             pool.shutdown(wait=False, cancel_futures=True)

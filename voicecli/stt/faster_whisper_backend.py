@@ -53,8 +53,11 @@ class WhisperTranscriber:
                       word_timestamps=options.word_timestamps, initial_prompt=options.initial_prompt,
                       temperature=options.temperature if options.temperature > 0 else [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
                       condition_on_previous_text=False, without_timestamps=options.without_timestamps)
-        if options.batched:
-            segments, info = self._batched.transcribe(audio, batch_size=options.batch_size, **kwargs)
+        if options.vad_filter or options.batched:  # the same speech chunks either way (issue 12)
+            from voicecli.stt.chunked_whisper import transcribe_chunked
+
+            segments, info = transcribe_chunked(self._model, self._batched, audio, kwargs, batched=options.batched,
+                                                batch_size=options.batch_size)
         else:
             segments, info = self._model.transcribe(audio, **kwargs)
         meta = TranscriptionInfo(language=info.language, language_probability=float(info.language_probability),

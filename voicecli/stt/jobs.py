@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from voicecli.audio.decode import decode_audio
+from voicecli.audio.decode import DEFAULT_MAX_AUDIO_S, decode_audio
 from voicecli.audio.format import PIPELINE_RATE_HZ
 from voicecli.errors import AudioInputError, ConfigError, NoSpeechError, VoicecliError
 from voicecli.languages import is_whisper_language
+from voicecli.stt.speech_chunks import wants_vad
 from voicecli.stt.types import Segment, TranscribeOptions, Transcriber, Transcription, join_segments
 
 STDIN = "-"
@@ -127,16 +128,24 @@ class TranscribeJob:
     """Transcribe inputs one after another with one model.
 
     ``load_transcriber`` runs at most once, when the first input has decoded, so a batch of
-    only bad inputs fails fast without loading a model."""
+    only bad inputs fails fast without loading a model.
+
+    ``vad_filter``: True or False cut (or not) every input into speech chunks first; None (the
+    default) does it when ``options.vad_filter`` asks for it, else for inputs longer than
+    :data:`~voicecli.stt.speech_chunks.LONG_AUDIO_S`, where Whisper would invent words in the
+    silences. ``max_audio_s`` bounds each input while it decodes (memory: 64 kB per second)."""
 
     def __init__(self, load_transcriber: Callable[[], Transcriber], options: TranscribeOptions,
                  progress: ProgressSink | None = None,
-                 read_stdin: Callable[[], bytes] = read_stdin_bytes) -> None:
+                 read_stdin: Callable[[], bytes] = read_stdin_bytes, *, vad_filter: bool | None = None,
+                 max_audio_s: float = DEFAULT_MAX_AUDIO_S) -> None:
         self._load = load_transcriber
         self._transcriber: Transcriber | None = None
         self.options = options
         self.progress = progress or NoProgress()
         self._read_stdin = read_stdin
+        self.vad_filter = True if vad_filter is None and options.vad_filter else vad_filter
+        self.max_audio_s = max_audio_s
 
     @property
     def transcriber(self) -> Transcriber:
@@ -148,8 +157,12 @@ class TranscribeJob:
 
     def decode(self, source: str) -> np.ndarray:
         if source == STDIN:
-            return decode_audio(self._read_stdin(), name=STDIN_LABEL)
-        return decode_audio(source)
+            return decode_audio(self._read_stdin(), name=STDIN_LABEL, max_seconds=self.max_audio_s)
+        return decode_audio(source, max_seconds=self.max_audio_s)
+
+    def options_for(self, audio_s: float) -> TranscribeOptions:
+        """The options for one input of ``audio_s`` seconds (whether it is cut into speech chunks)."""
+        return replace(self.options, vad_filter=wants_vad(audio_s, self.vad_filter))
 
     def run_one(self, source: str) -> FileResult:
         """One input. Input problems become the result's error; model problems propagate."""
@@ -170,7 +183,7 @@ class TranscribeJob:
         audio_s = len(audio) / PIPELINE_RATE_HZ
         transcriber = self.transcriber  # not caught: a model that cannot load fails every input
         try:
-            transcription = transcribe_audio(transcriber, audio, self.options, label, self.progress)
+            transcription = transcribe_audio(transcriber, audio, self.options_for(audio_s), label, self.progress)
         except VoicecliError as exc:
             return failed(exc, audio_s)
         except Exception as exc:  # noqa: BLE001 - an engine failure on this input only: report it, keep going

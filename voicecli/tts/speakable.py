@@ -11,7 +11,8 @@ Two shapes of input, one rule each:
   :class:`SpeechPiece` keeps the text as written next to what is spoken, so a barge-in can
   trim the history to what the listener heard.
 
-Either way the voice only ever receives :func:`speakable_text` output. Pure: no engine here."""
+Either way the voice only ever receives :func:`speakable_text` output, in pieces of at most
+:data:`MAX_PIECE_CHARS` (cut at spaces: the normaliser leaves no longer "word"). Pure: no engine here."""
 
 from __future__ import annotations
 
@@ -28,7 +29,12 @@ can be longer than in a streamed reply."""
 STREAM_CHUNKS = ChunkerParams()
 """Pieces of a streamed reply: the first clause as soon as it is long enough, then sentences."""
 
-_SSML_TAG = re.compile(r"<[^>]*>")
+_SSML_TAG = re.compile(r"<[^>]{0,1000}>")
+
+MAX_PIECE_CHARS = 300
+"""Longest text one synthesis call gets. Piper (onnxruntime) needs memory in proportion to the
+longest sentence it reads: a normal 40-word sentence costs ~200 MB at its peak, one unbroken
+4096-character "word" cost 680 MB."""
 
 
 def speakable_text(text: str, *, ssml: bool = False) -> str:
@@ -48,7 +54,22 @@ def whole_sentences(params: ChunkerParams) -> ChunkerParams:
 def split_for_speech(text: str, params: ChunkerParams = WHOLE_TEXT_CHUNKS, *, ssml: bool = False) -> list[str]:
     """A whole text → the non-empty speakable pieces, in order (none when there is nothing to say)."""
     chunker = SpeechChunker(params)
-    return [*chunker.push(speakable_text(text, ssml=ssml) + " "), *chunker.flush()]
+    chunks = [*chunker.push(speakable_text(text, ssml=ssml) + " "), *chunker.flush()]
+    return [piece for chunk in chunks for piece in bounded(chunk)]
+
+
+def bounded(spoken: str, max_chars: int = MAX_PIECE_CHARS) -> list[str]:
+    """``spoken`` cut at spaces into pieces of at most ``max_chars`` (a longer word is cut too)."""
+    words = (w[i:i + max_chars] for w in spoken.split() for i in range(0, len(w), max_chars))
+    pieces: list[str] = []
+    current = ""
+    for word in words:
+        if current and len(current) + 1 + len(word) > max_chars:
+            pieces.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    return [*pieces, current] if current else pieces
 
 
 @dataclass(frozen=True)
@@ -56,7 +77,8 @@ class SpeechPiece:
     """One piece of a streamed text."""
 
     text: str
-    """As written (what the listener hears of the reply, for history)."""
+    """As written (what the listener hears of the reply, for history). A written piece that is
+    spoken in several (longer than :data:`MAX_PIECE_CHARS`) is the text of the first; the others' is empty."""
     spoken: str
     """What the voice reads (:func:`speakable_text` of ``text``); never empty."""
 
@@ -78,5 +100,8 @@ class SpeakableStream:
         return self._speakable(self._chunker.flush())
 
     def _speakable(self, chunks: list[str]) -> list[SpeechPiece]:
-        pieces = [SpeechPiece(c, speakable_text(c, ssml=self._ssml)) for c in chunks]
-        return [p for p in pieces if p.spoken]
+        pieces = []
+        for chunk in chunks:
+            for i, spoken in enumerate(bounded(speakable_text(chunk, ssml=self._ssml))):
+                pieces.append(SpeechPiece(chunk if i == 0 else "", spoken))
+        return pieces

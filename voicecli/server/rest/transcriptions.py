@@ -1,5 +1,8 @@
 """``POST /v1/audio/transcriptions``: an uploaded file → text, subtitles or verbose JSON, whole
-or streamed as server-sent events. Decoding and Whisper run on the batch STT executor."""
+or streamed as server-sent events. Uploads are decoded on the decode pool
+(:mod:`voicecli.server.decoding`) within the audio and time limits, then transcribed on the batch
+STT executor; audio longer than
+:data:`~voicecli.stt.speech_chunks.LONG_AUDIO_S` is cut into speech chunks by VAD first."""
 
 from __future__ import annotations
 
@@ -10,17 +13,22 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
+from voicecli.audio.decode import AudioTooLongError
 from voicecli.audio.format import PIPELINE_RATE_HZ
 from voicecli.concurrency import iterate_in_thread
 from voicecli.errors import AudioInputError, VoicecliError
 from voicecli.languages import language_name, normalize_language
+from voicecli.server.decoding import decode_upload
 from voicecli.server.http_errors import ApiError, error_body
 from voicecli.server.rest.common import ERRORS, SSE_HEADERS, server_state, sse
+from voicecli.server.state import ServerState
 from voicecli.stt.formats import render
 from voicecli.stt.options import transcribe_options
+from voicecli.stt.speech_chunks import wants_vad
 from voicecli.stt.types import Segment, Transcription, TranscriptionInfo
 
 router = APIRouter()
@@ -73,22 +81,18 @@ async def create_transcription(
     options = replace(transcribe_options(state.engines.settings, purpose="file", language=code),
                       word_timestamps=want_words, initial_prompt=prompt or None, temperature=temperature)
     transcriber = state.engines.transcriber
-    name = file.filename or "audio"
-    max_audio_s = limits.max_audio_s
+    name = (file.filename or "audio")[:120]
+
+    samples = await _decode_upload(state, data, name)
+    del data
+    duration = len(samples) / PIPELINE_RATE_HZ
+    if duration < MIN_AUDIO_S:
+        raise ApiError(400, f"audio is too short ({duration:.3f} s; at least {MIN_AUDIO_S} s): truncated or empty?",
+                       "file", "audio_too_short")
+    options = replace(options, vad_filter=wants_vad(duration))
 
     def job(stop: threading.Event) -> Iterator[TranscriptionInfo | Segment]:
-        from voicecli.audio.decode import decode_audio
-
         t0 = time.monotonic()
-        _check_duration(data, name, max_audio_s)
-        samples = decode_audio(data, name)
-        duration = len(samples) / PIPELINE_RATE_HZ
-        if duration < MIN_AUDIO_S:
-            raise ApiError(400, f"audio is too short ({duration:.3f} s; at least {MIN_AUDIO_S} s): truncated or empty?",
-                           "file", "audio_too_short")
-        if duration > max_audio_s:
-            raise ApiError(400, f"audio is {duration:.0f} s long; the limit is {max_audio_s:.0f} s", "file",
-                           "audio_too_long")
         info, segments = transcriber.transcribe_stream(samples, options)
         yield info
         for seg in segments:
@@ -99,10 +103,7 @@ async def create_transcription(
 
     items = iterate_in_thread(state.batch_stt_pool, job)
     try:
-        info = await items.__anext__()  # decoding errors become HTTP errors, before any streaming
-    except AudioInputError as exc:
-        await items.aclose()
-        raise ApiError(400, exc.message, "file", "invalid_file") from None
+        info = await items.__anext__()
     except StopAsyncIteration:
         raise ApiError(500, "transcription produced nothing", None, "server_error") from None
     assert isinstance(info, TranscriptionInfo)
@@ -145,28 +146,19 @@ async def create_transcription(
     return JSONResponse(body)
 
 
-def _check_duration(data: bytes, name: str, max_audio_s: float) -> None:
-    """Open the upload with ffmpeg first: refuse what is not audio, and refuse long audio from
-    the container's header before decoding all of it."""
-    import io
-
-    import av
-
-    if not data:
-        raise AudioInputError(f"{name}: no data (empty file)", "upload an audio file")
+async def _decode_upload(state: ServerState, data: bytes, name: str) -> np.ndarray:
+    """The upload's samples, or the HTTP error that says why there are none."""
+    limits = state.config.limits
+    t0 = time.monotonic()
     try:
-        with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
-            if not container.streams.audio:
-                raise AudioInputError(f"{name}: contains no audio stream", "upload a file with an audio track")
-            duration = container.duration
-    except AudioInputError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - anything ffmpeg cannot open is "not audio"
-        raise AudioInputError(f"{name}: not an audio file ffmpeg can read",
-                              "use wav, flac, mp3, ogg/opus, webm, m4a or mp4") from exc
-    if duration is not None and duration / 1_000_000 > max_audio_s * 1.02:
-        raise ApiError(400, f"audio is {duration / 1_000_000:.0f} s long; the limit is {max_audio_s:.0f} s",
-                       "file", "audio_too_long")
+        return await decode_upload(state.decode_pool, data, name, max_audio_s=limits.max_audio_s,
+                                   max_decode_s=limits.max_decode_s)
+    except AudioTooLongError as exc:
+        raise ApiError(400, exc.message, "file", "audio_too_long") from None
+    except AudioInputError as exc:
+        raise ApiError(400, exc.message, "file", "invalid_file") from None
+    finally:
+        state.metrics.observe("decode_file", time.monotonic() - t0)
 
 
 def _segment_json(s: Segment) -> dict[str, Any]:

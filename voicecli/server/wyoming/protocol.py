@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Protocol, TypeVar
 
@@ -20,6 +21,9 @@ MAX_DATA_BYTES = 1 << 20
 """Largest ``data_length`` accepted (the JSON data block)."""
 MAX_PAYLOAD_BYTES = 16 << 20
 """Largest ``payload_length`` accepted (the binary payload: PCM)."""
+
+_HTTP_REQUEST_LINE = re.compile(rb"^[A-Z]{3,10} \S* HTTP/\d")
+"""An HTTP request line: a browser can be made to send one to any port (cross-protocol requests)."""
 
 T = TypeVar("T")
 
@@ -87,6 +91,8 @@ async def read_event(reader: asyncio.StreamReader) -> Event | None:
         raise ProtocolError(ErrorCode.INVALID_JSON, f"event header line too long ({exc})") from exc
     if not line:
         return None
+    if _HTTP_REQUEST_LINE.match(line):  # a web page's fetch() to this port: never read its body as events
+        raise ProtocolError(ErrorCode.INVALID_EVENT, "this port speaks Wyoming, not HTTP", closes=True)
     try:
         header = json.loads(line)
     except ValueError as exc:
