@@ -129,7 +129,7 @@ def test_deleted_system_and_tool_items_leave_the_prompt(engines: FakeEngines) ->
 def test_a_client_over_the_rate_limit_gets_one_error_and_close_1008(engines: FakeEngines) -> None:
     limits = Limits(realtime_event_burst=10, realtime_events_per_s=0.01)
     app = create_app(engines, ServerConfig(limits=limits))
-    with TestClient(app) as client, client.websocket_connect("/v1/realtime") as ws:
+    with TestClient(app) as client, client.websocket_connect("ws://localhost/v1/realtime") as ws:
         assert json.loads(ws.receive_text())["type"] == "session.created"
         for _ in range(30):
             ws.send_text('{"type": "nope"}')
@@ -152,7 +152,7 @@ def latency_events(rt: Session) -> list[dict[str, Any]]:
 
 def open_with_query(engines: FakeEngines, query: str) -> Iterator[Session]:
     app = create_app(engines, ServerConfig())
-    with TestClient(app) as client, client.websocket_connect(f"/v1/realtime?{query}") as ws:
+    with TestClient(app) as client, client.websocket_connect(f"ws://localhost/v1/realtime?{query}") as ws:
         rt = Session(ws)
         assert rt.recv()["type"] == "session.created"
         yield rt

@@ -176,7 +176,7 @@ def engines() -> FakeEngines:
 def open_session(engines: FakeEngines, limits: Limits | None = None,
                  headers: dict[str, str] | None = None) -> Iterator[Session]:
     app = create_app(engines, ServerConfig(limits=limits or Limits()))
-    with TestClient(app) as client, client.websocket_connect("/v1/realtime", headers=headers or {}) as ws:
+    with TestClient(app) as client, client.websocket_connect("ws://localhost/v1/realtime", headers=headers or {}) as ws:
         session = Session(ws)
         created = session.recv()
         assert created["type"] == "session.created"
