@@ -107,6 +107,8 @@ def serve(
             err_console.print(f"voicecli serve: http://{scheme_host}:{port}/v1 and ws://{scheme_host}:{port}/v1/realtime"
                               f"{note} — stt {engines.transcriber.name}, llm {engines.chat.name}, "
                               f"tts {engines.speaker.name}", highlight=False)
+            page_host = "localhost" if host in ("127.0.0.1", "::1", "0.0.0.0", "::") else scheme_host
+            err_console.print(f"voicecli serve: the voice page is at http://{page_host}:{port}/", highlight=False)
         if wyoming:
             err_console.print(f"voicecli serve: Wyoming at {wyoming}", highlight=False)
         asyncio.run(_run(engines, config, wyoming, no_http, verbose, zeroconf))

@@ -73,3 +73,15 @@ def test_web_page_files_load_without_a_key_but_its_config_does_not(server):
     assert httpx.get(f"{server.http}/web/config.json", timeout=30).status_code == 401
     assert httpx.get(f"{server.http}/v1/models", timeout=30).status_code == 401
     assert httpx.get(f"{server.http}/staticfoo", timeout=30).status_code == 401
+
+
+def test_start_up_names_the_voice_page_and_it_loads(server):
+    import httpx
+
+    log = server.log_text()
+    line = next((ln for ln in log.splitlines() if "voice page is at" in ln), None)
+    assert line is not None, log
+    url = line.split("voice page is at ", 1)[1].strip()
+    assert url == f"http://localhost:{server.port}/", url
+    page = httpx.get(url, timeout=10)  # the page's own files load without a key
+    assert page.status_code == 200 and "<html" in page.text.lower()
