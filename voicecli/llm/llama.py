@@ -21,6 +21,7 @@ from voicecli.llm.tools import (
     ToolRequest,
     ToolSchemaError,
     new_call_id,
+    text_of,
 )
 from voicecli.llm.types import ChatMessage, GenerationOptions
 
@@ -78,13 +79,7 @@ class LlamaChat:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
-        replies = self.stream_reply(messages, options)
-        try:
-            for event in replies:
-                if isinstance(event, TextDelta):
-                    yield event.text
-        finally:
-            replies.close()
+        return text_of(self.stream_reply(messages, options))
 
     def stream_reply(self, messages: Sequence[ChatMessage], options: GenerationOptions,
                      tools: ToolRequest | None = None) -> Generator[ReplyDelta, None, None]:

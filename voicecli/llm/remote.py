@@ -11,7 +11,7 @@ import httpx
 
 from voicecli.errors import VoicecliError
 from voicecli.llm.openai_wire import StreamDecoder, message_json, tools_body
-from voicecli.llm.tools import ReplyDelta, ReplyEnded, TextDelta, ToolCallDelta, ToolRequest
+from voicecli.llm.tools import ReplyDelta, ReplyEnded, ToolCallDelta, ToolRequest, text_of
 from voicecli.llm.types import ChatMessage, GenerationOptions
 
 
@@ -36,13 +36,7 @@ class OpenAIChat:
         return max(1, len(text) // 4)
 
     def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
-        replies = self.stream_reply(messages, options)
-        try:
-            for event in replies:
-                if isinstance(event, TextDelta):
-                    yield event.text
-        finally:
-            replies.close()
+        return text_of(self.stream_reply(messages, options))
 
     def stream_reply(self, messages: Sequence[ChatMessage], options: GenerationOptions,
                      tools: ToolRequest | None = None) -> Generator[ReplyDelta, None, None]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -174,3 +174,14 @@ def text_reply(deltas: Iterable[str], max_tokens: int) -> Iterator[ReplyDelta]:
         if close is not None:
             close()  # closing this stream cancels the generation
     yield ReplyEnded("length" if count >= max_tokens else "stop", count)
+
+
+def text_of(replies: Generator[ReplyDelta, None, None]) -> Iterator[str]:
+    """Only the text deltas of a reply (``ChatModel.stream``); closing this closes ``replies``,
+    which cancels the generation."""
+    try:
+        for event in replies:
+            if isinstance(event, TextDelta):
+                yield event.text
+    finally:
+        replies.close()
