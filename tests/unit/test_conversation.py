@@ -103,7 +103,10 @@ def test_speculative_reply_is_discarded_when_the_user_goes_on():
             hold.set()
             await h.silence(END_SILENCE_FRAMES)
             await until(lambda: records(h), what="turn completed")
-        assert h.engines.chat.yielded[0] == 2  # ... and its LLM stream stopped at the next token
+        # ... and its LLM stream stopped at the next token: the worker may see the stop before it
+        # asks for token 2 (yielded 1) or just after (yielded 2), never runs the reply to its end
+        assert h.engines.chat.yielded[0] in (1, 2)
+        assert h.engines.chat.finished == 1  # only the second (merged) reply ran to its end
         assert users(h) == ["Tell me a story.", "Tell me a story. What time is it?"]
         assert [e.text for e in h.of(UserTranscribed)] == ["Tell me a story. What time is it?"]
         assert "".join(e.text for e in h.of(ReplyDelta)) == "It is noon."
