@@ -13,7 +13,22 @@ from eval/speech.
     python benchmarks/device_loop.py                       # 8 questions, one run
     python benchmarks/device_loop.py --runs 3 --json out.json
     python benchmarks/device_loop.py --busy 1              # with one core kept busy
-    python benchmarks/device_loop.py --talk-arg=--vad-end-silence-ms --talk-arg=300
+    python benchmarks/device_loop.py --talk-arg=--end-silence-ms --talk-arg=300
+
+A/B in one interleaved run: each ``--variant LABEL:SETTINGS`` is a talk configuration
+(``VOICECLI_*=value`` words set the environment, ``@PATH`` runs talk from another checkout,
+other words are talk arguments), each ``--command LABEL:PROGRAM`` any program that listens on the default input and answers on the
+default output (a peer; it prints no figures of its own, so its replies are found on the
+recording alone). Runs alternate between them (A B A B …); the summary gives each one's median
+of run p50s and its ratio to the first:
+
+    python benchmarks/device_loop.py --runs 3 --variant "silence:VOICECLI_VAD_TURN_DETECTOR=silence" \
+        --variant "smart_turn:VOICECLI_VAD_TURN_DETECTOR=smart_turn"
+    python benchmarks/device_loop.py --runs 3 --variant "voicecli:" \
+        --command "pipecat:/tmp/pipecat-venv/bin/python benchmarks/pipecat_bot.py"
+
+The load average is recorded at the start and end of every run (other work on the machine
+inflates absolute figures; ratios from one interleaved run are what to compare).
 
 Needs pulseaudio, pulseaudio-utils, espeak-ng, sox (`make test` installs them).
 """
@@ -25,6 +40,7 @@ import json
 import multiprocessing
 import os
 import queue
+import shlex
 import statistics
 import subprocess
 import sys
@@ -40,7 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from voicecli.audio.decode import decode_audio  # noqa: E402
-from voicecli.bench.device_loop import time_turn  # noqa: E402
+from voicecli.bench.device_loop import audible_threshold, time_turn  # noqa: E402
 from voicecli.bench.virtual_audio import RECORD_RATE_HZ, PulseAudio, start_pulseaudio  # noqa: E402
 
 RATE = RECORD_RATE_HZ
@@ -54,6 +70,33 @@ SPOKEN = [
     ("en-gb-x-rp+m7", "Name three colours of the rainbow."),
 ]
 REAL = ["en_timit_LDC93S1.wav", "en_goforward.wav"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One configuration in an interleaved comparison: talk with settings, or another program."""
+
+    label: str
+    talk_args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    command: tuple[str, ...] = ()
+    """A peer program instead of talk (empty: voicecli talk)."""
+    checkout: str = str(ROOT)
+    """The voicecli checkout talk runs from (``@PATH``: compare against another version)."""
+
+    @staticmethod
+    def talk(spec: str, extra_args: list[str]) -> Variant:
+        label, _, rest = spec.partition(":")
+        words = shlex.split(rest)
+        env = tuple((w.split("=", 1)[0], w.split("=", 1)[1]) for w in words if w.startswith("VOICECLI_") and "=" in w)
+        checkout = next((w[1:] for w in words if w.startswith("@")), str(ROOT))
+        args = tuple(w for w in words if not (w.startswith("VOICECLI_") and "=" in w) and not w.startswith("@"))
+        return Variant(label or "talk", (*extra_args, *args), env, checkout=checkout)
+
+    @staticmethod
+    def program(spec: str) -> Variant:
+        label, _, rest = spec.partition(":")
+        return Variant(label or "command", command=tuple(shlex.split(rest)))
 
 
 @dataclass
@@ -84,12 +127,20 @@ def make_questions(work: Path, eval_dir: Path) -> list[tuple[str, str, np.ndarra
 
 
 class TalkProcess:
-    """`voicecli talk --json` on the default (virtual) devices; events read on a thread."""
+    """`voicecli talk --json` (or a peer program) on the default (virtual) devices; talk's
+    events are read on a thread, stderr goes to a log file."""
 
-    def __init__(self, pa: PulseAudio, args: list[str], history: Path) -> None:
-        cmd = [sys.executable, "-m", "voicecli.cli.main", "talk", "--json", "--history", str(history), *args]
-        self.proc = subprocess.Popen(cmd, env=pa.env, cwd=ROOT, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True)
+    def __init__(self, pa: PulseAudio, variant: Variant, history: Path, log: Path) -> None:
+        if variant.command:
+            cmd = list(variant.command)
+        else:
+            cmd = [sys.executable, "-m", "voicecli.cli.main", "talk", "--json", "--history", str(history),
+                   *variant.talk_args]
+        self.log = log
+        self._log_file = open(log, "w")  # noqa: SIM115 - handed to the child, closed in stop()
+        self.proc = subprocess.Popen(cmd, env={**pa.env, **dict(variant.env)}, cwd=variant.checkout,
+                                     stdout=subprocess.PIPE,
+                                     stderr=self._log_file, text=True)
         self.events: queue.Queue[dict] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -107,7 +158,8 @@ class TalkProcess:
                 ev = self.events.get(timeout=0.1)
             except queue.Empty:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"talk exited with {self.proc.returncode}") from None
+                    tail = self.log.read_text(errors="replace")[-1500:]
+                    raise RuntimeError(f"talk exited with {self.proc.returncode}: {tail}") from None
                 continue
             seen.append(ev)
             if pred(ev):
@@ -139,25 +191,73 @@ class TalkProcess:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        self._log_file.close()
 
 
-def run_once(questions: list[tuple[str, str, np.ndarray]], talk_args: list[str], work: Path,
+class SpeakerTrack:
+    """Reads the speaker recording while it grows (to know when a peer's reply has ended)."""
+
+    def __init__(self, raw: Path) -> None:
+        self.raw = raw
+
+    def samples(self) -> np.ndarray:
+        data = self.raw.read_bytes() if self.raw.exists() else b""
+        return np.frombuffer(data[: len(data) // 2 * 2], dtype=np.int16).astype(np.float32) / 32768.0
+
+    def wait_reply_done(self, after: int, quiet_s: float, timeout_s: float) -> bool:
+        """Until audio has been heard after sample ``after`` and then ``quiet_s`` of silence
+        followed it (True), or ``timeout_s`` passed (False)."""
+        deadline = time.monotonic() + timeout_s
+        threshold = audible_threshold()
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            x = self.samples()
+            loud = np.flatnonzero(np.abs(x[after:]) >= threshold)
+            if loud.size and len(x) - (after + int(loud[-1])) >= quiet_s * RATE:
+                return True
+        return False
+
+
+def wait_for_listener(pa: PulseAudio, proc: subprocess.Popen[str], timeout_s: float) -> None:
+    """Until a program records from the default input (a PulseAudio source output exists)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the program exited with {proc.returncode}")
+        out = pa.run("pactl", "list", "short", "source-outputs").stdout.decode()
+        if out.strip():
+            return
+        time.sleep(0.5)
+    raise TimeoutError("the program never opened the microphone")
+
+
+def run_once(questions: list[tuple[str, str, np.ndarray]], variant: Variant, work: Path,
              keep: Path | None = None) -> list[Turn]:
     with start_pulseaudio() as pa:
         raw = work / "speaker.raw"
+        raw.unlink(missing_ok=True)
         recorder = pa.record_speaker(raw)
         t0 = time.monotonic()
-        talk = TalkProcess(pa, talk_args, work / "history.sqlite3")
+        talk = TalkProcess(pa, variant, work / "history.sqlite3", work / "talk.log")
+        track = SpeakerTrack(raw)
         starts: list[int] = []
         events_per_q: list[list[dict]] = []
         try:
-            talk.wait_for(lambda e: e.get("state") == "listening", 180)
-            talk.settle(1.0, 10)
+            if variant.command:
+                wait_for_listener(pa, talk.proc, 300)
+                time.sleep(3.0)
+            else:
+                talk.wait_for(lambda e: e.get("state") == "listening", 180)
+                talk.settle(1.0, 10)
             for i, (_, _, samples) in enumerate(questions):
                 wav = work / f"play{i}.wav"
                 _write_wav(wav, samples)
                 starts.append(int((time.monotonic() - t0) * RATE))
                 pa.play_as_user(wav).wait(timeout=60)
+                if variant.command:
+                    track.wait_reply_done(starts[-1] + len(samples), quiet_s=1.5, timeout_s=60)
+                    events_per_q.append([])
+                    continue
                 seen = talk.wait_for(lambda e: e.get("type") == "turn", 120)
                 seen += talk.settle(1.5, 120)
                 events_per_q.append(seen)
@@ -171,6 +271,7 @@ def run_once(questions: list[tuple[str, str, np.ndarray]], talk_args: list[str],
         keep.mkdir(parents=True, exist_ok=True)
         _write_wav(keep / "speaker.wav", recording)
         (keep / "events.json").write_text(json.dumps({"starts": starts, "events": events_per_q}, indent=1))
+        (keep / "talk.log").write_text((work / "talk.log").read_text(errors="replace"))
     turns: list[Turn] = []
     for i, (text, voice, samples) in enumerate(questions):
         nxt = starts[i + 1] if i + 1 < len(starts) else None
@@ -179,7 +280,8 @@ def run_once(questions: list[tuple[str, str, np.ndarray]], talk_args: list[str],
         talk_lat = dict(done[0].get("latency_ms") or {}) if done else {}
         v2v = talk_lat.get("voice_to_voice")
         ext = timing.latency_ms
-        turns.append(Turn(text, voice, None if ext is None else round(ext, 1), len(done), talk_lat,
+        n_turns = len(done) if not variant.command else -1
+        turns.append(Turn(text, voice, None if ext is None else round(ext, 1), n_turns, talk_lat,
                           None if ext is None or v2v is None else round(ext - v2v, 1),
                           " | ".join(str(e.get("user", "")) for e in done)))
     return turns
@@ -209,43 +311,75 @@ def summarize(values: list[float]) -> dict[str, float]:
             "p95": round(v[min(len(v) - 1, int(round(0.95 * (len(v) - 1))))], 1), "max": round(v[-1], 1)}
 
 
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=1, help="whole sessions (report the median of their p50s)")
+    ap.add_argument("--runs", type=int, default=1, help="sessions per variant (report the median of their p50s)")
     ap.add_argument("--questions", type=int, default=len(SPOKEN) + len(REAL), help="questions per run")
     ap.add_argument("--busy", type=int, default=0, help="cores to keep busy with a spin loop meanwhile")
-    ap.add_argument("--talk-arg", action="append", default=[], help="extra argument for voicecli talk")
+    ap.add_argument("--talk-arg", action="append", default=[], help="extra argument for voicecli talk (every variant)")
+    ap.add_argument("--variant", action="append", default=[], metavar="LABEL:SETTINGS",
+                    help="a talk configuration to compare: VOICECLI_*=value words and talk arguments")
+    ap.add_argument("--command", action="append", default=[], metavar="LABEL:PROGRAM",
+                    help="a program using the default devices instead of talk (a peer)")
     ap.add_argument("--eval-dir", type=Path, default=ROOT / "eval" / "speech")
     ap.add_argument("--json", type=Path, help="write every turn and the summary here")
     ap.add_argument("--keep", type=Path, help="keep the recordings and talk's events in this folder")
     a = ap.parse_args(argv)
+    variants = [Variant.talk(v, a.talk_arg) for v in a.variant] + [Variant.program(c) for c in a.command]
+    if not variants:
+        variants = [Variant("talk", tuple(a.talk_arg))]
     hogs = [multiprocessing.Process(target=_busy, daemon=True) for _ in range(a.busy)]
     for h in hogs:
         h.start()
+    runs: list[tuple[Variant, int, list[Turn], list[float], list[float]]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="voicecli-devloop-") as tmp:
             work = Path(tmp)
             questions = make_questions(work, a.eval_dir)[: a.questions]
-            runs = [run_once(questions, a.talk_arg, work, a.keep and a.keep / f"run{r}")
-                    for r in range(1, a.runs + 1)]
+            for r in range(1, a.runs + 1):
+                for v in variants:
+                    load_before = _load()
+                    keep = a.keep / f"{v.label}-run{r}" if a.keep else None
+                    turns = run_once(questions, v, work, keep)
+                    runs.append((v, r, turns, load_before, _load()))
     finally:
         for h in hogs:
             h.terminate()
     rows = []
-    for r, turns in enumerate(runs, 1):
+    for v, r, turns, load_before, load_after in runs:
+        print(f"--- {v.label} run {r} (load {load_before} → {load_after})")
         for t in turns:
             lat = t.talk
-            print(f"run {r} | {t.voice:22} | external {t.external_ms!s:>7} ms | talk v2v {lat.get('voice_to_voice')!s:>6}"
+            print(f"{t.voice:22} | external {t.external_ms!s:>7} ms | talk v2v {lat.get('voice_to_voice')!s:>6}"
                   f" | unexplained {t.unexplained_ms!s:>6} | turns {t.talk_turns} | heard: {t.user_text[:50]}")
-            rows.append({"run": r, **asdict(t)})
-    per_run = [summarize([t.external_ms for t in turns if t.external_ms is not None]) for turns in runs]
-    every = [t.external_ms for turns in runs for t in turns if t.external_ms is not None]
-    split = sum(1 for turns in runs for t in turns if t.talk_turns != 1)
-    missing = sum(1 for turns in runs for t in turns if t.external_ms is None)
-    summary = {"per_run": per_run, "all": summarize(every),
-               "median_of_run_p50": statistics.median([p["p50"] for p in per_run if p]) if any(per_run) else None,
-               "questions_not_one_turn": split, "no_reply": missing, "busy_cores": a.busy,
-               "talk_args": a.talk_arg, "cpu_count": os.cpu_count()}
+            rows.append({"variant": v.label, "run": r, "load_before": load_before, "load_after": load_after,
+                         **asdict(t)})
+    summary: dict[str, object] = {"busy_cores": a.busy, "cpu_count": os.cpu_count(), "variants": {}}
+    first_p50: float | None = None
+    for v in variants:
+        mine = [(turns, lb, la) for vv, _, turns, lb, la in runs if vv == v]
+        per_run = [summarize([t.external_ms for t in turns if t.external_ms is not None]) for turns, _, _ in mine]
+        every = [t.external_ms for turns, _, _ in mine for t in turns if t.external_ms is not None]
+        p50s = [p["p50"] for p in per_run if p]
+        median_p50 = statistics.median(p50s) if p50s else None
+        if first_p50 is None:
+            first_p50 = median_p50
+        summary["variants"][v.label] = {  # type: ignore[index]
+            "per_run": per_run, "all": summarize(every), "median_of_run_p50": median_p50,
+            "ratio_to_first": round(median_p50 / first_p50, 3) if median_p50 and first_p50 else None,
+            "questions_not_one_turn": sum(1 for turns, _, _ in mine for t in turns if t.talk_turns not in (1, -1)),
+            "no_reply": sum(1 for turns, _, _ in mine for t in turns if t.external_ms is None),
+            "load": [[lb, la] for _, lb, la in mine], "talk_args": list(v.talk_args), "env": dict(v.env),
+            "command": list(v.command)}
+    if len(variants) == 1:  # the single-configuration keys, as before
+        only = summary["variants"][variants[0].label]  # type: ignore[index]
+        summary.update({k: only[k] for k in ("per_run", "all", "median_of_run_p50", "questions_not_one_turn",
+                                             "no_reply")})
+        summary["talk_args"] = a.talk_arg
     print(json.dumps(summary, indent=1))
     if a.json:
         a.json.write_text(json.dumps({"turns": rows, "summary": summary}, indent=1))

@@ -1,0 +1,171 @@
+"""Semantic end of turn in the real Conversation, on fakes (tests/unit/pipeline_fakes.py): a
+turn model asked at pause checkpoints ends the turn early when it says complete, the silence
+fallback ends it otherwise, a pause inside a sentence stays one turn, the transcript vetoes."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+
+import numpy as np
+
+from tests.unit.pipeline_fakes import FakeEngines, Harness, until
+from voicecli.pipeline.conversation import Conversation, ConversationOptions
+from voicecli.pipeline.events import TurnCompleted, UserSpeechStopped
+from voicecli.vad.endpointer import EndpointerParams
+from voicecli.vad.turn import SemanticTurnParams
+
+CHECK_FRAMES = 7
+"""200 ms at 32 ms frames: the first checkpoint."""
+FALLBACK_FRAMES = 47
+"""1500 ms: the silence that ends a turn the model called unfinished."""
+PHRASES = {0.9: "And so my fellow Americans", 0.8: "ask not what your country can do for you.",
+           0.7: "Can you remind me to...", 0.6: "call my mother?"}
+SEMANTIC = SemanticTurnParams(checks_ms=(200, 600), threshold=0.5, max_silence_ms=1500)
+OPTIONS = ConversationOptions(endpointer=EndpointerParams(), semantic_turn=SEMANTIC)
+
+
+class FakeTurnModel:
+    """Complete or not by the last voiced frame's value (the frame value is the phrase)."""
+
+    def __init__(self, verdicts: dict[float, float], fail: bool = False) -> None:
+        self.verdicts = verdicts
+        self.fail = fail
+        self.calls: list[float] = []
+        self.thread: str | None = None
+
+    def probability(self, audio: np.ndarray) -> float:
+        self.thread = threading.current_thread().name
+        if self.fail:
+            raise RuntimeError("model broke")
+        voiced = audio[audio > 0]
+        last = round(float(voiced[-1]), 2) if voiced.size else 0.0
+        self.calls.append(last)
+        return self.verdicts.get(last, 0.0)
+
+
+def harness(model: FakeTurnModel, **options: object) -> Harness:
+    from dataclasses import replace
+
+    factory = functools.partial(Conversation, turn_model=model)
+    return Harness(factory, FakeEngines(PHRASES, {}), replace(OPTIONS, **options))
+
+
+def records(h: Harness) -> list:
+    return [e.record for e in h.of(TurnCompleted)]
+
+
+def run(scenario) -> None:
+    asyncio.run(asyncio.wait_for(scenario(), 8))
+
+
+def test_a_complete_verdict_ends_the_turn_at_the_first_checkpoint():
+    model = FakeTurnModel({0.8: 0.95})
+
+    async def scenario() -> None:
+        async with harness(model) as h:
+            await h.silence(3)
+            await h.speak(0.8, 10)
+            await h.silence(CHECK_FRAMES)  # no more frames: the verdict alone ends the turn
+            await until(lambda: records(h), what="turn ended by the verdict")
+            assert h.vad.frames == 3 + 10 + CHECK_FRAMES
+        (rec,) = records(h)
+        assert rec.user == "ask not what your country can do for you."
+        assert rec.latency.endpoint_wait is not None
+        assert model.calls == [0.8]
+        assert model.thread is not None and model.thread.startswith("turn")  # never the event loop
+    run(scenario)
+
+
+def test_an_unfinished_verdict_waits_for_the_fallback_silence():
+    model = FakeTurnModel({0.8: 0.1})
+
+    async def scenario() -> None:
+        async with harness(model) as h:
+            await h.silence(3)
+            await h.speak(0.8, 10)
+            await h.silence(FALLBACK_FRAMES - 1)
+            await asyncio.sleep(0.05)
+            assert not h.of(UserSpeechStopped)  # asked twice, told "not done" twice
+            assert model.calls == [0.8, 0.8]
+            await h.silence(1)
+            await until(lambda: records(h), what="turn ended by the fallback")
+    run(scenario)
+
+
+def test_jfk_clip_regression_a_long_pause_inside_a_sentence_stays_one_turn():
+    # "And so my fellow Americans … ask not what …": a 640 ms pause, longer than the silence
+    # endpointer's 400 ms; the model hears an unfinished sentence, so it is one turn
+    model = FakeTurnModel({0.9: 0.2, 0.8: 0.95})
+
+    async def scenario() -> None:
+        async with harness(model) as h:
+            await h.silence(3)
+            await h.speak(0.9, 10)
+            await h.silence(20)
+            await h.speak(0.8, 10)
+            await h.silence(CHECK_FRAMES)
+            await until(lambda: records(h), what="one turn")
+        assert [r.user for r in records(h)] == ["And so my fellow Americans ask not what your country can do for you."]
+    run(scenario)
+
+
+def test_the_silence_endpointer_splits_that_sentence_without_a_turn_model():
+    async def scenario() -> None:
+        h = Harness(Conversation, FakeEngines(PHRASES, {}), OPTIONS)
+        async with h:
+            await h.silence(3)
+            await h.speak(0.9, 10)
+            await h.silence(20)
+            await h.speak(0.8, 10)
+            await h.silence(14)
+            await until(lambda: len(records(h)) == 2, what="two turns")
+    run(scenario)
+
+
+def test_a_trailing_off_transcript_vetoes_a_complete_verdict():
+    model = FakeTurnModel({0.7: 0.99, 0.6: 0.99})
+
+    async def scenario() -> None:
+        async with harness(model) as h:
+            await h.silence(3)
+            await h.speak(0.7, 10)
+            await h.silence(1)
+            await until(lambda: h.engines.transcriber.calls, what="speculative transcript")
+            await h.silence(CHECK_FRAMES - 1)
+            await until(lambda: model.calls, what="verdict")
+            await asyncio.sleep(0.05)
+            assert not records(h)  # "Can you remind me to..." is not a finished turn
+            await h.silence(5)
+            await h.speak(0.6, 10)
+            await h.silence(CHECK_FRAMES)
+            await until(lambda: records(h), what="turn")
+        assert [r.user for r in records(h)] == ["Can you remind me to... call my mother?"]
+    run(scenario)
+
+
+def test_a_failing_turn_model_falls_back_to_silence():
+    model = FakeTurnModel({}, fail=True)
+
+    async def scenario() -> None:
+        async with harness(model) as h:
+            await h.silence(3)
+            await h.speak(0.8, 10)
+            await h.silence(FALLBACK_FRAMES)
+            await until(lambda: records(h), what="turn ended by the fallback")
+    run(scenario)
+
+
+def test_push_to_talk_never_asks_the_turn_model():
+    model = FakeTurnModel({0.8: 0.95})
+
+    async def scenario() -> None:
+        async with harness(model, push_to_talk=True) as h:
+            await h.silence(3)
+            h.conv.push_to_talk()
+            await h.settle()
+            await h.speak(0.8, 10)
+            await h.silence(20)
+            assert model.calls == []
+    run(scenario)
