@@ -15,12 +15,13 @@ from eval/speech.
     python benchmarks/device_loop.py --busy 1              # with one core kept busy
     python benchmarks/device_loop.py --talk-arg=--end-silence-ms --talk-arg=300
 
-A/B in one interleaved run: each ``--variant LABEL:SETTINGS`` is a talk configuration
+A/B in one interleaved run, question by question: each ``--variant LABEL:SETTINGS`` is a talk configuration
 (``VOICECLI_*=value`` words set the environment, ``@PATH`` runs talk from another checkout,
 other words are talk arguments), each ``--command LABEL:PROGRAM`` any program that listens on the default input and answers on the
 default output (a peer; it prints no figures of its own, so its replies are found on the
-recording alone). Runs alternate between them (A B A B …); the summary gives each one's median
-of run p50s and its ratio to the first:
+recording alone). All of them run at once, each on its own private PulseAudio server, and
+every question is asked of each in turn (A B, then B A, …); the summary gives each one's
+median of run p50s, its median per-question ratio to the first, and its ratio of p50s:
 
     python benchmarks/device_loop.py --runs 3 --variant "silence:VOICECLI_VAD_TURN_DETECTOR=silence" \
         --variant "smart_turn:VOICECLI_VAD_TURN_DETECTOR=smart_turn"
@@ -108,6 +109,8 @@ class Turn:
     talk: dict[str, float | None] = field(default_factory=dict)
     unexplained_ms: float | None = None
     user_text: str = ""
+    load: float | None = None
+    """1-minute load average when the question was played."""
 
 
 def make_questions(work: Path, eval_dir: Path) -> list[tuple[str, str, np.ndarray]]:
@@ -231,60 +234,98 @@ def wait_for_listener(pa: PulseAudio, proc: subprocess.Popen[str], timeout_s: fl
     raise TimeoutError("the program never opened the microphone")
 
 
-def run_once(questions: list[tuple[str, str, np.ndarray]], variant: Variant, work: Path,
-             keep: Path | None = None) -> list[Turn]:
-    with start_pulseaudio() as pa:
-        raw = work / "speaker.raw"
-        raw.unlink(missing_ok=True)
-        recorder = pa.record_speaker(raw)
-        t0 = time.monotonic()
-        talk = TalkProcess(pa, variant, work / "history.sqlite3", work / "talk.log")
-        track = SpeakerTrack(raw)
-        starts: list[int] = []
-        events_per_q: list[list[dict]] = []
+class Session:
+    """One variant on its own private PulseAudio server (its own microphone, speaker and
+    recording), so several variants can be alive at once and asked in turn, question by
+    question: load drifts on a shared machine then hit every variant alike."""
+
+    def __init__(self, variant: Variant, work: Path) -> None:
+        self.variant = variant
+        self.work = work
+        work.mkdir(parents=True, exist_ok=True)
+        self.pa = start_pulseaudio()
+        self.raw = work / "speaker.raw"
+        self.recorder = self.pa.record_speaker(self.raw)
+        self.t0 = time.monotonic()
+        self.talk = TalkProcess(self.pa, variant, work / "history.sqlite3", work / "talk.log")
+        self.track = SpeakerTrack(self.raw)
+        self.starts: list[int] = []
+        self.events: list[list[dict]] = []
+        self.loads: list[float] = []
+
+    def ready(self) -> None:
+        if self.variant.command:
+            wait_for_listener(self.pa, self.talk.proc, 300)
+            time.sleep(3.0)
+        else:
+            self.talk.wait_for(lambda e: e.get("state") == "listening", 180)
+            self.talk.settle(1.0, 10)
+
+    def ask(self, samples: np.ndarray) -> None:
+        """Play one question and wait until its reply has ended."""
+        i = len(self.starts)
+        wav = self.work / f"play{i}.wav"
+        _write_wav(wav, samples)
+        self.loads.append(os.getloadavg()[0])
+        self.starts.append(int((time.monotonic() - self.t0) * RATE))
+        self.pa.play_as_user(wav).wait(timeout=60)
+        if self.variant.command:
+            self.track.wait_reply_done(self.starts[-1] + len(samples), quiet_s=1.5, timeout_s=60)
+            self.events.append([])
+            return
+        seen = self.talk.wait_for(lambda e: e.get("type") == "turn", 120)
+        seen += self.talk.settle(1.5, 120)
+        self.events.append(seen)
+
+    def close(self) -> np.ndarray:
+        """Stop the program and the server; the speaker recording."""
         try:
-            if variant.command:
-                wait_for_listener(pa, talk.proc, 300)
-                time.sleep(3.0)
-            else:
-                talk.wait_for(lambda e: e.get("state") == "listening", 180)
-                talk.settle(1.0, 10)
-            for i, (_, _, samples) in enumerate(questions):
-                wav = work / f"play{i}.wav"
-                _write_wav(wav, samples)
-                starts.append(int((time.monotonic() - t0) * RATE))
-                pa.play_as_user(wav).wait(timeout=60)
-                if variant.command:
-                    track.wait_reply_done(starts[-1] + len(samples), quiet_s=1.5, timeout_s=60)
-                    events_per_q.append([])
-                    continue
-                seen = talk.wait_for(lambda e: e.get("type") == "turn", 120)
-                seen += talk.settle(1.5, 120)
-                events_per_q.append(seen)
-        finally:
-            talk.stop()
+            self.talk.stop()
             time.sleep(0.3)
-            recorder.terminate()
-            recorder.wait(timeout=5)
-        recording = np.frombuffer(raw.read_bytes(), dtype=np.int16).astype(np.float32) / 32768.0
-    if keep:
-        keep.mkdir(parents=True, exist_ok=True)
-        _write_wav(keep / "speaker.wav", recording)
-        (keep / "events.json").write_text(json.dumps({"starts": starts, "events": events_per_q}, indent=1))
-        (keep / "talk.log").write_text((work / "talk.log").read_text(errors="replace"))
-    turns: list[Turn] = []
-    for i, (text, voice, samples) in enumerate(questions):
-        nxt = starts[i + 1] if i + 1 < len(starts) else None
-        timing = time_turn(recording, samples, starts[i], RATE, reply_before=nxt)
-        done = [e for e in events_per_q[i] if e.get("type") == "turn"]
-        talk_lat = dict(done[0].get("latency_ms") or {}) if done else {}
-        v2v = talk_lat.get("voice_to_voice")
-        ext = timing.latency_ms
-        n_turns = len(done) if not variant.command else -1
-        turns.append(Turn(text, voice, None if ext is None else round(ext, 1), n_turns, talk_lat,
-                          None if ext is None or v2v is None else round(ext - v2v, 1),
-                          " | ".join(str(e.get("user", "")) for e in done)))
-    return turns
+            self.recorder.terminate()
+            self.recorder.wait(timeout=5)
+        finally:
+            self.pa.stop()
+        return np.frombuffer(self.raw.read_bytes(), dtype=np.int16).astype(np.float32) / 32768.0
+
+    def turns(self, questions: list[tuple[str, str, np.ndarray]], recording: np.ndarray,
+              keep: Path | None) -> list[Turn]:
+        if keep:
+            keep.mkdir(parents=True, exist_ok=True)
+            _write_wav(keep / "speaker.wav", recording)
+            (keep / "events.json").write_text(json.dumps({"starts": self.starts, "events": self.events}, indent=1))
+            (keep / "talk.log").write_text((self.work / "talk.log").read_text(errors="replace"))
+        out: list[Turn] = []
+        for i, (text, voice, samples) in enumerate(questions[: len(self.starts)]):
+            nxt = self.starts[i + 1] if i + 1 < len(self.starts) else None
+            timing = time_turn(recording, samples, self.starts[i], RATE, reply_before=nxt)
+            done = [e for e in self.events[i] if e.get("type") == "turn"]
+            talk_lat = dict(done[0].get("latency_ms") or {}) if done else {}
+            v2v = talk_lat.get("voice_to_voice")
+            ext = timing.latency_ms
+            n_turns = len(done) if not self.variant.command else -1
+            out.append(Turn(text, voice, None if ext is None else round(ext, 1), n_turns, talk_lat,
+                            None if ext is None or v2v is None else round(ext - v2v, 1),
+                            " | ".join(str(e.get("user", "")) for e in done), round(self.loads[i], 2)))
+        return out
+
+
+def run_round(questions: list[tuple[str, str, np.ndarray]], variants: list[Variant], work: Path,
+              keep: Path | None, round_no: int) -> list[tuple[Variant, list[Turn]]]:
+    """Every variant alive at once; each question asked of each variant in turn (the order
+    alternates from question to question: A B, B A, …)."""
+    sessions = [Session(v, work / f"{v.label}-{round_no}") for v in variants]
+    try:
+        for s in sessions:
+            s.ready()
+        for i, (_, _, samples) in enumerate(questions):
+            order = sessions if i % 2 == 0 else list(reversed(sessions))
+            for s in order:
+                s.ask(samples)
+    finally:
+        recordings = [s.close() for s in sessions]
+    return [(s.variant, s.turns(questions, rec, keep and keep / f"{s.variant.label}-run{round_no}"))
+            for s, rec in zip(sessions, recordings, strict=True)]
 
 
 def _write_wav(path: Path, samples: np.ndarray) -> None:
@@ -341,10 +382,8 @@ def main(argv: list[str] | None = None) -> int:
             work = Path(tmp)
             questions = make_questions(work, a.eval_dir)[: a.questions]
             for r in range(1, a.runs + 1):
-                for v in variants:
-                    load_before = _load()
-                    keep = a.keep / f"{v.label}-run{r}" if a.keep else None
-                    turns = run_once(questions, v, work, keep)
+                load_before = _load()
+                for v, turns in run_round(questions, variants, work, a.keep, r):
                     runs.append((v, r, turns, load_before, _load()))
     finally:
         for h in hogs:
@@ -360,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
                          **asdict(t)})
     summary: dict[str, object] = {"busy_cores": a.busy, "cpu_count": os.cpu_count(), "variants": {}}
     first_p50: float | None = None
+    first_by_q = {(r, i): t.external_ms for vv, r, turns, _, _ in runs if vv == variants[0]
+                  for i, t in enumerate(turns)}
     for v in variants:
         mine = [(turns, lb, la) for vv, _, turns, lb, la in runs if vv == v]
         per_run = [summarize([t.external_ms for t in turns if t.external_ms is not None]) for turns, _, _ in mine]
@@ -368,9 +409,14 @@ def main(argv: list[str] | None = None) -> int:
         median_p50 = statistics.median(p50s) if p50s else None
         if first_p50 is None:
             first_p50 = median_p50
+        paired = [t.external_ms / first for vv, r, turns, _, _ in runs if vv == v for i, t in enumerate(turns)
+                  if t.external_ms and (first := first_by_q.get((r, i)))]
         summary["variants"][v.label] = {  # type: ignore[index]
             "per_run": per_run, "all": summarize(every), "median_of_run_p50": median_p50,
             "ratio_to_first": round(median_p50 / first_p50, 3) if median_p50 and first_p50 else None,
+            "median_paired_ratio_to_first": round(statistics.median(paired), 3) if paired else None,
+            "question_load_p50": statistics.median([t.load for turns, _, _ in mine for t in turns if t.load is not None]
+                                                   or [0.0]),
             "questions_not_one_turn": sum(1 for turns, _, _ in mine for t in turns if t.talk_turns not in (1, -1)),
             "no_reply": sum(1 for turns, _, _ in mine for t in turns if t.external_ms is None),
             "load": [[lb, la] for _, lb, la in mine], "talk_args": list(v.talk_args), "env": dict(v.env),

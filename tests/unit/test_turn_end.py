@@ -9,6 +9,7 @@ import functools
 import threading
 
 import numpy as np
+import pytest
 
 from tests.unit.pipeline_fakes import FakeEngines, Harness, until
 from voicecli.pipeline.conversation import Conversation, ConversationOptions
@@ -169,3 +170,55 @@ def test_push_to_talk_never_asks_the_turn_model():
             await h.silence(20)
             assert model.calls == []
     run(scenario)
+
+
+# --- a reply cut by the token cap ends at its last full sentence ---------------------------
+from voicecli.llm.types import GenerationOptions  # noqa: E402
+from voicecli.pipeline.events import ReplyAudio  # noqa: E402
+
+CAPPED_REPLY = "Paris is the capital of France. It is known for the Eiffel Tower and"
+
+
+def _capped_harness(max_tokens: int) -> Harness:
+    from dataclasses import replace
+
+    engines = FakeEngines({0.8: "What is the capital of France?"}, {"What is the capital of France?": CAPPED_REPLY})
+    options = replace(OPTIONS, semantic_turn=None, generation=GenerationOptions(max_tokens=max_tokens))
+    return Harness(Conversation, engines, options)
+
+
+def _ask(h: Harness):
+    async def scenario() -> None:
+        async with h:
+            await h.silence(3)
+            await h.speak(0.8, 10)
+            await h.silence(14)
+            await until(lambda: records(h), what="turn")
+    run(scenario)
+    (rec,) = records(h)
+    return rec
+
+
+def test_token_cap_regression_a_reply_cut_mid_sentence_ends_at_its_last_full_sentence():
+    # regression: replies stopped mid-sentence at the token cap ("… the Eiffel Tower and")
+    h = _capped_harness(max_tokens=len(CAPPED_REPLY.split()))  # the fake streams a word per token
+    rec = _ask(h)
+    assert [e.text for e in h.of(ReplyAudio)] == ["Paris is the capital of France."]
+    assert rec.assistant == rec.full_reply == "Paris is the capital of France."
+    assert h.conv.history[-1].content == "Paris is the capital of France."
+
+
+def test_a_reply_that_ends_below_the_cap_is_spoken_whole_even_unpunctuated():
+    h = _capped_harness(max_tokens=96)
+    rec = _ask(h)
+    assert rec.assistant == CAPPED_REPLY
+
+
+def test_latency_breakdown_adds_up_to_voice_to_voice():
+    # regression: the stage columns did not add up to voice-to-voice; the rest is its own field
+    h = _capped_harness(max_tokens=96)
+    lat = _ask(h).latency
+    assert lat.other is not None and lat.other >= 0 and lat.hidden_by_speculation is not None
+    parts = lat.endpoint_wait + lat.stt_wait + lat.llm_first_token + lat.tts_first_audio + lat.other
+    assert parts - lat.hidden_by_speculation == pytest.approx(lat.voice_to_voice, abs=0.01)
+    assert {"other", "hidden_by_speculation"} <= set(lat.as_dict())

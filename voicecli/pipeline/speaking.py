@@ -1,11 +1,13 @@
 """Speaking one reply: the LLM's token stream (a worker thread) → the clause chunker → the
 speech normaliser → TTS (a worker thread) → the player, and back once the player has played it
-all. Nothing is queued for playback before the reply's gate opens. Also owns the choice of
-voice: set from any thread, read once when a reply starts speaking."""
+all. Nothing is queued for playback before the reply's gate opens. A reply the token cap cut
+mid-sentence ends at its last full sentence. Also owns the choice of voice: set from any
+thread, read once when a reply starts speaking."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -23,6 +25,8 @@ from voicecli.pipeline.workers import Workers
 from voicecli.tts.chunker import ChunkerParams
 from voicecli.tts.speakable import SpeakableStream, SpeechPiece
 from voicecli.tts.types import Synthesizer
+
+_SENTENCE_END = re.compile(r"[.!?…][\"')\]]*$")
 
 
 class _Done:
@@ -82,15 +86,21 @@ class ReplyStream:
         pieces = SpeakableStream(self.o.chunker)
         speak_q: asyncio.Queue[SpeechPiece | _Done] = asyncio.Queue()
         speaker_task = loop.create_task(self._speak_pieces(speak_q))
+        deltas = spoken = 0
         try:
             async for item in tokens:
                 if r.latency.llm_first_token is None:
                     r.latency = replace(r.latency, llm_first_token=(time.monotonic() - llm_t0) * 1000)
+                deltas += 1
                 r.text += item
                 self.show(r, ReplyDelta(r.turn, item))
                 for piece in pieces.push(item):
                     speak_q.put_nowait(piece)
+                    spoken += 1
             for piece in pieces.flush():
+                if spoken and deltas >= self.o.generation.max_tokens and not _SENTENCE_END.search(piece.text):
+                    self._drop_unfinished(piece.text)  # cut by the token cap mid-sentence
+                    continue
                 speak_q.put_nowait(piece)
             speak_q.put_nowait(_DONE)
             await speaker_task
@@ -99,6 +109,12 @@ class ReplyStream:
             if not speaker_task.done():
                 speaker_task.cancel()
                 await asyncio.gather(speaker_task, return_exceptions=True)
+
+    def _drop_unfinished(self, tail: str) -> None:
+        """Not say the sentence the token cap cut off; the reply (and history) ends before it."""
+        text = self.r.text.rstrip()
+        if text.endswith(tail):
+            self.r.text = text[: len(text) - len(tail)].rstrip()
 
     def _tokens(self, messages: list[ChatMessage]) -> Iterator[str]:
         """LLM thread: the reply's tokens until done or the reply is cancelled."""
