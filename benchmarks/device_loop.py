@@ -111,6 +111,8 @@ class Turn:
     user_text: str = ""
     load: float | None = None
     """1-minute load average when the question was played."""
+    xruns: str = ""
+    """What talk reported at exit about its audio streams (underflows, overflows), per session."""
 
 
 def make_questions(work: Path, eval_dir: Path) -> list[tuple[str, str, np.ndarray]]:
@@ -295,6 +297,8 @@ class Session:
             _write_wav(keep / "speaker.wav", recording)
             (keep / "events.json").write_text(json.dumps({"starts": self.starts, "events": self.events}, indent=1))
             (keep / "talk.log").write_text((self.work / "talk.log").read_text(errors="replace"))
+        log = (self.work / "talk.log").read_text(errors="replace")
+        xruns = "; ".join(ln.strip() for ln in log.splitlines() if "underflows" in ln or "overflows" in ln)
         out: list[Turn] = []
         for i, (text, voice, samples) in enumerate(questions[: len(self.starts)]):
             nxt = self.starts[i + 1] if i + 1 < len(self.starts) else None
@@ -306,7 +310,7 @@ class Session:
             n_turns = len(done) if not self.variant.command else -1
             out.append(Turn(text, voice, None if ext is None else round(ext, 1), n_turns, talk_lat,
                             None if ext is None or v2v is None else round(ext - v2v, 1),
-                            " | ".join(str(e.get("user", "")) for e in done), round(self.loads[i], 2)))
+                            " | ".join(str(e.get("user", "")) for e in done), round(self.loads[i], 2), xruns))
         return out
 
 
@@ -415,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
             "per_run": per_run, "all": summarize(every), "median_of_run_p50": median_p50,
             "ratio_to_first": round(median_p50 / first_p50, 3) if median_p50 and first_p50 else None,
             "median_paired_ratio_to_first": round(statistics.median(paired), 3) if paired else None,
+            "xruns": sorted({t.xruns for turns, _, _ in mine for t in turns if t.xruns}),
             "question_load_p50": statistics.median([t.load for turns, _, _ in mine for t in turns if t.load is not None]
                                                    or [0.0]),
             "questions_not_one_turn": sum(1 for turns, _, _ in mine for t in turns if t.talk_turns not in (1, -1)),
