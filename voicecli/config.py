@@ -40,7 +40,14 @@ class SttConfig(_Section):
     device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="Device for faster-whisper.")
     compute_type: str = Field(
         default="int8", description="CTranslate2 compute type (int8, float32, float16, int8_float16, default).")
-    beam_size: int = Field(default=1, ge=1, le=20, description="Beam size; 1 is greedy and fastest.")
+    beam_size: int = Field(
+        default=5, ge=1, le=20,
+        description="Beam size for files (transcribe, REST, Wyoming); 1 is greedy and fastest. 5 is Whisper's own "
+                    "default: 2.97 % WER vs 4.46 % greedy on the eval clips (benchmarks/RESULTS.md).")
+    conversation_beam_size: int = Field(
+        default=4, ge=1, le=20,
+        description="Beam size in conversations (talk, realtime): the best WER whose compute still fits in the "
+                    "end-of-turn silence (3.35 % vs 5.58 % greedy, same time on the short window).")
     language: str | None = Field(
         default=None, description="Language code (en, de, ...); unset = detect (multilingual models).")
     threads: int = Field(default=0, ge=0, description="CPU threads for STT (0 = all cores).")
