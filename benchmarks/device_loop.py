@@ -57,7 +57,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from voicecli.audio.decode import decode_audio  # noqa: E402
-from voicecli.bench.device_loop import audible_threshold, time_turn  # noqa: E402
+from voicecli.bench.device_loop import TurnTiming, audible_threshold, time_turn  # noqa: E402
 from voicecli.bench.virtual_audio import RECORD_RATE_HZ, PulseAudio, start_pulseaudio  # noqa: E402
 
 RATE = RECORD_RATE_HZ
@@ -254,6 +254,8 @@ class Session:
         self.starts: list[int] = []
         self.events: list[list[dict]] = []
         self.loads: list[float] = []
+        self.failure: str | None = None
+        """Why the program stopped answering (it died, or a reply never came)."""
 
     def ready(self) -> None:
         if self.variant.command:
@@ -264,7 +266,19 @@ class Session:
             self.talk.settle(1.0, 10)
 
     def ask(self, samples: np.ndarray) -> None:
-        """Play one question and wait until its reply has ended."""
+        """Play one question and wait until its reply has ended (a program that failed is
+        asked nothing more; its remaining questions count as unanswered)."""
+        if self.failure is not None:
+            return
+        try:
+            self._ask(samples)
+        except (RuntimeError, TimeoutError) as exc:
+            self.failure = str(exc)[-500:]
+            print(f"{self.variant.label}: {self.failure}", file=sys.stderr)
+            while len(self.events) < len(self.starts):
+                self.events.append([])
+
+    def _ask(self, samples: np.ndarray) -> None:
         i = len(self.starts)
         wav = self.work / f"play{i}.wav"
         _write_wav(wav, samples)
@@ -302,7 +316,10 @@ class Session:
         out: list[Turn] = []
         for i, (text, voice, samples) in enumerate(questions[: len(self.starts)]):
             nxt = self.starts[i + 1] if i + 1 < len(self.starts) else None
-            timing = time_turn(recording, samples, self.starts[i], RATE, reply_before=nxt)
+            try:
+                timing = time_turn(recording, samples, self.starts[i], RATE, reply_before=nxt)
+            except ValueError:  # the program died before the question was over
+                timing = TurnTiming(0.0, None)
             done = [e for e in self.events[i] if e.get("type") == "turn"]
             talk_lat = dict(done[0].get("latency_ms") or {}) if done else {}
             v2v = talk_lat.get("voice_to_voice")
@@ -321,15 +338,26 @@ def run_round(questions: list[tuple[str, str, np.ndarray]], variants: list[Varia
     sessions = [Session(v, work / f"{v.label}-{round_no}") for v in variants]
     try:
         for s in sessions:
-            s.ready()
+            try:
+                s.ready()
+            except (RuntimeError, TimeoutError) as exc:
+                s.failure = f"did not start: {exc}"[-500:]
+                print(f"{s.variant.label}: {s.failure}", file=sys.stderr)
         for i, (_, _, samples) in enumerate(questions):
             order = sessions if i % 2 == 0 else list(reversed(sessions))
             for s in order:
                 s.ask(samples)
     finally:
         recordings = [s.close() for s in sessions]
+    for s in sessions:
+        if s.failure:
+            failures.setdefault(s.variant.label, []).append(f"run {round_no}: {s.failure}")
     return [(s.variant, s.turns(questions, rec, keep and keep / f"{s.variant.label}-run{round_no}"))
             for s, rec in zip(sessions, recordings, strict=True)]
+
+
+failures: dict[str, list[str]] = {}
+"""Per variant: runs in which the program stopped answering, and why."""
 
 
 def _write_wav(path: Path, samples: np.ndarray) -> None:
@@ -420,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
             "ratio_to_first": round(median_p50 / first_p50, 3) if median_p50 and first_p50 else None,
             "median_paired_ratio_to_first": round(statistics.median(paired), 3) if paired else None,
             "xruns": sorted({t.xruns for turns, _, _ in mine for t in turns if t.xruns}),
+            "failures": failures.get(v.label, []),
             "question_load_p50": statistics.median([t.load for turns, _, _ in mine for t in turns if t.load is not None]
                                                    or [0.0]),
             "questions_not_one_turn": sum(1 for turns, _, _ in mine for t in turns if t.talk_turns not in (1, -1)),

@@ -1,14 +1,15 @@
 """End of turn on recorded turns: does the turn detector cut anyone off, and how soon does it
 end a finished turn? Offline, frame by frame, with the models talk uses (Silero VAD → the
-endpointer → Smart Turn at the checkpoint, answered at once), so the decisions are exactly
-talk's and the timing is the silence waited, not compute.
+endpointer → at each checkpoint the speculative transcript of the pause (tiny.en, as talk
+transcribes it) and Smart Turn, answered at once), so the decisions are exactly talk's and the
+timing is the silence waited, not compute.
 
 Turns: complete questions (espeak-ng, several voices, and real speech from eval/speech) and
 turns with mid-sentence pauses of 500–900 ms (lists, "um…", a sentence broken in two; espeak-ng
 phrases joined with silence) plus the JFK clip, whose pauses are up to ~1 s long.
 
-    python benchmarks/turn_detector.py                       # smart_turn vs silence, defaults
-    python benchmarks/turn_detector.py --max-silence-ms 1000,1500,2000 --threshold 0.5
+    python benchmarks/turn_detector.py                       # silence vs smart_turn (model only, + words)
+    python benchmarks/turn_detector.py --check-ms 200,600 --max-silence-ms 1000,1500 --threshold 0.3,0.5
     python benchmarks/turn_detector.py --json out.json
 
 A false cut-off: a turn ended at a pause inside one of the paused turns. A late end: a complete
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 from voicecli.audio.decode import decode_audio  # noqa: E402
 from voicecli.audio.format import FRAME_MS, FRAME_SAMPLES, PIPELINE_RATE_HZ  # noqa: E402
 from voicecli.config import Settings  # noqa: E402
-from voicecli.engines import resolver  # noqa: E402
+from voicecli.engines import load_transcriber, resolver  # noqa: E402
+from voicecli.stt.options import transcribe_options  # noqa: E402
 from voicecli.vad.endpointer import (  # noqa: E402
     Endpointer,
     EndpointerParams,
@@ -93,8 +96,8 @@ class Outcome:
     """Turns the detector made of the clip (1 is right)."""
     end_silence_ms: list[float] = field(default_factory=list)
     """For each turn: silence waited after its last voiced frame before it ended."""
-    checks: list[float] = field(default_factory=list)
-    """Smart Turn's probability at each checkpoint."""
+    checks: list[str] = field(default_factory=list)
+    """At each checkpoint: Smart Turn's probability and the transcript's verdict."""
 
 
 def _espeak(voice: str, text: str, work: Path, name: str, ssml: bool = False) -> np.ndarray:
@@ -124,7 +127,8 @@ def make_clips(work: Path, eval_dir: Path) -> list[Clip]:
 
 
 def simulate(clip: Clip, probs: list[float], endpointer: EndpointerParams, semantic: SemanticTurnParams | None,
-             model: SmartTurnModel | None, cache: dict[tuple[str, int], float]) -> Outcome:
+             model: SmartTurnModel | None, cache: dict[tuple[str, int], float],
+             transcripts: dict[tuple[str, int, int], str], transcribe: Callable[[np.ndarray], str]) -> Outcome:
     """The clip through the endpointer (+ the detector at each checkpoint), then 3 s of silence."""
     params = semantic.endpointer(endpointer) if semantic is not None and model is not None else endpointer
     ep = Endpointer(params)
@@ -142,8 +146,13 @@ def simulate(clip: Clip, probs: list[float], endpointer: EndpointerParams, seman
                 if key not in cache:
                     audio = clip.audio[start * FRAME_SAMPLES:(ev.frame + 1) * FRAME_SAMPLES]
                     cache[key] = model.probability(audio)
-                out.checks.append(round(cache[key], 3))
-                if semantic.complete(cache[key]):
+                tkey = (clip.name, start, ev.last_voiced_frame)
+                if tkey not in transcripts:
+                    transcripts[tkey] = transcribe(clip.audio[start * FRAME_SAMPLES:(ev.last_voiced_frame + 1) * FRAME_SAMPLES])
+                words = semantic.verdict_from_words(transcripts[tkey])
+                out.checks.append(f"{cache[key]:.2f}{'' if words is None else ' words:' + ('end' if words else 'wait')}"
+                                  f" {transcripts[tkey]!r}")
+                if semantic.complete(cache[key], transcripts[tkey]):
                     events += ep.end_turn(ev.last_voiced_frame)
             if isinstance(ev, UtteranceEnded):
                 out.turns += 1
@@ -154,7 +163,7 @@ def simulate(clip: Clip, probs: list[float], endpointer: EndpointerParams, seman
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--check-ms", default="200", help="checkpoint silences to try, comma-separated")
+    ap.add_argument("--check-ms", default="200,600", help="the checkpoint silences, comma-separated")
     ap.add_argument("--threshold", default="0.5", help="probabilities of 'complete' to try, comma-separated")
     ap.add_argument("--max-silence-ms", default="1500", help="fallback silences to try, comma-separated")
     ap.add_argument("--silence-ms", type=int, default=400, help="the silence-only endpointer's end silence")
@@ -174,22 +183,31 @@ def main(argv: list[str] | None = None) -> int:
     probs = {c.name: vad.probabilities(c.audio) for c in clips}
     base = EndpointerParams(end_silence_ms=a.silence_ms, frame_ms=FRAME_MS)
     configs: list[tuple[str, SemanticTurnParams | None]] = [(f"silence {a.silence_ms} ms", None)]
-    for check in (int(x) for x in a.check_ms.split(",")):
-        for thr in (float(x) for x in a.threshold.split(",")):
-            for fallback in (int(x) for x in a.max_silence_ms.split(",")):
-                configs.append((f"smart_turn check {check} ms, p≥{thr}, fallback {fallback} ms",
-                                SemanticTurnParams(check, thr, fallback)))
+    checks = tuple(int(x) for x in a.check_ms.split(","))
+    for thr in (float(x) for x in a.threshold.split(",")):
+        for fallback in (int(x) for x in a.max_silence_ms.split(",")):
+            for words in (False, True):
+                configs.append((f"smart_turn at {checks} ms, p≥{thr}, fallback {fallback} ms"
+                                f"{', + words' if words else ', model only'}",
+                                SemanticTurnParams(checks, thr, fallback, use_transcript=words)))
     cache: dict[tuple[str, int], float] = {}
+    transcripts: dict[tuple[str, int, int], str] = {}
+    transcriber = load_transcriber(settings)
+    stt_options = transcribe_options(settings, purpose="conversation", language="en")
+
+    def transcribe(audio: np.ndarray) -> str:
+        return transcriber.transcribe(audio, stt_options).text
+
     t0 = time.perf_counter()
     report = []
     for label, semantic in configs:
-        outcomes = [simulate(c, probs[c.name], base, semantic, model, cache) for c in clips]
+        outcomes = [simulate(c, probs[c.name], base, semantic, model, cache, transcripts, transcribe) for c in clips]
         complete = [o for o in outcomes if o.kind == "complete"]
         paused = [o for o in outcomes if o.kind == "paused"]
         cut = [o.clip for o in paused if o.turns > 1]
         waits = [o.end_silence_ms[-1] for o in complete if o.end_silence_ms]
         late = [o.clip for o in complete if o.end_silence_ms and semantic is not None
-                and o.end_silence_ms[-1] > semantic.check_silence_ms + 2 * FRAME_MS]
+                and o.end_silence_ms[-1] > semantic.checks_ms[0] + 2 * FRAME_MS]
         row = {"config": label, "paused_turns_cut": len(cut), "paused_turns": len(paused), "cut": cut,
                "complete_ended_late": len(late), "complete": len(complete), "late": late,
                "complete_end_silence_ms_p50": float(np.median(waits)) if waits else None,
@@ -200,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(late)}/{len(complete)} | silence waited p50 {row['complete_end_silence_ms_p50']} "
               f"max {row['complete_end_silence_ms_max']} ms")
     for o in report[-1]["outcomes"]:
-        print(f"  {o['kind']:8} turns {o['turns']} checks {o['checks']} ended after {o['end_silence_ms']} | {o['clip'][:60]}")
+        print(f"  {o['kind']:8} turns {o['turns']} ended after {o['end_silence_ms']} | {o['clip'][:60]}")
+        for c in o["checks"]:
+            print(f"      {c}")
     print(f"({len(cache)} Smart Turn calls, {time.perf_counter() - t0:.1f} s)")
     if a.json:
         a.json.write_text(json.dumps(report, indent=1))

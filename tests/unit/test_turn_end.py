@@ -135,14 +135,31 @@ def test_a_trailing_off_transcript_vetoes_a_complete_verdict():
             await h.silence(1)
             await until(lambda: h.engines.transcriber.calls, what="speculative transcript")
             await h.silence(CHECK_FRAMES - 1)
-            await until(lambda: model.calls, what="verdict")
+            await until(lambda: h.conv._judge.verdicts, what="verdict")
             await asyncio.sleep(0.05)
             assert not records(h)  # "Can you remind me to..." is not a finished turn
+            assert model.calls == []  # the words settled it: the model was not even asked
             await h.silence(5)
             await h.speak(0.6, 10)
             await h.silence(CHECK_FRAMES)
             await until(lambda: records(h), what="turn")
         assert [r.user for r in records(h)] == ["Can you remind me to... call my mother?"]
+    run(scenario)
+
+
+def test_a_finished_question_ends_the_turn_even_when_the_model_hears_an_unfinished_one():
+    # Smart Turn on espeak-ng's flat "Why is the sky blue?": p 0.01; Whisper's "?" settles it
+    model = FakeTurnModel({0.6: 0.01})
+
+    async def scenario() -> None:
+        async with harness(model) as h:
+            await h.silence(3)
+            await h.speak(0.6, 10)
+            await h.silence(1)
+            await until(lambda: h.engines.transcriber.calls, what="speculative transcript")
+            await h.silence(CHECK_FRAMES - 1)
+            await until(lambda: records(h), what="turn ended at the first checkpoint")
+        assert [r.user for r in records(h)] == ["call my mother?"]
     run(scenario)
 
 

@@ -6,7 +6,12 @@ from __future__ import annotations
 import pytest
 
 from voicecli.vad.endpointer import EndpointerParams
-from voicecli.vad.turn import SemanticTurnParams, params_for_eagerness, transcript_unfinished
+from voicecli.vad.turn import (
+    SemanticTurnParams,
+    params_for_eagerness,
+    transcript_finished,
+    transcript_unfinished,
+)
 
 
 @pytest.mark.parametrize("text,unfinished", [
@@ -33,12 +38,30 @@ def test_transcript_unfinished(text, unfinished):
     assert transcript_unfinished(text) is unfinished
 
 
+@pytest.mark.parametrize("text,finished", [
+    ("Why is the sky new?", True),
+    ("Who wrote Pride and Prejudice?", True),
+    ("Ask not!", False),  # JFK went on: "!" is no end
+    ("What is the weather like in?", False),  # a question mark after "in" ends nothing
+    ("Go forward 10 meters.", False),  # a statement: the model judges
+    ("And so my fellow American.", False),
+    ("Can you remind me to...", False),
+    ("Really?!", True),
+    ("What is it?\"", True),
+    ("Wait...?", False),
+    ("", False),
+])
+def test_transcript_finished(text, finished):
+    assert transcript_finished(text) is finished
+
+
 @pytest.mark.parametrize("probability,transcript,complete", [
     (0.9, None, True),
     (0.49, None, False),
-    (0.5, "Why is the sky blue?", True),
-    (0.99, "Can you remind me to...", False),  # the words veto the model
-    (0.2, "Why is the sky blue?", False),  # the words never end a turn on their own
+    (0.5, "Go forward 10 meters.", True),
+    (0.99, "Can you remind me to...", False),  # trailing-off words veto the model
+    (0.01, "Why is the sky blue?", True),  # a finished question needs no model (espeak: p 0.01)
+    (0.2, "Go forward 10 meters.", False),  # a statement is the model's to judge
 ])
 def test_verdict(probability, transcript, complete):
     assert SemanticTurnParams().complete(probability, transcript) is complete

@@ -1,8 +1,9 @@
 """Semantic end of turn in a running conversation: at each pause checkpoint the endpointer
 reports, the turn's audio so far goes to the turn model on a thread of its own (never the
 audio path); the verdict comes back to the event loop, which ends the turn there if the user
-is still in that same pause. The speculative transcript of the pause, when it is ready by
-then, can veto the end (:meth:`SemanticTurnParams.complete`); nothing waits for it."""
+is still in that same pause. The speculative transcript of the pause, when it is ready, is
+asked first and may settle it without the model (:meth:`SemanticTurnParams.verdict_from_words`);
+nothing waits for it."""
 
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ TranscriptFuture = concurrent.futures.Future[tuple[Transcription, float]]
 @dataclass(frozen=True)
 class TurnVerdict:
     last_voiced_frame: int
-    probability: float
-    """The model's probability that the turn is complete."""
+    probability: float | None
+    """The model's probability that the turn is complete (None: the words settled it)."""
     transcript: str | None
     """The words heard up to the pause, if they were known in time."""
     complete: bool
@@ -59,8 +60,12 @@ class TurnEndJudge:
                transcript: TranscriptFuture | None) -> TurnVerdict:
         """Turn thread."""
         t0 = time.monotonic()
-        probability = self._model.probability(audio)
         text = _text_if_ready(transcript)
+        by_words = params.verdict_from_words(text)
+        if by_words is not None:
+            return TurnVerdict(last_voiced_frame, None, text, by_words, (time.monotonic() - t0) * 1000)
+        probability = self._model.probability(audio)
+        text = _text_if_ready(transcript)  # it may have come in meanwhile
         return TurnVerdict(last_voiced_frame, probability, text, params.complete(probability, text),
                            (time.monotonic() - t0) * 1000)
 

@@ -8,10 +8,12 @@ is the endpointer's (:mod:`voicecli.vad.endpointer`).
         incomplete               → wait: more speech resumes the turn, the next checkpoint
                                    asks again, max_silence_ms of silence ends it anyway
 
-The words heard so far can veto an end: a transcript that trails off ("…", a comma, "and",
-"to", "um") is not a finished turn whatever the model says. Smart Turn judges prosody; on
-flat synthetic speech it called "Can you remind me to…" complete (p 0.99), which the words
-plainly are not (``benchmarks/turn_detector.py``).
+The words heard so far (the speculative transcript, when it is ready) are a second opinion,
+asked first: a transcript that trails off ("…", a comma, "and", "to", "um") is not a finished
+turn whatever the model says, and one Whisper ends with a question mark after a content word
+is, so the model need not be asked. Smart Turn judges prosody: on flat synthetic
+speech it called "Can you remind me to…" complete (p 0.99) and "Why is the sky blue?"
+unfinished (p 0.01), which the words plainly contradict (``benchmarks/turn_detector.py``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ is are was were be my your our their his her its this these those um uh er erm h
 """Words an unpunctuated transcript rarely ends a finished turn with ("tell me about", "um")."""
 _TRAILS_OFF = re.compile(r"(\.\.\.|…|[,;:\-–—])\s*$")
 _FINAL_PUNCTUATION = re.compile(r"[.!?][\"')\]]*\s*$")
+_ASKS = re.compile(r"(?<![.…])\?[?!]*[\"')\]]*\s*$")
 _WORD = re.compile(r"[a-z']+")
 
 
@@ -62,6 +65,17 @@ def transcript_unfinished(text: str) -> bool:
     return bool(words) and words[-1] in _TRAILING_WORDS
 
 
+def transcript_finished(text: str) -> bool:
+    """Does Whisper mark the words as a finished question: "?" after a word that can end a
+    sentence ("Why is the sky blue?", not "What is it like in?")? Not "!": Whisper wrote
+    "Ask not!" for the first words of a sentence JFK went on with."""
+    text = text.strip()
+    if not _ASKS.search(text):
+        return False
+    words = _WORD.findall(text.lower())
+    return bool(words) and words[-1] not in _TRAILING_WORDS
+
+
 @dataclass(frozen=True)
 class SemanticTurnParams:
     checks_ms: tuple[int, ...] = (200, 600)
@@ -73,12 +87,22 @@ class SemanticTurnParams:
     use_transcript: bool = True
     """Let a trailing-off transcript veto an end (:func:`transcript_unfinished`)."""
 
-    def complete(self, probability: float, transcript: str | None = None) -> bool:
-        """The verdict at a checkpoint: the model's probability, vetoed by words that trail off
-        (``transcript``: what was heard up to the pause, None when not known yet)."""
-        if self.use_transcript and transcript is not None and transcript_unfinished(transcript):
+    def verdict_from_words(self, transcript: str | None) -> bool | None:
+        """What the words alone settle (``transcript``: heard up to the pause, None when not
+        known yet): False when they trail off, True for a finished question, None when the
+        model must judge."""
+        if not self.use_transcript or transcript is None:
+            return None
+        if transcript_unfinished(transcript):
             return False
-        return probability >= self.threshold
+        if transcript_finished(transcript):
+            return True
+        return None
+
+    def complete(self, probability: float, transcript: str | None = None) -> bool:
+        """The verdict at a checkpoint: the words when they settle it, else the model."""
+        by_words = self.verdict_from_words(transcript)
+        return by_words if by_words is not None else probability >= self.threshold
 
     def endpointer(self, silence_only: EndpointerParams) -> EndpointerParams:
         """The endpointer for a conversation with this detector: the checkpoints, and the long
