@@ -40,7 +40,7 @@ def test_jfk_clip_regression_pauses_inside_the_sentence_no_longer_split_it_into_
                            "--json", "--no-history", "--llm-max-tokens", "16",
                            env={"VOICECLI_VAD_TURN_DETECTOR": "silence"})
     assert silence.returncode == 0, silence.stderr
-    assert len(_users(silence.stdout)) == 3, silence.stdout
+    assert len(_users(silence.stdout)) >= 3, silence.stdout  # 3 or 4: each pause over 400 ms ends a turn
     smart = run_voicecli("talk", "--input", str(EXAMPLES / "jfk.wav"), "--output", str(tmp_path / "b.wav"),
                          "--json", "--no-history", "--llm-max-tokens", "16", env=_smart_turn_env())
     assert smart.returncode == 0, smart.stderr

@@ -27,6 +27,16 @@ from voicecli.tts.speakable import SpeakableStream, SpeechPiece
 from voicecli.tts.types import Synthesizer
 
 _SENTENCE_END = re.compile(r"[.!?…][\"')\]]*$")
+_PUNCTUATED_END = re.compile(r"[.!?…,;:—–\-][\"')\]]*$")
+MID_SENTENCE_PAUSE_MS = 60.0
+"""Silence kept after a piece cut inside a sentence."""
+
+
+def _trim_trailing_silence(samples: np.ndarray, rate_hz: int, dbfs: float = -50.0) -> np.ndarray:
+    loud = np.flatnonzero(np.abs(samples) >= 10 ** (dbfs / 20))
+    if not loud.size:
+        return samples
+    return samples[: int(loud[-1]) + 1 + int(rate_hz * MID_SENTENCE_PAUSE_MS / 1000)]
 
 
 class _Done:
@@ -167,9 +177,14 @@ class ReplyStream:
         await drained
 
     def _synthesize(self, text: str) -> AudioChunk:
-        """TTS thread: the whole piece as one chunk."""
+        """TTS thread: the whole piece as one chunk. A piece cut mid-sentence (no punctuation at
+        its end) keeps only a short pause after it: the voice's sentence-final silence would
+        be a gap inside the sentence."""
         chunks = list(self.voice.synthesize(text, self.o.speed))
         if not chunks:
             return AudioChunk(np.zeros(0, np.float32), self.voice.sample_rate_hz)
         rate = chunks[0].sample_rate_hz
-        return AudioChunk(np.concatenate([c.samples for c in chunks]), rate)
+        samples = np.concatenate([c.samples for c in chunks])
+        if not _PUNCTUATED_END.search(text):
+            samples = _trim_trailing_silence(samples, rate)
+        return AudioChunk(samples, rate)

@@ -25,9 +25,9 @@ class ChunkerParams:
     """The first clause is spoken as soon as it has this many words."""
     max_chunk_words: int = 30
     """A sentence longer than this is cut at a clause boundary."""
-    first_chunk_max_words: int = 8
+    first_chunk_max_words: int = 6
     """A first clause without punctuation is cut before a conjunction or preposition once the
-    text has this many words (the first audio should not wait for a long sentence)."""
+    text has more words than this (the first audio should not wait for a long sentence)."""
 
 
 class SpeechChunker:
