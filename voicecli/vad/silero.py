@@ -10,14 +10,6 @@ from voicecli.audio.format import FRAME_SAMPLES, PIPELINE_RATE_HZ
 from voicecli.errors import ModelLoadError
 
 CONTEXT_SAMPLES = 64
-SILENT_FRAME_DBFS = -70.0
-"""Once a second of frames has been quieter than this (digital silence; a muted or closed
-push-to-talk microphone), further such frames are silence without asking the model
-(probability 0; its state is kept). Below any real microphone's noise floor; it spares ~0.2 ms
-of inference a frame while nothing is heard. Only after a second, so the model's own decay at
-the end of speech (which the endpointer times) is never cut short."""
-SILENT_FRAMES_BEFORE_SKIPPING = 32
-_SILENT_RMS = 10 ** (SILENT_FRAME_DBFS / 20)
 
 
 class SileroVad:
@@ -42,17 +34,10 @@ class SileroVad:
     def reset(self) -> None:
         self._state = np.zeros((2, 1, 128), dtype=np.float32)
         self._context = np.zeros((1, CONTEXT_SAMPLES), dtype=np.float32)
-        self._silent_frames = 0
 
     def probability(self, frame: np.ndarray) -> float:
         if frame.shape[0] != FRAME_SAMPLES:
             raise ValueError(f"Silero VAD needs {FRAME_SAMPLES}-sample frames, got {frame.shape[0]}")
-        if float(np.sqrt(np.mean(np.square(frame, dtype=np.float64)))) < _SILENT_RMS:
-            self._silent_frames += 1
-            if self._silent_frames > SILENT_FRAMES_BEFORE_SKIPPING:
-                return 0.0
-        else:
-            self._silent_frames = 0
         x = np.concatenate([self._context, frame.reshape(1, -1).astype(np.float32, copy=False)], axis=1)
         out, self._state = self._session.run(None, {"input": x, "state": self._state, "sr": self._sr})
         self._context = x[:, -CONTEXT_SAMPLES:]
