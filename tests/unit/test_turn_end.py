@@ -239,3 +239,65 @@ def test_latency_breakdown_adds_up_to_voice_to_voice():
     parts = lat.endpoint_wait + lat.stt_wait + lat.llm_first_token + lat.tts_first_audio + lat.other
     assert parts - lat.hidden_by_speculation == pytest.approx(lat.voice_to_voice, abs=0.01)
     assert {"other", "hidden_by_speculation"} <= set(lat.as_dict())
+
+
+# --- the first piece's speech goes first: the LLM waits while it is synthesised ------------
+class _SlowFirstSynth:
+    """Records how many tokens the LLM had handed out when each synthesis started and ended."""
+
+    def __init__(self, inner, chat) -> None:
+        self.inner, self.chat = inner, chat
+        self.name, self.sample_rate_hz = inner.name, inner.sample_rate_hz
+        self.tokens_at: list[tuple[int, int]] = []
+
+    def synthesize(self, text: str, speed: float = 1.0):
+        import time
+
+        before = sum(self.chat.yielded)
+        if not self.tokens_at:
+            time.sleep(0.15)  # the first piece takes a while
+        out = list(self.inner.synthesize(text, speed))
+        self.tokens_at.append((before, sum(self.chat.yielded)))
+        return iter(out)
+
+    def warm_up(self) -> None:
+        pass
+
+
+class _SlowChat:
+    """The fake LLM at 200 tokens/s (it would hand out ~30 tokens during the first synthesis)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    @property
+    def yielded(self) -> list[int]:
+        return self.inner.yielded
+
+    def stream(self, messages, options):
+        import time
+
+        for token in self.inner.stream(messages, options):
+            time.sleep(0.005)
+            yield token
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def warm_up(self, system_prompt: str) -> None:
+        pass
+
+
+def test_the_llm_waits_while_the_first_piece_is_synthesised():
+    from dataclasses import replace
+
+    long_reply = "Paris is the capital of France. " + " ".join(f"word{i}" for i in range(40)) + "."
+    engines = FakeEngines({0.8: "What is the capital of France?"}, {"What is the capital of France?": long_reply})
+    engines.chat = _SlowChat(engines.chat)
+    engines.speaker = _SlowFirstSynth(engines.speaker, engines.chat)
+    h = Harness(Conversation, engines, replace(OPTIONS, semantic_turn=None))
+    rec = _ask(h)
+    (first_start, first_end), *_ = engines.speaker.tokens_at
+    assert first_end - first_start <= 1  # at most the token already in flight
+    assert rec.assistant == long_reply  # and the rest of the reply still came

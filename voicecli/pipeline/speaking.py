@@ -1,7 +1,9 @@
 """Speaking one reply: the LLM's token stream (a worker thread) → the clause chunker → the
 speech normaliser → TTS (a worker thread) → the player, and back once the player has played it
 all. Nothing is queued for playback before the reply's gate opens. A reply the token cap cut
-mid-sentence ends at its last full sentence. Also owns the choice of voice: set from any
+mid-sentence ends at its last full sentence. While the first piece is being synthesised the
+LLM pauses (its later tokens are not needed for a second or more; on 2 cores they slowed the
+first audio by competing with Piper). Also owns the choice of voice: set from any
 thread, read once when a reply starts speaking."""
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from voicecli.tts.speakable import SpeakableStream, SpeechPiece
 from voicecli.tts.types import Synthesizer
 
 _SENTENCE_END = re.compile(r"[.!?…][\"')\]]*$")
+FIRST_AUDIO_MAX_HOLD_S = 1.0
+"""The longest the LLM waits for the first piece's audio before it goes on regardless."""
 _PUNCTUATED_END = re.compile(r"[.!?…,;:—–\-][\"')\]]*$")
 MID_SENTENCE_PAUSE_MS = 60.0
 """Silence kept after a piece cut inside a sentence."""
@@ -87,6 +91,9 @@ class ReplyStream:
         self.o = options
         self.show = show
         self.on_queued = on_queued
+        self._may_generate = threading.Event()
+        """Cleared while the first piece is being synthesised: the LLM waits between tokens."""
+        self._may_generate.set()
 
     async def run(self, messages: Sequence[ChatMessage]) -> None:
         r = self.r
@@ -105,6 +112,8 @@ class ReplyStream:
                 r.text += item
                 self.show(r, ReplyDelta(r.turn, item))
                 for piece in pieces.push(item):
+                    if spoken == 0:
+                        self._may_generate.clear()  # the first audio goes first
                     speak_q.put_nowait(piece)
                     spoken += 1
             for piece in pieces.flush():
@@ -115,6 +124,7 @@ class ReplyStream:
             speak_q.put_nowait(_DONE)
             await speaker_task
         finally:
+            self._may_generate.set()
             tokens.cancel()
             if not speaker_task.done():
                 speaker_task.cancel()
@@ -134,6 +144,7 @@ class ReplyStream:
                 if self.r.cancel.is_set():
                     return
                 yield delta
+                self._may_generate.wait(FIRST_AUDIO_MAX_HOLD_S)
         finally:
             close = getattr(gen, "close", None)
             if close is not None:
@@ -149,6 +160,7 @@ class ReplyStream:
             chunk = item.text
             t0 = time.monotonic()
             audio = await loop.run_in_executor(self.workers.tts, self._synthesize, item.spoken)
+            self._may_generate.set()
             if r.cancel.is_set():
                 return
             if r.latency.tts_first_audio is None:
