@@ -38,16 +38,19 @@ from voicecli.pipeline.events import (
 from voicecli.pipeline.listening import Listener
 from voicecli.pipeline.reply import Reply, ReplyPhase
 from voicecli.pipeline.responding import ReplyHooks, Responder, SttFuture
+from voicecli.pipeline.turn_end import TurnEndJudge
 from voicecli.tts.types import Synthesizer
 from voicecli.vad.endpointer import (
     EndpointEvent,
     EndpointState,
+    PauseCheckpointReached,
     SpeechPaused,
     SpeechResumed,
     SpeechStarted,
     UtteranceDiscarded,
     UtteranceEnded,
 )
+from voicecli.vad.turn import SemanticTurnParams, TurnModel
 
 if TYPE_CHECKING:
     from voicecli.engines import EngineSet
@@ -59,7 +62,7 @@ class Conversation:
     def __init__(self, engines: EngineSet, source: FrameSource, player: Player, output: AudioOutput,
                  emit: Callable[[Event], None], options: ConversationOptions,
                  echo_canceller: EchoCanceller | None = None,
-                 on_turn: Callable[[TurnRecord], None] | None = None) -> None:
+                 on_turn: Callable[[TurnRecord], None] | None = None, turn_model: TurnModel | None = None) -> None:
         self.engines = engines
         self.source = source
         self.player = player
@@ -67,7 +70,10 @@ class Conversation:
         self.emit = emit
         self.o = options
         echo = EchoPath(echo_canceller, player) if echo_canceller is not None else None
-        self._ears = Listener(engines.new_vad(), options.endpointer, echo, emit)
+        self._judge = (TurnEndJudge(turn_model, lambda: self.o.semantic_turn, self._end_turn_early)
+                       if turn_model is not None else None)
+        """Semantic end of turn (None: silence alone ends turns)."""
+        self._ears = Listener(engines.new_vad(), options.endpointer, echo, emit, self._semantic(options))
         self._responder = Responder(engines, player, emit, on_turn)
         self._hooks = ReplyHooks(lambda: self.o, self._show, self._set_state, self._reply_ended)
         self._turn = 0
@@ -157,6 +163,8 @@ class Conversation:
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self.output.stop()
             self._responder.workers.shutdown()
+            if self._judge is not None:
+                self._judge.close()
 
     async def _finish(self) -> None:
         """Input is over: wait for the reply in progress (and any that follows it) to end."""
@@ -183,6 +191,9 @@ class Conversation:
             self._speculative[ev.last_voiced_frame] = fut
             if self.o.speculative_reply and self.o.auto_respond and not self.o.push_to_talk:
                 self._prepare_reply(ev.last_voiced_frame, audio, fut)
+        elif isinstance(ev, PauseCheckpointReached) and self._judge is not None:
+            self._judge.check(ev.last_voiced_frame, self._ears.checkpoint_audio(ev),
+                              self._speculative.get(ev.last_voiced_frame))
         elif isinstance(ev, SpeechResumed):
             self._speculative.clear()
             self._drop_prepared()
@@ -202,6 +213,14 @@ class Conversation:
             else:
                 self._drop_prepared()
                 self._start_turn(audio, last_voiced_at, time.monotonic(), spec)
+
+    def _end_turn_early(self, last_voiced_frame: int) -> None:
+        """The turn detector judged the turn complete: end it now (if still in that pause)."""
+        for ev in self._ears.end_turn(last_voiced_frame):
+            self._on_endpoint(ev)
+
+    def _semantic(self, options: ConversationOptions) -> SemanticTurnParams | None:
+        return options.semantic_turn if self._judge is not None and not options.push_to_talk else None
 
     # --- turns ----------------------------------------------------------------------------
     def _prepare_reply(self, last_voiced_frame: int, audio: np.ndarray, stt: SttFuture) -> None:
@@ -330,7 +349,7 @@ class Conversation:
         """Replace the options between turns (realtime ``session.update``). New endpointer
         parameters take effect when the endpointer is quiet; the input position is kept."""
         self.o = options
-        self._ears.reconfigure(options.endpointer)
+        self._ears.reconfigure(options.endpointer, self._semantic(options))
 
     def reset_input(self) -> None:
         """Forget the utterance in progress (realtime ``input_audio_buffer.clear`` / ``commit``)."""
