@@ -132,7 +132,8 @@ class Responder:
             r.latency = dataclasses.replace(r.latency,
                                             voice_to_voice=(prog.first_sample_at - r.end_of_speech_at) * 1000)
         interrupted = r.phase is ReplyPhase.INTERRUPTED
-        heard = heard_text(r.pieces, prog.played_samples, prog.queued_samples) if interrupted else r.text.strip()
+        spans = prog.voiced_spans  # the voice's own silence around each piece holds no words
+        heard = heard_text(r.pieces, prog.played_samples, prog.queued_samples, spans) if interrupted else r.text.strip()
         record = TurnRecord(turn=r.turn, user=r.user, assistant=heard, interrupted=interrupted,
                             full_reply=r.text.strip(), started_at=r.started_at, ended_at=time.time(),
                             latency=r.latency, interrupted_by=r.interrupted_by,
