@@ -63,3 +63,12 @@ def test_utterance_over_and_verdicts_outside_a_pause_do_nothing():
     b = BargeIn(BargeInParams())
     assert b.utterance_over(had_speech=True) is Action.NONE
     assert b.checked(own_voice=True) is Action.NONE
+
+
+def test_a_loop_behind_real_time_waits_longer_for_the_pause_to_reach_the_microphone():
+    b = BargeIn(BargeInParams())
+    assert b.step(100, 192, True, CANCELLED, behind_ms=320) is Action.PAUSE
+    quiet_from = 100 + 21  # (320 ms backlog + 200 ms delay + 150 ms guard) / 32 ms, rounded up
+    assert b.step(quiet_from - 1, 400, True, CANCELLED) is Action.NONE
+    assert b.step(quiet_from + 5, 900, True, CANCELLED) is Action.NONE  # counting starts at quiet_from
+    assert b.step(quiet_from + 6, 1100, True, CANCELLED) is Action.INTERRUPT

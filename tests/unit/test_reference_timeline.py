@@ -87,3 +87,15 @@ def test_nothing_is_known_before_the_first_frame():
     tl = ReferenceTimeline(clock)
     play(tl, clock, 0, 10, at=100.0)
     assert np.all(tl.read(0, 16, 0) == 0)
+
+
+def test_capture_samples_lost_in_an_overflow_move_the_origin_within_seconds():
+    clock = Clock()
+    tl = ReferenceTimeline(clock)
+    play(tl, clock, 0, 400, at=100.0)
+    capture(tl, 100, origin=100.0)
+    # the device dropped 100 ms of capture: from now on frame k was taken 100 ms later
+    for i in range(100, 250):
+        tl.pair((i + 1) * FRAME, 100.1 + (i + 1) * FRAME / RATE_HZ)
+    assert abs(tl.origin - 100.1) < 1e-6
+    assert np.allclose(tl.read(200 * FRAME, 4, 0), 1600 + 200 * FRAME + np.arange(4), atol=1)

@@ -18,6 +18,8 @@ import numpy as np
 from voicecli.audio.format import PIPELINE_RATE_HZ, AudioChunk
 from voicecli.audio.resample import StreamResampler, resample
 
+SILENCE_DBFS = -40.0
+"""Below this a voice's sample is silence (its leading and trailing pause hold no words)."""
 FADE_MS = 8.0
 """Fade-out on pause and fade-in on resume (a hard stop in mid-waveform clicks)."""
 
@@ -37,6 +39,8 @@ class ReplyProgress:
     played_samples: dict[int, int] = field(default_factory=dict)
     """piece index → samples played."""
     queued_samples: dict[int, int] = field(default_factory=dict)
+    voiced_spans: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """piece index → (first, end) sample of its speech (what lies outside is the voice's silence)."""
     finished_at: float | None = None
 
 
@@ -68,9 +72,14 @@ class Player:
     def enqueue(self, reply_id: int, piece: int, audio: AudioChunk) -> None:
         """Queue one piece of a reply (resampled to the player's rate if it has another)."""
         samples = resample(audio.samples, audio.sample_rate_hz, self.sample_rate_hz)
+        loud = np.flatnonzero(np.abs(samples) >= 10 ** (SILENCE_DBFS / 20))
         with self._lock:
             prog = self._progress.setdefault(reply_id, ReplyProgress())
-            prog.queued_samples[piece] = prog.queued_samples.get(piece, 0) + len(samples)
+            before = prog.queued_samples.get(piece, 0)
+            if loud.size:
+                first, end = prog.voiced_spans.get(piece, (before + int(loud[0]), 0))
+                prog.voiced_spans[piece] = (first, before + int(loud[-1]) + 1)
+            prog.queued_samples[piece] = before + len(samples)
             if len(samples):  # an empty piece (a silent voice) has nothing to play
                 self._queue.append(_Queued(reply_id, piece, samples))
                 self._has_audio.set()
@@ -154,7 +163,8 @@ class Player:
     def progress(self, reply_id: int) -> ReplyProgress:
         with self._lock:
             p = self._progress.get(reply_id, ReplyProgress())
-            return ReplyProgress(p.first_sample_at, dict(p.played_samples), dict(p.queued_samples), p.finished_at)
+            return ReplyProgress(p.first_sample_at, dict(p.played_samples), dict(p.queued_samples),
+                                 dict(p.voiced_spans), p.finished_at)
 
     def add_tap(self, tap: Callable[[np.ndarray], None]) -> None:
         """Call ``tap`` on the device thread with every block played, resampled to 16 kHz

@@ -30,8 +30,10 @@ import numpy as np
 RATE_HZ = 16_000
 KEEP_S = 4.0
 """Reference audio kept, in seconds (longer than any echo delay worth cancelling)."""
-ORIGIN_WINDOW = 320
-"""Microphone frames (~10 s) whose least-delayed timestamp sets the capture clock's origin."""
+ORIGIN_WINDOW = 96
+"""Microphone frames (~3 s) whose least-delayed timestamp sets the capture clock's origin. Short
+enough that capture samples the device dropped (an overflow: every later frame is "late" for
+good) move the origin within seconds; long enough to hold an on-time frame under load."""
 ORIGIN_MOVE_S = 0.002
 """The capture origin counts as moved (a jump for the canceller) beyond this."""
 

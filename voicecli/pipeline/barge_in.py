@@ -72,9 +72,12 @@ class BargeIn:
         strong = echo is not None and echo.strong
         return self.p.barge_in_ms * (self.p.strong_echo_factor if strong else 1.0)
 
-    def step(self, frame: int, voiced_ms: float, speaking: bool, echo: EchoState | None) -> Action:
+    def step(self, frame: int, voiced_ms: float, speaking: bool, echo: EchoState | None,
+             behind_ms: float = 0.0) -> Action:
         """One microphone frame during an active reply. ``voiced_ms``: voiced time of the
-        utterance in progress (0 when none); ``speaking``: the endpointer is in one."""
+        utterance in progress (0 when none); ``speaking``: the endpointer is in one;
+        ``behind_ms``: how long ago the frame was captured (a busy loop works through a backlog,
+        and a pause acts on the speaker now, not at the frame's time)."""
         if self.phase is Phase.PLAYING:
             if not speaking or voiced_ms < self.bar_ms(echo):
                 return Action.NONE
@@ -83,7 +86,7 @@ class BargeIn:
             self.phase = Phase.PAUSED
             self.pauses += 1
             delay = echo.delay_ms if echo.delay_ms is not None else self.p.default_delay_ms
-            self._quiet_from_frame = frame + math.ceil((delay + self.p.guard_ms) / self.p.frame_ms)
+            self._quiet_from_frame = frame + math.ceil((behind_ms + delay + self.p.guard_ms) / self.p.frame_ms)
             self._voiced_at_quiet = None
             return Action.PAUSE
         if self.phase is Phase.PAUSED and speaking and frame >= self._quiet_from_frame:

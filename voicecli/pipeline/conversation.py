@@ -174,8 +174,9 @@ class Conversation:
         r = self._reply
         if r is not None and r.phase is ReplyPhase.ACTIVE:
             ep = self._ears.endpointer
-            self.talk_over.frame(r, ep.frame, self._ears.utterance_start, ep.voiced_ms,
-                                 ep.state in (EndpointState.SPEAKING, EndpointState.STOPPING), self.o.barge_in_ms)
+            self.talk_over.frame(r, ep.frame, ep.voiced_ms,
+                                 ep.state in (EndpointState.SPEAKING, EndpointState.STOPPING), self.o.barge_in_ms,
+                                 (time.monotonic() - frame.captured_at) * 1000)
 
     def _on_endpoint(self, ev: EndpointEvent) -> None:
         if isinstance(ev, SpeechStarted):
