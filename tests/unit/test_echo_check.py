@@ -8,19 +8,24 @@ import pytest
 from voicecli.pipeline.echo_check import AcousticEvidence, is_own_echo, substring_distance, words
 
 PLAYED = ("The fisherman and the cat. They were both clever and cunning, always finding ways to "
-          "outsmart the island of the key.")
+          "outsmart the island of the key, in the heart of a bustling city.")
 
 
 @pytest.mark.parametrize("heard,own", [
     ("the fisherman and the cat", True),
     ("the fishermen in the cat. They were both clever.", True),  # garbled, still a run of it
     ("the island of the dress.", True),
+    ("and our bustling city.", True),  # "of a bustling city", misheard
     ("the", True),
     ("", True),  # no words: not a user turn
     ("...", True),
     ("What is the capital of France?", False),
     ("Stop, tell me about the weather instead.", False),
     ("How many legs does a spider have?", False),
+    ("Wait, what is the capital of France?", False),
+    ("Sorry, why is the sky blue?", False),
+    ("Excuse me, what time is it in Tokyo?", False),
+    ("Stop", False),
 ])
 def test_transcript_against_played_text(heard, own):
     assert is_own_echo(heard, PLAYED) is own

@@ -55,8 +55,6 @@ class TalkOverGuard:
         self._hooks = hooks
         self._barge = BargeIn(BargeInParams())
         self._played = collections.deque[str](maxlen=PLAYED_REPLIES)
-        self._confirmed_start: int | None = None
-        """Start frame of the utterance already judged to be the user's (it cut the reply)."""
         self.dropped = 0
         """Utterances dropped as the assistant's own voice."""
 
@@ -65,15 +63,14 @@ class TalkOverGuard:
         return self._barge.pauses
 
     # --- while a reply is active ----------------------------------------------------------
-    def frame(self, reply: Reply, frame: int, utterance_start: int, voiced_ms: float, speaking: bool,
-              barge_in_ms: float) -> None:
-        """One microphone frame while ``reply`` is active."""
+    def frame(self, reply: Reply, frame: int, voiced_ms: float, speaking: bool,
+              barge_in_ms: float, behind_ms: float) -> None:
+        """One microphone frame while ``reply`` is active (captured ``behind_ms`` ago)."""
         if self._barge.p.barge_in_ms != barge_in_ms:
             self._barge.p = BargeInParams(barge_in_ms=barge_in_ms)
         echo = self._echo.state if self._echo is not None else None
-        action = self._barge.step(frame, voiced_ms, speaking, echo)
-        if action is Action.INTERRUPT:
-            self._confirmed_start = utterance_start
+        action = self._barge.step(frame, voiced_ms, speaking, echo, behind_ms)
+        if action is Action.INTERRUPT:  # its words are still checked when it ends
             self._hooks.interrupt("speech")
         elif action is Action.PAUSE:
             self._player.pause()
@@ -95,7 +92,7 @@ class TalkOverGuard:
         """True when the guard takes the utterance over (it decides whether it becomes a turn)."""
         holding = self._barge.holding
         evidence = self._suspect(start_frame, last_voiced_frame)
-        if start_frame == self._confirmed_start or (evidence is None and not holding):
+        if evidence is None and not holding:
             return False
         self._barge.utterance_over(had_speech=True)
         stt = stt or self._hooks.transcribe(audio)
@@ -104,7 +101,6 @@ class TalkOverGuard:
         def verdict(own: bool) -> None:
             action = self._barge.checked(own)
             if not own:
-                self._confirmed_start = start_frame
                 self._hooks.start_turn(audio, end_of_speech_at, endpoint_at, stt)
                 return
             self.dropped += 1
@@ -140,6 +136,6 @@ class TalkOverGuard:
         if r is None:
             return ""
         prog = self._player.progress(r.turn)
-        played = heard_text(r.pieces, prog.played_samples, prog.queued_samples).split()
+        played = heard_text(r.pieces, prog.played_samples, prog.queued_samples, prog.voiced_spans).split()
         rest = " ".join(r.pieces).split()[len(played):len(played) + UNPLAYED_WORDS]
         return " ".join(played + rest)
