@@ -36,6 +36,7 @@ from voicecli.pipeline.events import (
     UserTurnDiscarded,
 )
 from voicecli.pipeline.listening import Listener
+from voicecli.pipeline.own_voice import ConversationHooks, TalkOverGuard
 from voicecli.pipeline.reply import Reply, ReplyPhase
 from voicecli.pipeline.responding import ReplyHooks, Responder, SttFuture
 from voicecli.pipeline.turn_end import TurnEndJudge
@@ -75,6 +76,9 @@ class Conversation:
         """Semantic end of turn (None: silence alone ends turns)."""
         self._ears = Listener(engines.new_vad(), options.endpointer, echo, emit, self._semantic(options))
         self._responder = Responder(engines, player, emit, on_turn)
+        self.talk_over = TalkOverGuard(echo, player, ConversationHooks(
+            self._interrupt, self._start_turn,
+            lambda audio: self._responder.transcribe(audio, self.o.stt), self._call, emit, self._listening))
         self._hooks = ReplyHooks(lambda: self.o, self._show, self._set_state, self._reply_ended)
         self._turn = 0
         self._reply: Reply | None = None
@@ -176,8 +180,11 @@ class Conversation:
         for ev in self._ears.hear(frame, self.o.push_to_talk):
             self._on_endpoint(ev)
         r = self._reply
-        if r is not None and r.phase is ReplyPhase.ACTIVE and self._ears.talking_over(self.o.barge_in_ms):
-            self._interrupt("speech")
+        if r is not None and r.phase is ReplyPhase.ACTIVE:
+            ep = self._ears.endpointer
+            self.talk_over.frame(r, ep.frame, ep.voiced_ms,
+                                 ep.state in (EndpointState.SPEAKING, EndpointState.STOPPING), self.o.barge_in_ms,
+                                 (time.monotonic() - frame.captured_at) * 1000)
 
     def _on_endpoint(self, ev: EndpointEvent) -> None:
         if isinstance(ev, SpeechStarted):
@@ -198,6 +205,7 @@ class Conversation:
             self._speculative.clear()
             self._drop_prepared()
         elif isinstance(ev, UtteranceDiscarded):
+            self.talk_over.utterance_dropped()
             if self._reply is None:
                 self._set_state(AssistantState.LISTENING)
         elif isinstance(ev, UtteranceEnded):
@@ -207,6 +215,10 @@ class Conversation:
             audio, last_voiced_at = self._ears.utterance(ev)
             spec = self._speculative.pop(ev.last_voiced_frame, None)
             self._speculative.clear()
+            if self.talk_over.utterance_ended(ev.start_frame, ev.last_voiced_frame, audio, last_voiced_at,
+                                              time.monotonic(), spec, self._reply):
+                self._drop_prepared()  # heard over the loudspeaker: a turn only if checked to be the user's
+                return
             prepared = self._prepared
             if prepared is not None and prepared.prepared_for == ev.last_voiced_frame:
                 self._commit_prepared(prepared, last_voiced_at, time.monotonic())
@@ -296,6 +308,7 @@ class Conversation:
             self._no_words(r)
         if self._reply is r:
             self._reply = None
+            self.talk_over.reply_over(r)
             hearing = had_words and self._ears.state == EndpointState.SPEAKING
             self._set_state(AssistantState.HEARING if hearing else AssistantState.LISTENING)
 
@@ -308,6 +321,7 @@ class Conversation:
         if r is None or r.phase is not ReplyPhase.ACTIVE:
             return
         r.interrupt(reason)
+        self.talk_over.reply_over(r)
         self.player.clear()
         r.interrupt_output_s = self.player.output_samples / self.player.sample_rate_hz
         self.emit(ReplyInterrupted(r.turn, reason, r.interrupt_output_s))
@@ -316,6 +330,11 @@ class Conversation:
         self._reply = None
         self._set_state(AssistantState.HEARING if self._ears.state != EndpointState.QUIET
                         else AssistantState.LISTENING)
+
+    def _listening(self) -> None:
+        if self._reply is None:
+            self._set_state(AssistantState.LISTENING if self._ears.state == EndpointState.QUIET
+                            else AssistantState.HEARING)
 
     def _set_state(self, state: AssistantState) -> None:
         if state != self._state:

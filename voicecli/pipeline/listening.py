@@ -51,7 +51,7 @@ class Listener:
 
     def hear(self, frame: CapturedFrame, push_to_talk: bool) -> list[EndpointEvent]:
         """One captured frame in; what the endpointer made of it out."""
-        samples = frame.samples if self._echo is None else self._echo.clean(frame.samples)
+        samples = frame.samples if self._echo is None else self._echo.clean(frame)
         if self.muted or (push_to_talk and not self.ptt_open):
             samples = np.zeros_like(samples)
         frame = CapturedFrame(frame.index, samples, frame.captured_at)

@@ -136,7 +136,8 @@ class Responder:
             if rest is not None:
                 r.latency = dataclasses.replace(r.latency, other=max(rest, 0.0), hidden_by_speculation=max(-rest, 0.0))
         interrupted = r.phase is ReplyPhase.INTERRUPTED
-        heard = heard_text(r.pieces, prog.played_samples, prog.queued_samples) if interrupted else r.text.strip()
+        spans = prog.voiced_spans  # the voice's own silence around each piece holds no words
+        heard = heard_text(r.pieces, prog.played_samples, prog.queued_samples, spans) if interrupted else r.text.strip()
         record = TurnRecord(turn=r.turn, user=r.user, assistant=heard, interrupted=interrupted,
                             full_reply=r.text.strip(), started_at=r.started_at, ended_at=time.time(),
                             latency=r.latency, interrupted_by=r.interrupted_by,
