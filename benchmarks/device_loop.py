@@ -13,7 +13,23 @@ from eval/speech.
     python benchmarks/device_loop.py                       # 8 questions, one run
     python benchmarks/device_loop.py --runs 3 --json out.json
     python benchmarks/device_loop.py --busy 1              # with one core kept busy
-    python benchmarks/device_loop.py --talk-arg=--vad-end-silence-ms --talk-arg=300
+    python benchmarks/device_loop.py --talk-arg=--end-silence-ms --talk-arg=300
+
+A/B in one interleaved run, question by question: each ``--variant LABEL:SETTINGS`` is a talk configuration
+(``VOICECLI_*=value`` words set the environment, ``@PATH`` runs talk from another checkout,
+other words are talk arguments), each ``--command LABEL:PROGRAM`` any program that listens on the default input and answers on the
+default output (a peer; it prints no figures of its own, so its replies are found on the
+recording alone). All of them run at once, each on its own private PulseAudio server, and
+every question is asked of each in turn (A B, then B A, …); the summary gives each one's
+median of run p50s, its median per-question ratio to the first, and its ratio of p50s:
+
+    python benchmarks/device_loop.py --runs 3 --variant "silence:VOICECLI_VAD_TURN_DETECTOR=silence" \
+        --variant "smart_turn:VOICECLI_VAD_TURN_DETECTOR=smart_turn"
+    python benchmarks/device_loop.py --runs 3 --variant "voicecli:" \
+        --command "pipecat:/tmp/pipecat-venv/bin/python benchmarks/pipecat_bot.py"
+
+The load average is recorded at the start and end of every run (other work on the machine
+inflates absolute figures; ratios from one interleaved run are what to compare).
 
 Needs pulseaudio, pulseaudio-utils, espeak-ng, sox (`make test` installs them).
 """
@@ -25,6 +41,7 @@ import json
 import multiprocessing
 import os
 import queue
+import shlex
 import statistics
 import subprocess
 import sys
@@ -40,7 +57,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from voicecli.audio.decode import decode_audio  # noqa: E402
-from voicecli.bench.device_loop import time_turn  # noqa: E402
+from voicecli.bench.device_loop import TurnTiming, audible_threshold, time_turn  # noqa: E402
 from voicecli.bench.virtual_audio import RECORD_RATE_HZ, PulseAudio, start_pulseaudio  # noqa: E402
 
 RATE = RECORD_RATE_HZ
@@ -56,6 +73,33 @@ SPOKEN = [
 REAL = ["en_timit_LDC93S1.wav", "en_goforward.wav"]
 
 
+@dataclass(frozen=True)
+class Variant:
+    """One configuration in an interleaved comparison: talk with settings, or another program."""
+
+    label: str
+    talk_args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    command: tuple[str, ...] = ()
+    """A peer program instead of talk (empty: voicecli talk)."""
+    checkout: str = str(ROOT)
+    """The voicecli checkout talk runs from (``@PATH``: compare against another version)."""
+
+    @staticmethod
+    def talk(spec: str, extra_args: list[str]) -> Variant:
+        label, _, rest = spec.partition(":")
+        words = shlex.split(rest)
+        env = tuple((w.split("=", 1)[0], w.split("=", 1)[1]) for w in words if w.startswith("VOICECLI_") and "=" in w)
+        checkout = next((w[1:] for w in words if w.startswith("@")), str(ROOT))
+        args = tuple(w for w in words if not (w.startswith("VOICECLI_") and "=" in w) and not w.startswith("@"))
+        return Variant(label or "talk", (*extra_args, *args), env, checkout=checkout)
+
+    @staticmethod
+    def program(spec: str) -> Variant:
+        label, _, rest = spec.partition(":")
+        return Variant(label or "command", command=tuple(shlex.split(rest)))
+
+
 @dataclass
 class Turn:
     question: str
@@ -65,6 +109,10 @@ class Turn:
     talk: dict[str, float | None] = field(default_factory=dict)
     unexplained_ms: float | None = None
     user_text: str = ""
+    load: float | None = None
+    """1-minute load average when the question was played."""
+    xruns: str = ""
+    """What talk reported at exit about its audio streams (underflows, overflows), per session."""
 
 
 def make_questions(work: Path, eval_dir: Path) -> list[tuple[str, str, np.ndarray]]:
@@ -84,12 +132,20 @@ def make_questions(work: Path, eval_dir: Path) -> list[tuple[str, str, np.ndarra
 
 
 class TalkProcess:
-    """`voicecli talk --json` on the default (virtual) devices; events read on a thread."""
+    """`voicecli talk --json` (or a peer program) on the default (virtual) devices; talk's
+    events are read on a thread, stderr goes to a log file."""
 
-    def __init__(self, pa: PulseAudio, args: list[str], history: Path) -> None:
-        cmd = [sys.executable, "-m", "voicecli.cli.main", "talk", "--json", "--history", str(history), *args]
-        self.proc = subprocess.Popen(cmd, env=pa.env, cwd=ROOT, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True)
+    def __init__(self, pa: PulseAudio, variant: Variant, history: Path, log: Path) -> None:
+        if variant.command:
+            cmd = list(variant.command)
+        else:
+            cmd = [sys.executable, "-m", "voicecli.cli.main", "talk", "--json", "--history", str(history),
+                   *variant.talk_args]
+        self.log = log
+        self._log_file = open(log, "w")  # noqa: SIM115 - handed to the child, closed in stop()
+        self.proc = subprocess.Popen(cmd, env={**pa.env, **dict(variant.env)}, cwd=variant.checkout,
+                                     stdout=subprocess.PIPE,
+                                     stderr=self._log_file, text=True)
         self.events: queue.Queue[dict] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -107,7 +163,8 @@ class TalkProcess:
                 ev = self.events.get(timeout=0.1)
             except queue.Empty:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"talk exited with {self.proc.returncode}") from None
+                    tail = self.log.read_text(errors="replace")[-1500:]
+                    raise RuntimeError(f"talk exited with {self.proc.returncode}: {tail}") from None
                 continue
             seen.append(ev)
             if pred(ev):
@@ -139,50 +196,168 @@ class TalkProcess:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        self._log_file.close()
 
 
-def run_once(questions: list[tuple[str, str, np.ndarray]], talk_args: list[str], work: Path,
-             keep: Path | None = None) -> list[Turn]:
-    with start_pulseaudio() as pa:
-        raw = work / "speaker.raw"
-        recorder = pa.record_speaker(raw)
-        t0 = time.monotonic()
-        talk = TalkProcess(pa, talk_args, work / "history.sqlite3")
-        starts: list[int] = []
-        events_per_q: list[list[dict]] = []
+class SpeakerTrack:
+    """Reads the speaker recording while it grows (to know when a peer's reply has ended)."""
+
+    def __init__(self, raw: Path) -> None:
+        self.raw = raw
+
+    def samples(self) -> np.ndarray:
+        data = self.raw.read_bytes() if self.raw.exists() else b""
+        return np.frombuffer(data[: len(data) // 2 * 2], dtype=np.int16).astype(np.float32) / 32768.0
+
+    def wait_reply_done(self, after: int, quiet_s: float, timeout_s: float) -> bool:
+        """Until audio has been heard after sample ``after`` and then ``quiet_s`` of silence
+        followed it (True), or ``timeout_s`` passed (False)."""
+        deadline = time.monotonic() + timeout_s
+        threshold = audible_threshold()
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            x = self.samples()
+            loud = np.flatnonzero(np.abs(x[after:]) >= threshold)
+            if loud.size and len(x) - (after + int(loud[-1])) >= quiet_s * RATE:
+                return True
+        return False
+
+
+def wait_for_listener(pa: PulseAudio, proc: subprocess.Popen[str], timeout_s: float) -> None:
+    """Until a program records from the default input (a PulseAudio source output exists)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the program exited with {proc.returncode}")
+        out = pa.run("pactl", "list", "short", "source-outputs").stdout.decode()
+        if out.strip():
+            return
+        time.sleep(0.5)
+    raise TimeoutError("the program never opened the microphone")
+
+
+class Session:
+    """One variant on its own private PulseAudio server (its own microphone, speaker and
+    recording), so several variants can be alive at once and asked in turn, question by
+    question: load drifts on a shared machine then hit every variant alike."""
+
+    def __init__(self, variant: Variant, work: Path) -> None:
+        self.variant = variant
+        self.work = work
+        work.mkdir(parents=True, exist_ok=True)
+        self.pa = start_pulseaudio()
+        self.raw = work / "speaker.raw"
+        self.recorder = self.pa.record_speaker(self.raw)
+        self.t0 = time.monotonic()
+        self.talk = TalkProcess(self.pa, variant, work / "history.sqlite3", work / "talk.log")
+        self.track = SpeakerTrack(self.raw)
+        self.starts: list[int] = []
+        self.events: list[list[dict]] = []
+        self.loads: list[float] = []
+        self.failure: str | None = None
+        """Why the program stopped answering (it died, or a reply never came)."""
+
+    def ready(self) -> None:
+        if self.variant.command:
+            wait_for_listener(self.pa, self.talk.proc, 300)
+            time.sleep(3.0)
+        else:
+            self.talk.wait_for(lambda e: e.get("state") == "listening", 180)
+            self.talk.settle(1.0, 10)
+
+    def ask(self, samples: np.ndarray) -> None:
+        """Play one question and wait until its reply has ended (a program that failed is
+        asked nothing more; its remaining questions count as unanswered)."""
+        if self.failure is not None:
+            return
         try:
-            talk.wait_for(lambda e: e.get("state") == "listening", 180)
-            talk.settle(1.0, 10)
-            for i, (_, _, samples) in enumerate(questions):
-                wav = work / f"play{i}.wav"
-                _write_wav(wav, samples)
-                starts.append(int((time.monotonic() - t0) * RATE))
-                pa.play_as_user(wav).wait(timeout=60)
-                seen = talk.wait_for(lambda e: e.get("type") == "turn", 120)
-                seen += talk.settle(1.5, 120)
-                events_per_q.append(seen)
-        finally:
-            talk.stop()
+            self._ask(samples)
+        except (RuntimeError, TimeoutError) as exc:
+            self.failure = str(exc)[-500:]
+            print(f"{self.variant.label}: {self.failure}", file=sys.stderr)
+            while len(self.events) < len(self.starts):
+                self.events.append([])
+
+    def _ask(self, samples: np.ndarray) -> None:
+        i = len(self.starts)
+        wav = self.work / f"play{i}.wav"
+        _write_wav(wav, samples)
+        self.loads.append(os.getloadavg()[0])
+        self.starts.append(int((time.monotonic() - self.t0) * RATE))
+        self.pa.play_as_user(wav).wait(timeout=60)
+        if self.variant.command:
+            self.track.wait_reply_done(self.starts[-1] + len(samples), quiet_s=1.5, timeout_s=60)
+            self.events.append([])
+            return
+        seen = self.talk.wait_for(lambda e: e.get("type") == "turn", 120)
+        seen += self.talk.settle(1.5, 120)
+        self.events.append(seen)
+
+    def close(self) -> np.ndarray:
+        """Stop the program and the server; the speaker recording."""
+        try:
+            self.talk.stop()
             time.sleep(0.3)
-            recorder.terminate()
-            recorder.wait(timeout=5)
-        recording = np.frombuffer(raw.read_bytes(), dtype=np.int16).astype(np.float32) / 32768.0
-    if keep:
-        keep.mkdir(parents=True, exist_ok=True)
-        _write_wav(keep / "speaker.wav", recording)
-        (keep / "events.json").write_text(json.dumps({"starts": starts, "events": events_per_q}, indent=1))
-    turns: list[Turn] = []
-    for i, (text, voice, samples) in enumerate(questions):
-        nxt = starts[i + 1] if i + 1 < len(starts) else None
-        timing = time_turn(recording, samples, starts[i], RATE, reply_before=nxt)
-        done = [e for e in events_per_q[i] if e.get("type") == "turn"]
-        talk_lat = dict(done[0].get("latency_ms") or {}) if done else {}
-        v2v = talk_lat.get("voice_to_voice")
-        ext = timing.latency_ms
-        turns.append(Turn(text, voice, None if ext is None else round(ext, 1), len(done), talk_lat,
-                          None if ext is None or v2v is None else round(ext - v2v, 1),
-                          " | ".join(str(e.get("user", "")) for e in done)))
-    return turns
+            self.recorder.terminate()
+            self.recorder.wait(timeout=5)
+        finally:
+            self.pa.stop()
+        return np.frombuffer(self.raw.read_bytes(), dtype=np.int16).astype(np.float32) / 32768.0
+
+    def turns(self, questions: list[tuple[str, str, np.ndarray]], recording: np.ndarray,
+              keep: Path | None) -> list[Turn]:
+        if keep:
+            keep.mkdir(parents=True, exist_ok=True)
+            _write_wav(keep / "speaker.wav", recording)
+            (keep / "events.json").write_text(json.dumps({"starts": self.starts, "events": self.events}, indent=1))
+            (keep / "talk.log").write_text((self.work / "talk.log").read_text(errors="replace"))
+        log = (self.work / "talk.log").read_text(errors="replace")
+        xruns = "; ".join(ln.strip() for ln in log.splitlines() if "underflows" in ln or "overflows" in ln)
+        out: list[Turn] = []
+        for i, (text, voice, samples) in enumerate(questions[: len(self.starts)]):
+            nxt = self.starts[i + 1] if i + 1 < len(self.starts) else None
+            try:
+                timing = time_turn(recording, samples, self.starts[i], RATE, reply_before=nxt)
+            except ValueError:  # the program died before the question was over
+                timing = TurnTiming(0.0, None)
+            done = [e for e in self.events[i] if e.get("type") == "turn"]
+            talk_lat = dict(done[0].get("latency_ms") or {}) if done else {}
+            v2v = talk_lat.get("voice_to_voice")
+            ext = timing.latency_ms
+            n_turns = len(done) if not self.variant.command else -1
+            out.append(Turn(text, voice, None if ext is None else round(ext, 1), n_turns, talk_lat,
+                            None if ext is None or v2v is None else round(ext - v2v, 1),
+                            " | ".join(str(e.get("user", "")) for e in done), round(self.loads[i], 2), xruns))
+        return out
+
+
+def run_round(questions: list[tuple[str, str, np.ndarray]], variants: list[Variant], work: Path,
+              keep: Path | None, round_no: int) -> list[tuple[Variant, list[Turn]]]:
+    """Every variant alive at once; each question asked of each variant in turn (the order
+    alternates from question to question: A B, B A, …)."""
+    sessions = [Session(v, work / f"{v.label}-{round_no}") for v in variants]
+    try:
+        for s in sessions:
+            try:
+                s.ready()
+            except (RuntimeError, TimeoutError) as exc:
+                s.failure = f"did not start: {exc}"[-500:]
+                print(f"{s.variant.label}: {s.failure}", file=sys.stderr)
+        for i, (_, _, samples) in enumerate(questions):
+            order = sessions if i % 2 == 0 else list(reversed(sessions))
+            for s in order:
+                s.ask(samples)
+    finally:
+        recordings = [s.close() for s in sessions]
+    for s in sessions:
+        if s.failure:
+            failures.setdefault(s.variant.label, []).append(f"run {round_no}: {s.failure}")
+    return [(s.variant, s.turns(questions, rec, keep and keep / f"{s.variant.label}-run{round_no}"))
+            for s, rec in zip(sessions, recordings, strict=True)]
+
+
+failures: dict[str, list[str]] = {}
+"""Per variant: runs in which the program stopped answering, and why."""
 
 
 def _write_wav(path: Path, samples: np.ndarray) -> None:
@@ -209,43 +384,82 @@ def summarize(values: list[float]) -> dict[str, float]:
             "p95": round(v[min(len(v) - 1, int(round(0.95 * (len(v) - 1))))], 1), "max": round(v[-1], 1)}
 
 
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=1, help="whole sessions (report the median of their p50s)")
+    ap.add_argument("--runs", type=int, default=1, help="sessions per variant (report the median of their p50s)")
     ap.add_argument("--questions", type=int, default=len(SPOKEN) + len(REAL), help="questions per run")
     ap.add_argument("--busy", type=int, default=0, help="cores to keep busy with a spin loop meanwhile")
-    ap.add_argument("--talk-arg", action="append", default=[], help="extra argument for voicecli talk")
+    ap.add_argument("--talk-arg", action="append", default=[], help="extra argument for voicecli talk (every variant)")
+    ap.add_argument("--variant", action="append", default=[], metavar="LABEL:SETTINGS",
+                    help="a talk configuration to compare: VOICECLI_*=value words and talk arguments")
+    ap.add_argument("--command", action="append", default=[], metavar="LABEL:PROGRAM",
+                    help="a program using the default devices instead of talk (a peer)")
     ap.add_argument("--eval-dir", type=Path, default=ROOT / "eval" / "speech")
     ap.add_argument("--json", type=Path, help="write every turn and the summary here")
     ap.add_argument("--keep", type=Path, help="keep the recordings and talk's events in this folder")
     a = ap.parse_args(argv)
+    variants = [Variant.talk(v, a.talk_arg) for v in a.variant] + [Variant.program(c) for c in a.command]
+    if not variants:
+        variants = [Variant("talk", tuple(a.talk_arg))]
     hogs = [multiprocessing.Process(target=_busy, daemon=True) for _ in range(a.busy)]
     for h in hogs:
         h.start()
+    runs: list[tuple[Variant, int, list[Turn], list[float], list[float]]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="voicecli-devloop-") as tmp:
             work = Path(tmp)
             questions = make_questions(work, a.eval_dir)[: a.questions]
-            runs = [run_once(questions, a.talk_arg, work, a.keep and a.keep / f"run{r}")
-                    for r in range(1, a.runs + 1)]
+            for r in range(1, a.runs + 1):
+                load_before = _load()
+                for v, turns in run_round(questions, variants, work, a.keep, r):
+                    runs.append((v, r, turns, load_before, _load()))
     finally:
         for h in hogs:
             h.terminate()
     rows = []
-    for r, turns in enumerate(runs, 1):
+    for v, r, turns, load_before, load_after in runs:
+        print(f"--- {v.label} run {r} (load {load_before} → {load_after})")
         for t in turns:
             lat = t.talk
-            print(f"run {r} | {t.voice:22} | external {t.external_ms!s:>7} ms | talk v2v {lat.get('voice_to_voice')!s:>6}"
+            print(f"{t.voice:22} | external {t.external_ms!s:>7} ms | talk v2v {lat.get('voice_to_voice')!s:>6}"
                   f" | unexplained {t.unexplained_ms!s:>6} | turns {t.talk_turns} | heard: {t.user_text[:50]}")
-            rows.append({"run": r, **asdict(t)})
-    per_run = [summarize([t.external_ms for t in turns if t.external_ms is not None]) for turns in runs]
-    every = [t.external_ms for turns in runs for t in turns if t.external_ms is not None]
-    split = sum(1 for turns in runs for t in turns if t.talk_turns != 1)
-    missing = sum(1 for turns in runs for t in turns if t.external_ms is None)
-    summary = {"per_run": per_run, "all": summarize(every),
-               "median_of_run_p50": statistics.median([p["p50"] for p in per_run if p]) if any(per_run) else None,
-               "questions_not_one_turn": split, "no_reply": missing, "busy_cores": a.busy,
-               "talk_args": a.talk_arg, "cpu_count": os.cpu_count()}
+            rows.append({"variant": v.label, "run": r, "load_before": load_before, "load_after": load_after,
+                         **asdict(t)})
+    summary: dict[str, object] = {"busy_cores": a.busy, "cpu_count": os.cpu_count(), "variants": {}}
+    first_p50: float | None = None
+    first_by_q = {(r, i): t.external_ms for vv, r, turns, _, _ in runs if vv == variants[0]
+                  for i, t in enumerate(turns)}
+    for v in variants:
+        mine = [(turns, lb, la) for vv, _, turns, lb, la in runs if vv == v]
+        per_run = [summarize([t.external_ms for t in turns if t.external_ms is not None]) for turns, _, _ in mine]
+        every = [t.external_ms for turns, _, _ in mine for t in turns if t.external_ms is not None]
+        p50s = [p["p50"] for p in per_run if p]
+        median_p50 = statistics.median(p50s) if p50s else None
+        if first_p50 is None:
+            first_p50 = median_p50
+        paired = [t.external_ms / first for vv, r, turns, _, _ in runs if vv == v for i, t in enumerate(turns)
+                  if t.external_ms and (first := first_by_q.get((r, i)))]
+        summary["variants"][v.label] = {  # type: ignore[index]
+            "per_run": per_run, "all": summarize(every), "median_of_run_p50": median_p50,
+            "ratio_to_first": round(median_p50 / first_p50, 3) if median_p50 and first_p50 else None,
+            "median_paired_ratio_to_first": round(statistics.median(paired), 3) if paired else None,
+            "xruns": sorted({t.xruns for turns, _, _ in mine for t in turns if t.xruns}),
+            "failures": failures.get(v.label, []),
+            "question_load_p50": statistics.median([t.load for turns, _, _ in mine for t in turns if t.load is not None]
+                                                   or [0.0]),
+            "questions_not_one_turn": sum(1 for turns, _, _ in mine for t in turns if t.talk_turns not in (1, -1)),
+            "no_reply": sum(1 for turns, _, _ in mine for t in turns if t.external_ms is None),
+            "load": [[lb, la] for _, lb, la in mine], "talk_args": list(v.talk_args), "env": dict(v.env),
+            "command": list(v.command)}
+    if len(variants) == 1:  # the single-configuration keys, as before
+        only = summary["variants"][variants[0].label]  # type: ignore[index]
+        summary.update({k: only[k] for k in ("per_run", "all", "median_of_run_p50", "questions_not_one_turn",
+                                             "no_reply")})
+        summary["talk_args"] = a.talk_arg
     print(json.dumps(summary, indent=1))
     if a.json:
         a.json.write_text(json.dumps({"turns": rows, "summary": summary}, indent=1))

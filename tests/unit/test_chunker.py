@@ -40,3 +40,24 @@ def test_long_sentence_is_cut_at_a_clause():
     assert chunks[0] == "Start here,"
     assert all(len(c.split()) <= 45 for c in chunks)
     assert " ".join(chunks).split() == text.split()
+
+
+@pytest.mark.parametrize("text,first", [
+    ("The capital of France is Paris and it is a lovely city full of museums. Yes.", "The capital of France is Paris"),
+    ("I will call you later today when I am back home from work. Bye.", "I will call you later today"),
+    # no conjunction or preposition to cut before: the whole sentence
+    ("The quick brown fox jumps over the lazy dog every single morning. Ok.",
+     "The quick brown fox jumps over the lazy dog every single morning."),
+    # a short sentence is never cut
+    ("The capital of France is Paris. Yes.", "The capital of France is Paris."),
+])
+def test_a_long_unpunctuated_first_sentence_is_cut_before_a_phrase(text, first):
+    chunks = stream(text, step=3)
+    assert chunks[0] == first
+    assert " ".join(chunks).split() == text.split()
+
+
+def test_a_partial_word_is_no_place_to_cut():
+    c = SpeechChunker(ChunkerParams(first_chunk_min_words=4, first_chunk_max_words=8))
+    assert c.push("one two three four five six seven eight so") == []  # "so" may be "some"
+    assert c.push("me more words") == []

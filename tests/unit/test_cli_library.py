@@ -37,7 +37,7 @@ def test_doctor_config_check_falls_back_to_defaults(tmp_path, monkeypatch, text,
     cfg.write_text(text)
     monkeypatch.setenv("VOICECLI_CONFIG", str(cfg))
     check, settings = check_config()
-    assert check.status == status and settings.stt.beam_size == 1
+    assert check.status == status and settings.stt.beam_size == 5  # the default (issue 10: beam 5 for files)
 
 
 def test_comparison_json_keys_figures_by_their_path():

@@ -19,7 +19,7 @@ def test_defaults(tmp_path):
 
 
 @pytest.mark.parametrize("file_val,env_val,cli_val,expected,source", [
-    (None, None, None, 1, "default"),
+    (None, None, None, 5, "default"),  # files default to Whisper's beam 5 (issue 10)
     (3, None, None, 3, "file"),
     (3, "4", None, 4, "env"),
     (3, "4", 5, 5, "cli"),

@@ -81,3 +81,59 @@ def test_events_are_dataclasses_with_frames():
     assert isinstance(evs[0][1], SpeechStarted)
     assert isinstance(evs[1][1], SpeechPaused)
     assert not any(isinstance(e, (SpeechResumed, UtteranceDiscarded)) for _, e in evs)
+
+
+# --- pause checkpoints and an early end (a semantic turn detector's verdict) ---------------
+from voicecli.vad.endpointer import PauseCheckpointReached  # noqa: E402
+
+CHECKED = EndpointerParams(end_silence_ms=1500, check_silence_ms=(200, 600))
+
+
+def test_checkpoints_are_reported_once_per_pause_at_each_configured_silence():
+    evs = run([0.9] * 20 + [0.0] * 30 + [0.9] * 20 + [0.0] * 60, CHECKED)
+    checks = [(i, e) for i, e in evs if isinstance(e, PauseCheckpointReached)]
+    # 200 ms → 7 silent frames, 600 ms → 19; two pauses, the second one ends the turn at 1500 ms
+    assert [(i, e.last_voiced_frame, e.frame) for i, e in checks] == [
+        (26, 19, 26), (38, 19, 38), (76, 69, 76), (88, 69, 88)]
+    assert kinds(evs) == ["SpeechStarted", "SpeechPaused", "PauseCheckpointReached", "PauseCheckpointReached",
+                          "SpeechResumed", "SpeechPaused", "PauseCheckpointReached", "PauseCheckpointReached",
+                          "UtteranceEnded"]
+    ended = evs[-1][1]
+    assert ended.end_frame - ended.last_voiced_frame == 47  # 1500 ms / 32 ms
+
+
+def test_no_checkpoints_without_check_silences():
+    assert "PauseCheckpointReached" not in kinds(run([0.9] * 20 + [0.0] * 60))
+
+
+def test_end_turn_ends_the_pause_it_was_asked_about_now():
+    ep = Endpointer(CHECKED)
+    for _ in range(20):
+        ep.step(0.9)
+    for _ in range(7):
+        ep.step(0.0)
+    (ended,) = ep.end_turn(19)
+    assert isinstance(ended, UtteranceEnded)
+    assert (ended.last_voiced_frame, ended.end_frame) == (19, 26)
+    assert ep.state.value == "quiet"
+    assert ep.end_turn(19) == []  # already over
+
+
+def test_end_turn_is_ignored_when_the_user_spoke_again_since():
+    # regression guard: a verdict that arrives after the user resumed must not cut the turn
+    ep = Endpointer(CHECKED)
+    for p in [0.9] * 20 + [0.0] * 7 + [0.9] * 3:
+        ep.step(p)
+    assert ep.end_turn(19) == []
+    for _ in range(2):
+        ep.step(0.0)
+    assert ep.end_turn(19) == []  # a new pause (after frame 29), not the one judged
+    assert ep.state.value == "stopping"
+
+
+def test_end_turn_of_a_cough_discards_it():
+    ep = Endpointer(CHECKED)
+    for p in [0.9] * 5 + [0.0] * 7:
+        ep.step(p)
+    (ev,) = ep.end_turn(4)
+    assert isinstance(ev, UtteranceDiscarded)

@@ -67,3 +67,37 @@ def test_instant_output_drains_as_soon_as_audio_is_queued_and_stops_promptly():
     stopper.start()
     stopper.join(0.5)
     assert not stopper.is_alive()
+
+
+def test_pause_holds_the_queue_after_a_short_fade_and_resume_goes_on_from_there():
+    p = Player(16000)
+    p.enqueue(1, 0, chunk(1000))
+    out = np.zeros(100, np.float32)
+    p.fill(out)
+    p.pause()
+    assert not p.wait_for_audio(0)  # an instant output must not spin while paused
+    p.fill(out)  # the fade-out (8 ms = 128 samples; 100 of them here), then silence
+    assert out[0] > 0.09 and out[-1] < out[0]
+    p.fill(out)
+    assert np.count_nonzero(out) == 28 - 1  # the rest of the fade (its last sample is 0)
+    p.fill(out)
+    assert not out.any() and p.paused and p.is_playing()
+    assert p.progress(1).played_samples == {0: 228}
+    p.resume()
+    assert p.wait_for_audio(0)
+    p.fill(out)
+    assert out[0] == 0.0 and 0.0 < out[64] < 0.1 and out[-1] > 0.07  # faded in
+    assert p.progress(1).played_samples == {0: 328}
+
+
+def test_a_paused_reply_is_not_drained_and_clear_unpauses():
+    p = Player(16000)
+    p.enqueue(1, 0, chunk(300))
+    fired: list[int] = []
+    p.when_drained(1, lambda: fired.append(1))
+    p.pause()
+    for _ in range(10):
+        p.fill(np.zeros(100, np.float32))
+    assert fired == [] and p.pending_samples() > 0
+    p.clear()
+    assert fired == [1] and not p.paused

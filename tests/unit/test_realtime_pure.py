@@ -83,10 +83,13 @@ REPLY = SpokenReply(turn=3, pieces=("One two three four.", "Five six."), piece_s
 
 @pytest.mark.parametrize(("end_ms", "heard"), [
     (0, ""),
-    (499, "One"),
+    (124, ""),  # a word counts once its middle has played (words share a piece evenly)
+    (125, "One"),
+    (499, "One two"),
     (500, "One two"),
     (1000, "One two three four."),
-    (1249, "One two three four."),
+    (1124, "One two three four."),
+    (1249, "One two three four. Five"),
     (1250, "One two three four. Five"),
     (1500, "One two three four. Five six."),
 ])

@@ -16,16 +16,18 @@ def _settings(**stt):
 
 
 @pytest.mark.parametrize("stt,purpose,language,expected", [
-    ({}, "file", None, TranscribeOptions(language=None, beam_size=1)),
-    ({"language": "de", "beam_size": 5}, "file", None, TranscribeOptions(language="de", beam_size=5)),
-    ({"language": "de"}, "file", "en", TranscribeOptions(language="en", beam_size=1)),
+    # files default to Whisper's beam 5 (issue 10: transcribe is not latency-bound)
+    ({}, "file", None, TranscribeOptions(language=None, beam_size=5)),
+    ({"language": "de", "beam_size": 1}, "file", None, TranscribeOptions(language="de", beam_size=1)),
+    ({"language": "de"}, "file", "en", TranscribeOptions(language="en", beam_size=5)),
+    # conversations have their own beam (the best WER that fits in the end-of-turn silence)
     ({}, "conversation", None,
-     TranscribeOptions(language=None, beam_size=1, without_timestamps=True, short_window_s=10.0)),
+     TranscribeOptions(language=None, beam_size=4, without_timestamps=True, short_window_s=10.0)),
     ({"short_window_s": 0.0}, "conversation", None,
-     TranscribeOptions(beam_size=1, without_timestamps=True, short_window_s=None)),
+     TranscribeOptions(beam_size=4, without_timestamps=True, short_window_s=None)),
     ({"short_window_s": 30.0}, "conversation", None,
-     TranscribeOptions(beam_size=1, without_timestamps=True, short_window_s=None)),
-    ({"short_window_s": 6.5, "language": "fr", "beam_size": 2}, "conversation", None,
+     TranscribeOptions(beam_size=4, without_timestamps=True, short_window_s=None)),
+    ({"short_window_s": 6.5, "language": "fr", "beam_size": 1, "conversation_beam_size": 2}, "conversation", None,
      TranscribeOptions(language="fr", beam_size=2, without_timestamps=True, short_window_s=6.5)),
 ])
 def test_transcribe_options_by_purpose(stt, purpose, language, expected):
@@ -40,7 +42,7 @@ def test_only_conversations_get_the_short_window():
 
 def test_request_fields_are_added_by_the_caller():
     opts = dataclasses.replace(transcribe_options(_settings(), purpose="file"), word_timestamps=True)
-    assert opts.word_timestamps and opts.beam_size == 1
+    assert opts.word_timestamps and opts.beam_size == 5
 
 
 def test_unknown_purpose_is_refused():

@@ -82,3 +82,26 @@ def test_history_is_forgotten_in_steps_so_the_prompt_prefix_stays_stable():
         assert turns[0].role == "user"
     changes = sum(1 for a, b in zip(prefixes, prefixes[1:], strict=False) if a != b)
     assert 0 < changes <= 10  # trimmed now and then, not every turn
+
+
+def test_heard_text_counts_only_the_voiced_span_of_a_piece():
+    # piece 1 starts with 40 samples of the voice's silence and ends with 20: having played 70
+    # samples is 30 % of its speech, so only the first of its three words (middle at 1/6)
+    pieces = ["One two.", "Three four five."]
+    queued = {0: 100, 1: 160}
+    voiced = {0: (0, 100), 1: (40, 140)}
+    assert heard_text(pieces, {0: 100, 1: 70}, queued, voiced) == "One two. Three"
+    assert heard_text(pieces, {0: 100, 1: 30}, queued, voiced) == "One two."  # still its leading silence
+    assert heard_text(pieces, {0: 100, 1: 160}, queued, voiced) == "One two. Three four five."
+
+
+def test_interrupted_reply_is_stored_as_the_words_heard_without_a_marker():
+    # "The …" in the history taught SmolLM2 to answer "The …" to everything
+    from voicecli.pipeline.chat_context import ChatContext
+
+    ctx = ChatContext()
+    ctx.add_turn("Tell me a story.", "Once upon a time", interrupted=True)
+    ctx.add_turn("Stop.", "Okay.", interrupted=False)
+    assert [m.content for m in ctx.messages] == ["Tell me a story.", "Once upon a time", "Stop.", "Okay."]
+    ctx.truncate_reply("Stop.", "Okay.", "Ok")
+    assert ctx.messages[-1].content == "Ok"

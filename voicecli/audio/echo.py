@@ -46,6 +46,8 @@ class _Engine(Protocol):
 
     def reset(self) -> None: ...
 
+    def set_delay_hint(self, delay_ms: int) -> None: ...
+
 
 class _WebRTCEngine:
     def __init__(self, sr: int, stream_delay_ms: int, noise_suppression: bool):
@@ -64,6 +66,9 @@ class _WebRTCEngine:
 
     def reset(self) -> None:
         self._ap.reset()
+
+    def set_delay_hint(self, delay_ms: int) -> None:
+        self._ap.stream_delay_ms = delay_ms
 
 
 _I16P = ctypes.POINTER(ctypes.c_int16)
@@ -140,6 +145,9 @@ class _SpeexEngine:
     def reset(self) -> None:
         self.close()
         self._create()
+
+    def set_delay_hint(self, delay_ms: int) -> None:
+        pass  # the MDF filter covers ``filter_ms`` of delay; it takes no hint
 
     def __del__(self) -> None:
         try:
@@ -220,3 +228,8 @@ class EchoCanceller:
     def reset(self) -> None:
         """Forget the adapted echo path (e.g. after the audio device changed)."""
         self._eng.reset()
+
+    def set_delay_hint(self, delay_ms: int) -> None:
+        """The echo's delay behind the reference as now fed, if known (AEC3's stream delay: it
+        starts its search there after a reset; the speex filter ignores it)."""
+        self._eng.set_delay_hint(delay_ms)

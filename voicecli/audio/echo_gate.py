@@ -6,17 +6,24 @@ no echo to remove. So every ~256 ms while the assistant is playing, we look for 
 signal in the microphone signal: a quiet microphone, or one whose content does not correlate
 with what is played at any plausible delay, votes "no echo"; a clear correlation votes
 "echo". The raw microphone feeds the VAD only when the recent votes say "no echo"; without
-evidence we assume a loudspeaker (the cautious choice)."""
+evidence we assume a loudspeaker (the cautious choice).
+
+The lag of each clear correlation peak is the echo delay (reference handed to the device →
+echo captured); :attr:`EchoCouplingGate.delay_samples` is the median of the recent ones."""
 
 from __future__ import annotations
 
 import collections
+import statistics
 
 import numpy as np
 
+DELAY_VOTES = 5
+"""Clear correlation peaks the delay estimate is the median of."""
+
 
 class EchoCouplingGate:
-    def __init__(self, block_samples: int = 4096, history_samples: int = 16000, max_delay_samples: int = 6400,
+    def __init__(self, block_samples: int = 4096, history_samples: int = 16000, max_delay_samples: int = 9600,
                  far_active_rms: float = 0.01, quiet_ratio: float = 0.03, echo_ncc: float = 0.3,
                  no_echo_ncc: float = 0.12, votes: int = 6) -> None:
         self.block = block_samples
@@ -33,6 +40,7 @@ class EchoCouplingGate:
         self._pending = 0
         self._votes = collections.deque[bool](maxlen=votes)
         self.last_ncc: float | None = None
+        self._lags = collections.deque[int](maxlen=DELAY_VOTES)
 
     def observe(self, mic: np.ndarray, reference: np.ndarray) -> None:
         self._mic = np.concatenate([self._mic, mic])[-self.history:]
@@ -51,16 +59,17 @@ class EchoCouplingGate:
         if mic_rms < self.quiet_ratio * ref_rms:
             self._votes.append(False)
             return
-        ncc = self._max_ncc()
+        ncc, lag = self._max_ncc()
         self.last_ncc = ncc
         if ncc >= self.echo_ncc:
             self._votes.append(True)
+            self._lags.append(lag)
         elif ncc < self.no_echo_ncc:
             self._votes.append(False)
 
-    def _max_ncc(self) -> float:
+    def _max_ncc(self) -> tuple[float, int]:
         """Peak normalised cross-correlation between the mic (last ``history`` samples) and the
-        reference delayed by 0..max_delay samples."""
+        reference delayed by 0..max_delay samples, and the delay (samples) where it peaks."""
         mic = self._mic.astype(np.float64)
         ref = self._ref.astype(np.float64)
         n = 1 << int(np.ceil(np.log2(len(mic) + len(ref))))
@@ -73,7 +82,7 @@ class EchoCouplingGate:
         best = int(np.argmax(values))
         seg = ref[offset - lags[best]: offset - lags[best] + len(mic)]
         denom = float(np.sqrt(np.sum(mic ** 2) * np.sum(seg ** 2)))
-        return float(values[best] / denom) if denom > 0 else 0.0
+        return (float(values[best] / denom) if denom > 0 else 0.0), int(lags[best])
 
     @property
     def echo_free(self) -> bool:
@@ -81,5 +90,18 @@ class EchoCouplingGate:
         return bool(self._votes) and sum(self._votes) * 2 < len(self._votes)
 
     @property
+    def echo_heard(self) -> bool:
+        """True when the recent evidence says the microphone hears the speaker."""
+        return bool(self._votes) and sum(self._votes) * 2 > len(self._votes)
+
+    @property
     def coupling(self) -> float | None:
         return self.last_ncc
+
+    @property
+    def delay_samples(self) -> int | None:
+        """The echo delay: median lag of the recent clear correlation peaks (None before the
+        first; at least three are needed)."""
+        if len(self._lags) < 3:
+            return None
+        return int(statistics.median(self._lags))

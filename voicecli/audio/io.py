@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import threading
 import time
 import wave
@@ -21,6 +22,13 @@ from voicecli.audio.resample import StreamResampler
 from voicecli.concurrency import Pacer
 from voicecli.concurrency import post as post  # re-exported: the pipeline and talk import it from here
 from voicecli.errors import DeviceError
+
+_LOG = logging.getLogger(__name__)
+
+INPUT_LATENCY = "high"
+"""PortAudio latency of the microphone stream ("low", "high" or seconds)."""
+OUTPUT_LATENCY = "low"
+"""PortAudio latency of the speaker stream."""
 
 
 @dataclass(frozen=True)
@@ -134,13 +142,15 @@ class MicrophoneSource:
     """sounddevice input stream, 16 kHz mono, 32 ms blocks. Falls back to the device's own rate
     plus resampling when it cannot capture at 16 kHz."""
 
-    def __init__(self, device: int | None) -> None:
+    def __init__(self, device: int | None, latency: str | float = INPUT_LATENCY) -> None:
         self.device = device
+        self.latency = latency
         self._stream: Any = None
         self._framer = _Framer()
         self._resampler: StreamResampler | None = None
         self.last_frame_at = time.monotonic()
         self.status_errors = 0
+        """Callbacks that reported a problem (an input overflow: frames were lost)."""
 
     def start(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[CapturedFrame | None]) -> None:
         from voicecli.audio.devices import sd
@@ -163,12 +173,14 @@ class MicrophoneSource:
         try:
             try:
                 self._stream = s.InputStream(device=self.device, channels=1, samplerate=PIPELINE_RATE_HZ,
-                                             blocksize=FRAME_SAMPLES, dtype="float32", callback=callback)
+                                             blocksize=FRAME_SAMPLES, dtype="float32", callback=callback,
+                                             latency=self.latency)
             except s.PortAudioError:
                 rate = int(s.query_devices(self.device, "input")["default_samplerate"])
                 self._resampler = StreamResampler(rate, PIPELINE_RATE_HZ)
                 self._stream = s.InputStream(device=self.device, channels=1, samplerate=rate,
-                                             blocksize=int(rate * 0.032), dtype="float32", callback=callback)
+                                             blocksize=int(rate * 0.032), dtype="float32", callback=callback,
+                                             latency=self.latency)
             self._stream.start()
         except s.PortAudioError as exc:
             raise DeviceError(f"cannot open the input device: {exc}",
@@ -183,19 +195,26 @@ class MicrophoneSource:
             except Exception:  # noqa: BLE001 - closing a vanished device may fail; nothing to do
                 pass
             self._stream = None
+            if self.status_errors:
+                _LOG.warning("audio input: %d overflows (microphone audio was lost)", self.status_errors)
 
 
 BLOCK_MS = 20
 
 
 class SpeakerOutput:
-    """A sounddevice output stream pulling from the player in 20 ms blocks."""
+    """A sounddevice output stream pulling from the player in ``block_ms`` blocks."""
 
-    def __init__(self, player: Player, device: int | None) -> None:
+    def __init__(self, player: Player, device: int | None, latency: str | float = OUTPUT_LATENCY,
+                 block_ms: float = BLOCK_MS) -> None:
         self.player = player
         self.device = device
+        self.latency = latency
+        self.block_ms = block_ms
         self._stream: Any = None
         self.failed: str | None = None
+        self.underflows = 0
+        """Callbacks that reported an output underflow (the device played a gap)."""
 
     def start(self) -> None:
         from voicecli.audio.devices import sd
@@ -203,14 +222,16 @@ class SpeakerOutput:
         s = sd()
 
         def callback(outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+            if status.output_underflow:
+                self.underflows += 1
             self.player.fill(outdata[:, 0])
             if outdata.shape[1] > 1:
                 outdata[:, 1:] = outdata[:, :1]
 
         try:
             self._stream = s.OutputStream(device=self.device, channels=1, samplerate=self.player.sample_rate_hz,
-                                          blocksize=int(self.player.sample_rate_hz * BLOCK_MS / 1000),
-                                          dtype="float32", callback=callback, latency="low")
+                                          blocksize=int(self.player.sample_rate_hz * self.block_ms / 1000),
+                                          dtype="float32", callback=callback, latency=self.latency)
             self._stream.start()
         except s.PortAudioError as exc:
             raise DeviceError(f"cannot open the output device: {exc}",
@@ -229,6 +250,8 @@ class SpeakerOutput:
             except Exception:  # noqa: BLE001
                 pass
             self._stream = None
+            if self.underflows:
+                _LOG.warning("audio output: %d underflows (gaps in playback)", self.underflows)
 
 
 class WavOutput:

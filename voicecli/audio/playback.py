@@ -2,7 +2,8 @@
 stream or the real-time WAV writer). Tracks, per reply, the first sample handed to the device
 and how much was played, so barge-in can stop at once and history can keep what was heard.
 Signals instead of polling: ``when_drained`` (a reply has played out) and ``wait_for_audio``
-(something is queued)."""
+(something is queued). ``pause``/``resume`` hold the queue where it is (a possible interruption
+being checked) with a short fade, so nothing is lost if it was not one."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ import numpy as np
 
 from voicecli.audio.format import PIPELINE_RATE_HZ, AudioChunk
 from voicecli.audio.resample import StreamResampler, resample
+
+SILENCE_DBFS = -40.0
+"""Below this a voice's sample is silence (its leading and trailing pause hold no words)."""
+FADE_MS = 8.0
+"""Fade-out on pause and fade-in on resume (a hard stop in mid-waveform clicks)."""
 
 
 @dataclass
@@ -33,6 +39,8 @@ class ReplyProgress:
     played_samples: dict[int, int] = field(default_factory=dict)
     """piece index → samples played."""
     queued_samples: dict[int, int] = field(default_factory=dict)
+    voiced_spans: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """piece index → (first, end) sample of its speech (what lies outside is the voice's silence)."""
     finished_at: float | None = None
 
 
@@ -53,22 +61,72 @@ class Player:
         self.on_drained: Callable[[int], None] | None = None
         self._drain_waiters: dict[int, list[Callable[[], object]]] = {}
         self._has_audio = threading.Event()
+        self._paused = False
+        self._fade = max(1, int(sample_rate_hz * FADE_MS / 1000))
+        self._fade_in = 0
+        """Samples of fade-in still to apply after a resume."""
+        self._fading: _Queued | None = None
+        """The fade-out still to play after a pause."""
 
     # --- producer side (event loop) -----------------------------------------------------
     def enqueue(self, reply_id: int, piece: int, audio: AudioChunk) -> None:
         """Queue one piece of a reply (resampled to the player's rate if it has another)."""
         samples = resample(audio.samples, audio.sample_rate_hz, self.sample_rate_hz)
+        loud = np.flatnonzero(np.abs(samples) >= 10 ** (SILENCE_DBFS / 20))
         with self._lock:
             prog = self._progress.setdefault(reply_id, ReplyProgress())
-            prog.queued_samples[piece] = prog.queued_samples.get(piece, 0) + len(samples)
+            before = prog.queued_samples.get(piece, 0)
+            if loud.size:
+                first, end = prog.voiced_spans.get(piece, (before + int(loud[0]), 0))
+                prog.voiced_spans[piece] = (first, before + int(loud[-1]) + 1)
+            prog.queued_samples[piece] = before + len(samples)
             if len(samples):  # an empty piece (a silent voice) has nothing to play
                 self._queue.append(_Queued(reply_id, piece, samples))
                 self._has_audio.set()
+
+    def pause(self) -> None:
+        """Hold playback where it is (after a short fade-out); the queue is kept for :meth:`resume`."""
+        with self._lock:
+            if self._paused:
+                return
+            self._paused = True
+            if self._queue:  # the next block fades out what is playing; then silence
+                self._queue.appendleft(self._fade_out_piece())
+            self._has_audio.clear()
+
+    def resume(self) -> None:
+        """Go on from where :meth:`pause` stopped (with a short fade-in)."""
+        with self._lock:
+            if not self._paused:
+                return
+            self._paused = False
+            self._fade_in = self._fade
+            if self._queue:
+                self._has_audio.set()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def _fade_out_piece(self) -> _Queued:
+        """Split the head of the queue: its next ``FADE_MS`` faded out, to play before the pause."""
+        q = self._queue.popleft()
+        take = min(self._fade, len(q.samples) - q.offset)
+        ramp = np.linspace(1.0, 0.0, take, dtype=np.float32)
+        head = _Queued(q.reply_id, q.piece, q.samples[q.offset:q.offset + take] * ramp)
+        q.offset += take
+        if q.offset < len(q.samples):
+            self._queue.appendleft(q)
+        self._fading = head
+        return head
 
     def clear(self) -> None:
         """Barge-in: drop everything queued; the next device block is silence."""
         with self._lock:
             self._queue.clear()
+            self._paused = False
+            self._fading = None
+            self._fade_in = 0
             self._has_audio.clear()
             self.cleared_at_sample.append(self.output_samples)
             waiters = [cb for cbs in self._drain_waiters.values() for cb in cbs]
@@ -105,7 +163,8 @@ class Player:
     def progress(self, reply_id: int) -> ReplyProgress:
         with self._lock:
             p = self._progress.get(reply_id, ReplyProgress())
-            return ReplyProgress(p.first_sample_at, dict(p.played_samples), dict(p.queued_samples), p.finished_at)
+            return ReplyProgress(p.first_sample_at, dict(p.played_samples), dict(p.queued_samples),
+                                 dict(p.voiced_spans), p.finished_at)
 
     def add_tap(self, tap: Callable[[np.ndarray], None]) -> None:
         """Call ``tap`` on the device thread with every block played, resampled to 16 kHz
@@ -124,6 +183,8 @@ class Player:
         with self._lock:
             while pos < n and self._queue:
                 q = self._queue[0]
+                if self._paused and q is not self._fading:
+                    break
                 take = min(n - pos, len(q.samples) - q.offset)
                 out[pos:pos + take] = q.samples[q.offset:q.offset + take]
                 prog = self._progress.setdefault(q.reply_id, ReplyProgress())
@@ -134,10 +195,17 @@ class Player:
                 pos += take
                 if q.offset >= len(q.samples):
                     self._queue.popleft()
+                    if q is self._fading:
+                        self._fading = None
                     if not any(x.reply_id == q.reply_id for x in self._queue):
                         prog.finished_at = now + pos / self.sample_rate_hz
                         drained.append(q.reply_id)
                         waiters += self._drain_waiters.pop(q.reply_id, [])
+            if self._fade_in and pos:
+                k = min(pos, self._fade_in)
+                done = self._fade - self._fade_in
+                out[:k] *= np.arange(done, done + k, dtype=np.float32) / self._fade
+                self._fade_in -= k
             if not self._queue:
                 self._has_audio.clear()
             self.output_samples += n

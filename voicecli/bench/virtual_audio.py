@@ -10,8 +10,13 @@ Sinks and sources it creates:
   played into it is heard by the program *and* lands on the recorded speaker track, on the same
   timeline as the reply (latency = reply onset − question end, read off one recording).
 
-Used by the device-loop benchmark (``benchmarks/device_loop.py``) and by the tests
-(``tests/pulse.py``). Needs ``pulseaudio``/``pulseaudio-utils`` (``make test`` installs them).
+Rig features for the echo benchmark: :meth:`PulseAudio.speaker_echo` (a loudspeaker heard by
+the microphone, at a gain and delay, optionally with early reflections), :meth:`PulseAudio.play_noise`
+(steady room noise into the microphone) and :meth:`PulseAudio.record_mic` (what the program hears).
+
+Used by the device-loop and echo benchmarks (``benchmarks/device_loop.py``,
+``benchmarks/echo_loop.py``) and by the tests (``tests/pulse.py``). Needs ``pulseaudio``/
+``pulseaudio-utils`` (``make test`` installs them).
 """
 
 from __future__ import annotations
@@ -20,12 +25,18 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 RECORD_RATE_HZ = 16_000
+
+REFLECTIONS = ((20, -10.0), (45, -16.0), (90, -22.0))
+"""Early reflections of a small room: (extra delay ms, gain dB relative to the direct path)."""
 
 
 @dataclass
@@ -62,25 +73,49 @@ class PulseAudio:
     def unload_module(self, index: int) -> None:
         self.run("pactl", "unload-module", str(index))
 
-    def speaker_echo(self, latency_ms: int, gain_db: float) -> int:
-        """A loudspeaker heard by the microphone: ``spk.monitor`` → ``micsink``, delayed and scaled."""
+    def record_mic(self, out_raw: Path) -> subprocess.Popen[bytes]:
+        """16 kHz mono s16le of everything the program's microphone hears (raw, no header)."""
+        f: IO[bytes] = open(out_raw, "wb")  # handed to the child process
+        proc = subprocess.Popen(["parec", "--device=micsink.monitor", f"--rate={RECORD_RATE_HZ}", "--channels=1",
+                                 "--format=s16le", "--raw", "--latency-msec=10"], env=self.env, stdout=f)
+        f.close()
+        return proc
+
+    def speaker_echo(self, latency_ms: int, gain_db: float, reflections: bool = False) -> list[int]:
+        """A loudspeaker heard by the microphone: ``spk.monitor`` → ``micsink``, delayed and scaled
+        (module-loopback holds ``latency_ms``); with ``reflections``, also the weaker, later copies
+        of :data:`REFLECTIONS`. Returns the module indexes (for :meth:`unload_module`)."""
+        paths = [(latency_ms, gain_db)]
+        if reflections:
+            paths += [(latency_ms + extra, gain_db + rel) for extra, rel in REFLECTIONS]
+        return [self._loopback(ms, db) for ms, db in paths]
+
+    def _loopback(self, latency_ms: int, gain_db: float) -> int:
         index = self.load_module("module-loopback", "source=spk.monitor", "sink=micsink",
                                  f"latency_msec={latency_ms}", "source_dont_move=true", "sink_dont_move=true")
         for _ in range(50):
             sink_input = self._loopback_sink_input(index)
             if sink_input is not None:
                 self.run("pactl", "set-sink-input-volume", str(sink_input), f"{gain_db:+.1f}dB")
-                break
+                return index
             time.sleep(0.1)
-        return index
+        raise RuntimeError(f"module-loopback {index}: no sink input appeared, so its gain could not be set")
 
     def _loopback_sink_input(self, module: int) -> int | None:
-        listing = self.run("pactl", "list", "short", "sink-inputs").stdout.decode()
-        for line in listing.splitlines():
-            cols = line.split("\t")
-            if len(cols) > 1 and cols[1] == str(module):
-                return int(cols[0])
+        """The sink input owned by ``module``. (``pactl list short`` has no owner column: its
+        second column is the sink, which once made this find no input and leave the gain at 0 dB.)"""
+        current: int | None = None
+        for line in self.run("pactl", "list", "sink-inputs").stdout.decode().splitlines():
+            line = line.strip()
+            if line.startswith("Sink Input #"):
+                current = int(line.removeprefix("Sink Input #"))
+            elif line.startswith("Owner Module:") and line.split(":", 1)[1].strip() == str(module):
+                return current
         return None
+
+    def play_noise(self, rms_dbfs: float) -> NoisePlayer:
+        """Steady room noise at ``rms_dbfs`` into the microphone until the player's ``stop``."""
+        return NoisePlayer(self.env, "micsink", rms_dbfs)
 
     def stop(self) -> None:
         pid_file = self.runtime_dir / "pulse" / "pid"
@@ -96,6 +131,42 @@ class PulseAudio:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class NoisePlayer:
+    """Steady low-passed white noise streamed into a sink (through ``pacat``) until ``stop``."""
+
+    def __init__(self, env: dict[str, str], sink: str, rms_dbfs: float, seed: int = 0) -> None:
+        white = np.random.default_rng(seed).standard_normal(RECORD_RATE_HZ * 5)
+        spectrum = np.fft.rfft(white)
+        spectrum /= np.sqrt(1.0 + np.fft.rfftfreq(len(white), 1 / RECORD_RATE_HZ) / 500.0)  # room noise: little treble
+        noise = np.fft.irfft(spectrum, len(white))
+        noise *= 10 ** (rms_dbfs / 20) / np.sqrt(np.mean(noise ** 2))
+        self._pcm = (np.clip(noise, -1, 1) * 32767).astype("<i2").tobytes()
+        self._proc = subprocess.Popen(["pacat", f"--device={sink}", f"--rate={RECORD_RATE_HZ}", "--channels=1",
+                                       "--format=s16le", "--latency-msec=100"], env=env, stdin=subprocess.PIPE)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._feed, name="noise", daemon=True)
+        self._thread.start()
+
+    def _feed(self) -> None:
+        stdin = self._proc.stdin
+        assert stdin is not None
+        try:
+            while not self._stop.is_set():
+                stdin.write(self._pcm)  # blocks: pacat takes it at the sink's pace (5 s loop, FFT-periodic)
+                stdin.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._proc.terminate()
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+        self._thread.join(timeout=2)
 
 
 def start_pulseaudio() -> PulseAudio:

@@ -36,18 +36,22 @@ from voicecli.pipeline.events import (
     UserTurnDiscarded,
 )
 from voicecli.pipeline.listening import Listener
+from voicecli.pipeline.own_voice import ConversationHooks, TalkOverGuard
 from voicecli.pipeline.reply import Reply, ReplyPhase
 from voicecli.pipeline.responding import ReplyHooks, Responder, SttFuture
+from voicecli.pipeline.turn_end import TurnEndJudge
 from voicecli.tts.types import Synthesizer
 from voicecli.vad.endpointer import (
     EndpointEvent,
     EndpointState,
+    PauseCheckpointReached,
     SpeechPaused,
     SpeechResumed,
     SpeechStarted,
     UtteranceDiscarded,
     UtteranceEnded,
 )
+from voicecli.vad.turn import SemanticTurnParams, TurnModel
 
 if TYPE_CHECKING:
     from voicecli.engines import EngineSet
@@ -59,7 +63,7 @@ class Conversation:
     def __init__(self, engines: EngineSet, source: FrameSource, player: Player, output: AudioOutput,
                  emit: Callable[[Event], None], options: ConversationOptions,
                  echo_canceller: EchoCanceller | None = None,
-                 on_turn: Callable[[TurnRecord], None] | None = None) -> None:
+                 on_turn: Callable[[TurnRecord], None] | None = None, turn_model: TurnModel | None = None) -> None:
         self.engines = engines
         self.source = source
         self.player = player
@@ -67,8 +71,14 @@ class Conversation:
         self.emit = emit
         self.o = options
         echo = EchoPath(echo_canceller, player) if echo_canceller is not None else None
-        self._ears = Listener(engines.new_vad(), options.endpointer, echo, emit)
+        self._judge = (TurnEndJudge(turn_model, lambda: self.o.semantic_turn, self._end_turn_early)
+                       if turn_model is not None else None)
+        """Semantic end of turn (None: silence alone ends turns)."""
+        self._ears = Listener(engines.new_vad(), options.endpointer, echo, emit, self._semantic(options))
         self._responder = Responder(engines, player, emit, on_turn)
+        self.talk_over = TalkOverGuard(echo, player, ConversationHooks(
+            self._interrupt, self._start_turn,
+            lambda audio: self._responder.transcribe(audio, self.o.stt), self._call, emit, self._listening))
         self._hooks = ReplyHooks(lambda: self.o, self._show, self._set_state, self._reply_ended)
         self._turn = 0
         self._reply: Reply | None = None
@@ -157,6 +167,8 @@ class Conversation:
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self.output.stop()
             self._responder.workers.shutdown()
+            if self._judge is not None:
+                self._judge.close()
 
     async def _finish(self) -> None:
         """Input is over: wait for the reply in progress (and any that follows it) to end."""
@@ -168,8 +180,11 @@ class Conversation:
         for ev in self._ears.hear(frame, self.o.push_to_talk):
             self._on_endpoint(ev)
         r = self._reply
-        if r is not None and r.phase is ReplyPhase.ACTIVE and self._ears.talking_over(self.o.barge_in_ms):
-            self._interrupt("speech")
+        if r is not None and r.phase is ReplyPhase.ACTIVE:
+            ep = self._ears.endpointer
+            self.talk_over.frame(r, ep.frame, ep.voiced_ms,
+                                 ep.state in (EndpointState.SPEAKING, EndpointState.STOPPING), self.o.barge_in_ms,
+                                 (time.monotonic() - frame.captured_at) * 1000)
 
     def _on_endpoint(self, ev: EndpointEvent) -> None:
         if isinstance(ev, SpeechStarted):
@@ -183,10 +198,14 @@ class Conversation:
             self._speculative[ev.last_voiced_frame] = fut
             if self.o.speculative_reply and self.o.auto_respond and not self.o.push_to_talk:
                 self._prepare_reply(ev.last_voiced_frame, audio, fut)
+        elif isinstance(ev, PauseCheckpointReached) and self._judge is not None:
+            self._judge.check(ev.last_voiced_frame, self._ears.checkpoint_audio(ev),
+                              self._speculative.get(ev.last_voiced_frame))
         elif isinstance(ev, SpeechResumed):
             self._speculative.clear()
             self._drop_prepared()
         elif isinstance(ev, UtteranceDiscarded):
+            self.talk_over.utterance_dropped()
             if self._reply is None:
                 self._set_state(AssistantState.LISTENING)
         elif isinstance(ev, UtteranceEnded):
@@ -196,12 +215,24 @@ class Conversation:
             audio, last_voiced_at = self._ears.utterance(ev)
             spec = self._speculative.pop(ev.last_voiced_frame, None)
             self._speculative.clear()
+            if self.talk_over.utterance_ended(ev.start_frame, ev.last_voiced_frame, audio, last_voiced_at,
+                                              time.monotonic(), spec, self._reply):
+                self._drop_prepared()  # heard over the loudspeaker: a turn only if checked to be the user's
+                return
             prepared = self._prepared
             if prepared is not None and prepared.prepared_for == ev.last_voiced_frame:
                 self._commit_prepared(prepared, last_voiced_at, time.monotonic())
             else:
                 self._drop_prepared()
                 self._start_turn(audio, last_voiced_at, time.monotonic(), spec)
+
+    def _end_turn_early(self, last_voiced_frame: int) -> None:
+        """The turn detector judged the turn complete: end it now (if still in that pause)."""
+        for ev in self._ears.end_turn(last_voiced_frame):
+            self._on_endpoint(ev)
+
+    def _semantic(self, options: ConversationOptions) -> SemanticTurnParams | None:
+        return options.semantic_turn if self._judge is not None and not options.push_to_talk else None
 
     # --- turns ----------------------------------------------------------------------------
     def _prepare_reply(self, last_voiced_frame: int, audio: np.ndarray, stt: SttFuture) -> None:
@@ -277,6 +308,7 @@ class Conversation:
             self._no_words(r)
         if self._reply is r:
             self._reply = None
+            self.talk_over.reply_over(r)
             hearing = had_words and self._ears.state == EndpointState.SPEAKING
             self._set_state(AssistantState.HEARING if hearing else AssistantState.LISTENING)
 
@@ -289,6 +321,7 @@ class Conversation:
         if r is None or r.phase is not ReplyPhase.ACTIVE:
             return
         r.interrupt(reason)
+        self.talk_over.reply_over(r)
         self.player.clear()
         r.interrupt_output_s = self.player.output_samples / self.player.sample_rate_hz
         self.emit(ReplyInterrupted(r.turn, reason, r.interrupt_output_s))
@@ -297,6 +330,11 @@ class Conversation:
         self._reply = None
         self._set_state(AssistantState.HEARING if self._ears.state != EndpointState.QUIET
                         else AssistantState.LISTENING)
+
+    def _listening(self) -> None:
+        if self._reply is None:
+            self._set_state(AssistantState.LISTENING if self._ears.state == EndpointState.QUIET
+                            else AssistantState.HEARING)
 
     def _set_state(self, state: AssistantState) -> None:
         if state != self._state:
@@ -330,7 +368,7 @@ class Conversation:
         """Replace the options between turns (realtime ``session.update``). New endpointer
         parameters take effect when the endpointer is quiet; the input position is kept."""
         self.o = options
-        self._ears.reconfigure(options.endpointer)
+        self._ears.reconfigure(options.endpointer, self._semantic(options))
 
     def reset_input(self) -> None:
         """Forget the utterance in progress (realtime ``input_audio_buffer.clear`` / ``commit``)."""

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from voicecli.llm.types import GenerationOptions
 from voicecli.stt.types import TranscribeOptions
 from voicecli.tts.chunker import ChunkerParams
 from voicecli.vad.endpointer import EndpointerParams
+from voicecli.vad.turn import SemanticTurnParams
 
 
 @dataclass(frozen=True)
 class ConversationOptions:
     endpointer: EndpointerParams = EndpointerParams()
-    """When a user turn starts and ends."""
+    """When a user turn starts and ends (after silence alone)."""
+    semantic_turn: SemanticTurnParams | None = None
+    """End turns with a semantic turn detector (asked at short pauses, the long silence as the
+    fallback); used when the conversation has a turn model, else the silence endpointer alone."""
+    smart_turn_model: Path | None = None
+    """The Smart Turn ONNX file :func:`~voicecli.pipeline.session.build_conversation` loads as
+    that model (None: not installed)."""
     barge_in_ms: int = 192
     """Voiced time needed during a reply to interrupt it."""
     stt: TranscribeOptions = TranscribeOptions(language="en")

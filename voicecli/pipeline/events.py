@@ -34,6 +34,13 @@ class Latency:
     """First speakable text → its audio synthesised."""
     voice_to_voice: float | None = None
     """End of speech → first reply sample handed to the output device."""
+    other: float | None = None
+    """The rest of voice_to_voice (≥ 0): the LLM's time from its first token to the first
+    speakable clause, hand-offs, the output device's block boundary. With ``hidden_by_speculation``:
+    endpoint_wait + stt_wait + llm_first_token + tts_first_audio + other − hidden_by_speculation
+    = voice_to_voice."""
+    hidden_by_speculation: float | None = None
+    """How much of those stages the speculative reply ran inside the end-of-turn silence (≥ 0)."""
 
     def as_dict(self) -> dict[str, float | None]:
         return {k: (round(v, 1) if v is not None else None) for k, v in asdict(self).items()}

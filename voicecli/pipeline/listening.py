@@ -1,6 +1,8 @@
 """The microphone side of a conversation: every frame passes the echo path, the mute and
 push-to-talk gates and the VAD into the endpointer, and is kept so that a turn's audio can be
-cut out when the endpointer (or the push-to-talk key) says where it starts and ends."""
+cut out when the endpointer (or the push-to-talk key) says where it starts and ends. With a
+semantic turn detector the endpointer also reports pause checkpoints, and a complete verdict
+ends the turn early (:meth:`Listener.end_turn`)."""
 
 from __future__ import annotations
 
@@ -19,10 +21,12 @@ from voicecli.vad.endpointer import (
     EndpointerParams,
     EndpointEvent,
     EndpointState,
+    PauseCheckpointReached,
     SpeechPaused,
     SpeechStarted,
     UtteranceEnded,
 )
+from voicecli.vad.turn import SemanticTurnParams
 from voicecli.vad.types import VoiceActivityModel
 
 LEVEL_EVERY_FRAMES = 3
@@ -31,9 +35,9 @@ LEVEL_EVERY_FRAMES = 3
 
 class Listener:
     def __init__(self, vad: VoiceActivityModel, params: EndpointerParams, echo: EchoPath | None,
-                 on_level: Callable[[LevelMeasured], None]) -> None:
+                 on_level: Callable[[LevelMeasured], None], semantic: SemanticTurnParams | None = None) -> None:
         self.vad = vad
-        self.endpointer = Endpointer(params)
+        self.endpointer = Endpointer(_effective(params, semantic))
         self._echo = echo
         self._on_level = on_level
         self._capture = CaptureBuffer()
@@ -47,7 +51,7 @@ class Listener:
 
     def hear(self, frame: CapturedFrame, push_to_talk: bool) -> list[EndpointEvent]:
         """One captured frame in; what the endpointer made of it out."""
-        samples = frame.samples if self._echo is None else self._echo.clean(frame.samples)
+        samples = frame.samples if self._echo is None else self._echo.clean(frame)
         if self.muted or (push_to_talk and not self.ptt_open):
             samples = np.zeros_like(samples)
         frame = CapturedFrame(frame.index, samples, frame.captured_at)
@@ -79,6 +83,15 @@ class Listener:
         """The utterance so far, at a pause (for a speculative transcript)."""
         return self.audio(self.utterance_start, ev.last_voiced_frame + 1)[0]
 
+    def checkpoint_audio(self, ev: PauseCheckpointReached) -> np.ndarray:
+        """The utterance so far, its pause included (what a turn detector judges)."""
+        return self.audio(self.utterance_start, ev.frame)[0]
+
+    def end_turn(self, last_voiced_frame: int) -> list[EndpointEvent]:
+        """A turn detector judged the turn complete: end it now if the user is still in the
+        pause after ``last_voiced_frame`` (else nothing)."""
+        return self.endpointer.end_turn(last_voiced_frame)
+
     def utterance(self, ev: UtteranceEnded) -> tuple[np.ndarray, float]:
         """The ended utterance's audio and the capture time of its last voiced frame."""
         audio, _ = self.audio(ev.start_frame, ev.last_voiced_frame + 1)
@@ -103,8 +116,9 @@ class Listener:
         _, last_voiced_at = self.audio(last, last)
         return audio, last_voiced_at
 
-    def reconfigure(self, params: EndpointerParams) -> None:
+    def reconfigure(self, params: EndpointerParams, semantic: SemanticTurnParams | None = None) -> None:
         """New endpointer parameters, taken when the endpointer is quiet (the position is kept)."""
+        params = _effective(params, semantic)
         if params != self.endpointer.p and self.endpointer.state == EndpointState.QUIET:
             frame = self.endpointer.frame
             self.endpointer = Endpointer(params)
@@ -115,3 +129,8 @@ class Listener:
         frame = self.endpointer.frame
         self.endpointer.reset()
         self.endpointer.frame = frame
+
+
+def _effective(params: EndpointerParams, semantic: SemanticTurnParams | None) -> EndpointerParams:
+    """The endpointer's parameters: with a turn detector, its checkpoints and fallback silence."""
+    return params if semantic is None else semantic.endpointer(params)

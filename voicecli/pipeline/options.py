@@ -3,6 +3,8 @@ maps config to pipeline parameters, shared by talk, bench and serve)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from voicecli.audio.format import FRAME_MS
 from voicecli.config import Settings
 from voicecli.llm.types import GenerationOptions
@@ -10,6 +12,7 @@ from voicecli.pipeline.conversation import ConversationOptions
 from voicecli.stt.options import transcribe_options
 from voicecli.tts.chunker import ChunkerParams
 from voicecli.vad.endpointer import EndpointerParams
+from voicecli.vad.turn import SemanticTurnParams
 
 
 def endpointer_params(settings: Settings) -> EndpointerParams:
@@ -18,9 +21,30 @@ def endpointer_params(settings: Settings) -> EndpointerParams:
                             preroll_ms=v.preroll_ms, end_silence_ms=v.end_silence_ms, frame_ms=FRAME_MS)
 
 
+def semantic_turn_params(settings: Settings) -> SemanticTurnParams | None:
+    """The semantic turn detector's parameters, or None for ``vad.turn_detector = silence``."""
+    v = settings.vad
+    if v.turn_detector != "smart_turn":
+        return None
+    return SemanticTurnParams(checks_ms=tuple(v.turn_checks_ms), threshold=v.turn_threshold,
+                              max_silence_ms=v.turn_max_silence_ms)
+
+
+def smart_turn_model_path(settings: Settings) -> Path | None:
+    """``vad.smart_turn_model``, else the model inside an installed pipecat-ai (None: neither)."""
+    from voicecli.vad.smart_turn import bundled_model_path
+
+    if settings.vad.smart_turn_model:
+        return Path(settings.vad.smart_turn_model).expanduser()
+    return bundled_model_path()
+
+
 def conversation_options(settings: Settings, push_to_talk: bool = False) -> ConversationOptions:
+    semantic = None if push_to_talk else semantic_turn_params(settings)
     return ConversationOptions(
         endpointer=endpointer_params(settings),
+        semantic_turn=semantic,
+        smart_turn_model=smart_turn_model_path(settings) if semantic is not None else None,
         barge_in_ms=settings.vad.barge_in_ms,
         stt=transcribe_options(settings, purpose="conversation"),
         generation=GenerationOptions(max_tokens=settings.llm.max_reply_tokens, temperature=settings.llm.temperature),

@@ -23,6 +23,7 @@ from voicecli.pipeline.conversation_options import ConversationOptions
 from voicecli.pipeline.events import (
     AssistantState,
     Event,
+    Latency,
     PipelineFailed,
     ReplyStarted,
     TurnCompleted,
@@ -131,8 +132,12 @@ class Responder:
         if r.end_of_speech_at is not None and prog.first_sample_at is not None:
             r.latency = dataclasses.replace(r.latency,
                                             voice_to_voice=(prog.first_sample_at - r.end_of_speech_at) * 1000)
+            rest = _remainder(r.latency)
+            if rest is not None:
+                r.latency = dataclasses.replace(r.latency, other=max(rest, 0.0), hidden_by_speculation=max(-rest, 0.0))
         interrupted = r.phase is ReplyPhase.INTERRUPTED
-        heard = heard_text(r.pieces, prog.played_samples, prog.queued_samples) if interrupted else r.text.strip()
+        spans = prog.voiced_spans  # the voice's own silence around each piece holds no words
+        heard = heard_text(r.pieces, prog.played_samples, prog.queued_samples, spans) if interrupted else r.text.strip()
         record = TurnRecord(turn=r.turn, user=r.user, assistant=heard, interrupted=interrupted,
                             full_reply=r.text.strip(), started_at=r.started_at, ended_at=time.time(),
                             latency=r.latency, interrupted_by=r.interrupted_by,
@@ -155,3 +160,12 @@ class Responder:
         self.context.truncate_reply(rec.user, said_text(rec.assistant, rec.interrupted), heard)
         self.completed[idx] = dataclasses.replace(rec, assistant=heard, interrupted=True)
         return True
+
+
+def _remainder(latency: Latency) -> float | None:
+    """voice_to_voice less the sequential stages (see :attr:`Latency.other`); negative when the
+    speculative reply hid work. None when a stage did not run."""
+    stages = (latency.endpoint_wait, latency.stt_wait, latency.llm_first_token, latency.tts_first_audio)
+    if latency.voice_to_voice is None or any(s is None for s in stages):
+        return None
+    return latency.voice_to_voice - sum(s for s in stages if s is not None)

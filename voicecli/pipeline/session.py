@@ -1,7 +1,7 @@
 """Assembling a conversation: engines + a frame source + a player at the voice's rate + an
-output + options (+ an echo canceller) → a ready :class:`Conversation`. ``talk`` (microphone or
-file in, speaker or WAV out), ``bench`` (paced questions in, a fast virtual device out) and the
-realtime server (pushed frames in, instant output) all build theirs here."""
+output + options (+ an echo canceller, + the Smart Turn model when the options ask for semantic
+end of turn) → a ready :class:`Conversation`. ``talk`` (microphone or file in, speaker or WAV
+out) and ``bench`` (paced questions in, a fast virtual device out) build theirs here."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING
 
 from voicecli.audio.io import AudioOutput, FrameSource
 from voicecli.audio.playback import Player
+from voicecli.errors import ModelLoadError
 from voicecli.pipeline.conversation import Conversation
 from voicecli.pipeline.conversation_options import ConversationOptions
 from voicecli.pipeline.echo_path import EchoCanceller
-from voicecli.pipeline.events import Event, TurnRecord
+from voicecli.pipeline.events import Event, NoticeRaised, TurnRecord
 from voicecli.tts.types import Synthesizer
+from voicecli.vad.turn import TurnModel
 
 if TYPE_CHECKING:
     from voicecli.engines import EngineSet
@@ -35,7 +37,8 @@ def build_conversation(engines: EngineSet, *, source: Callable[[Player], FrameSo
     voice = voice or engines.speaker
     player = Player(voice.sample_rate_hz)
     conversation = Conversation(engines, source(player), player, output(player), emit, options,
-                                echo_canceller=echo_canceller, on_turn=on_turn)
+                                echo_canceller=echo_canceller, on_turn=on_turn,
+                                turn_model=load_turn_model(options, lambda why: emit(NoticeRaised(why))))
     if voice is not engines.speaker:
         conversation.use_speaker(voice)
     return conversation
@@ -50,4 +53,26 @@ def load_echo_canceller(on_unavailable: Callable[[str], None]) -> EchoCanceller 
         return Canceller()
     except Exception as exc:  # noqa: BLE001 - any failure to load it means: go on without
         on_unavailable(str(exc))
+        return None
+
+
+SMART_TURN_MISSING = ("Smart Turn is not installed: turns end after silence alone "
+                      "(make install adds it; vad.turn_detector = silence hides this note)")
+
+
+def load_turn_model(options: ConversationOptions, on_unavailable: Callable[[str], None]) -> TurnModel | None:
+    """The semantic turn model the options ask for (loaded once per process), or None — after
+    telling ``on_unavailable`` why, in one line — when it is not installed or cannot load: the
+    conversation then ends turns after silence alone."""
+    if options.semantic_turn is None or options.push_to_talk:
+        return None
+    if options.smart_turn_model is None:
+        on_unavailable(SMART_TURN_MISSING)
+        return None
+    from voicecli.vad.smart_turn import load_smart_turn
+
+    try:
+        return load_smart_turn(options.smart_turn_model)
+    except ModelLoadError as exc:
+        on_unavailable(f"{exc.one_line()}; turns end after silence alone")
         return None

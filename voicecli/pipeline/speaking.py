@@ -1,11 +1,15 @@
 """Speaking one reply: the LLM's token stream (a worker thread) → the clause chunker → the
 speech normaliser → TTS (a worker thread) → the player, and back once the player has played it
-all. Nothing is queued for playback before the reply's gate opens. Also owns the choice of
-voice: set from any thread, read once when a reply starts speaking."""
+all. Nothing is queued for playback before the reply's gate opens. A reply the token cap cut
+mid-sentence ends at its last full sentence. While the first piece is being synthesised the
+LLM pauses (its later tokens are not needed for a second or more; on 2 cores they slowed the
+first audio by competing with Piper). Also owns the choice of voice: set from any
+thread, read once when a reply starts speaking."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -23,6 +27,20 @@ from voicecli.pipeline.workers import Workers
 from voicecli.tts.chunker import ChunkerParams
 from voicecli.tts.speakable import SpeakableStream, SpeechPiece
 from voicecli.tts.types import Synthesizer
+
+_SENTENCE_END = re.compile(r"[.!?…][\"')\]]*$")
+FIRST_AUDIO_MAX_HOLD_S = 1.0
+"""The longest the LLM waits for the first piece's audio before it goes on regardless."""
+_PUNCTUATED_END = re.compile(r"[.!?…,;:—–\-][\"')\]]*$")
+MID_SENTENCE_PAUSE_MS = 60.0
+"""Silence kept after a piece cut inside a sentence."""
+
+
+def _trim_trailing_silence(samples: np.ndarray, rate_hz: int, dbfs: float = -50.0) -> np.ndarray:
+    loud = np.flatnonzero(np.abs(samples) >= 10 ** (dbfs / 20))
+    if not loud.size:
+        return samples
+    return samples[: int(loud[-1]) + 1 + int(rate_hz * MID_SENTENCE_PAUSE_MS / 1000)]
 
 
 class _Done:
@@ -73,6 +91,9 @@ class ReplyStream:
         self.o = options
         self.show = show
         self.on_queued = on_queued
+        self._may_generate = threading.Event()
+        """Cleared while the first piece is being synthesised: the LLM waits between tokens."""
+        self._may_generate.set()
 
     async def run(self, messages: Sequence[ChatMessage]) -> None:
         r = self.r
@@ -82,23 +103,38 @@ class ReplyStream:
         pieces = SpeakableStream(self.o.chunker)
         speak_q: asyncio.Queue[SpeechPiece | _Done] = asyncio.Queue()
         speaker_task = loop.create_task(self._speak_pieces(speak_q))
+        deltas = spoken = 0
         try:
             async for item in tokens:
                 if r.latency.llm_first_token is None:
                     r.latency = replace(r.latency, llm_first_token=(time.monotonic() - llm_t0) * 1000)
+                deltas += 1
                 r.text += item
                 self.show(r, ReplyDelta(r.turn, item))
                 for piece in pieces.push(item):
+                    if spoken == 0:
+                        self._may_generate.clear()  # the first audio goes first
                     speak_q.put_nowait(piece)
+                    spoken += 1
             for piece in pieces.flush():
+                if spoken and deltas >= self.o.generation.max_tokens and not _SENTENCE_END.search(piece.text):
+                    self._drop_unfinished(piece.text)  # cut by the token cap mid-sentence
+                    continue
                 speak_q.put_nowait(piece)
             speak_q.put_nowait(_DONE)
             await speaker_task
         finally:
+            self._may_generate.set()
             tokens.cancel()
             if not speaker_task.done():
                 speaker_task.cancel()
                 await asyncio.gather(speaker_task, return_exceptions=True)
+
+    def _drop_unfinished(self, tail: str) -> None:
+        """Not say the sentence the token cap cut off; the reply (and history) ends before it."""
+        text = self.r.text.rstrip()
+        if text.endswith(tail):
+            self.r.text = text[: len(text) - len(tail)].rstrip()
 
     def _tokens(self, messages: list[ChatMessage]) -> Iterator[str]:
         """LLM thread: the reply's tokens until done or the reply is cancelled."""
@@ -108,6 +144,7 @@ class ReplyStream:
                 if self.r.cancel.is_set():
                     return
                 yield delta
+                self._may_generate.wait(FIRST_AUDIO_MAX_HOLD_S)
         finally:
             close = getattr(gen, "close", None)
             if close is not None:
@@ -123,6 +160,7 @@ class ReplyStream:
             chunk = item.text
             t0 = time.monotonic()
             audio = await loop.run_in_executor(self.workers.tts, self._synthesize, item.spoken)
+            self._may_generate.set()
             if r.cancel.is_set():
                 return
             if r.latency.tts_first_audio is None:
@@ -151,9 +189,14 @@ class ReplyStream:
         await drained
 
     def _synthesize(self, text: str) -> AudioChunk:
-        """TTS thread: the whole piece as one chunk."""
+        """TTS thread: the whole piece as one chunk. A piece cut mid-sentence (no punctuation at
+        its end) keeps only a short pause after it: the voice's sentence-final silence would
+        be a gap inside the sentence."""
         chunks = list(self.voice.synthesize(text, self.o.speed))
         if not chunks:
             return AudioChunk(np.zeros(0, np.float32), self.voice.sample_rate_hz)
         rate = chunks[0].sample_rate_hz
-        return AudioChunk(np.concatenate([c.samples for c in chunks]), rate)
+        samples = np.concatenate([c.samples for c in chunks])
+        if not _PUNCTUATED_END.search(text):
+            samples = _trim_trailing_silence(samples, rate)
+        return AudioChunk(samples, rate)

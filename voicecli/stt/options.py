@@ -2,10 +2,12 @@
 to what a transcription call gets, by purpose.
 
 - ``"file"``: audio of any length whose text (and timestamps) the user keeps: ``transcribe``,
-  the REST transcription endpoint, Wyoming, the STT bench. Whisper's normal 30 s window.
+  the REST transcription endpoint, Wyoming, the STT bench. Whisper's normal 30 s window and
+  ``stt.beam_size`` (5, Whisper's own default: files are not latency-bound).
 - ``"conversation"``: a spoken turn that is only read by the LLM: ``talk``, the realtime
-  server, the end-to-end bench. Text only, and short turns are encoded in the short window
-  (``stt.short_window_s``), which is 3× faster on CPU.
+  server, the end-to-end bench. Text only, short turns are encoded in the short window
+  (``stt.short_window_s``), which is 3× faster on CPU, and ``stt.conversation_beam_size``: the
+  best word error rate whose compute fits inside the end-of-turn silence.
 
 Request-level fields (word timestamps, a prompt, temperature, VAD filter, batching) are not
 settings: callers add them with :func:`dataclasses.replace`."""
@@ -38,6 +40,6 @@ def transcribe_options(settings: Settings, *, purpose: Purpose, language: str | 
     if purpose == "file":
         return base
     if purpose == "conversation":
-        return TranscribeOptions(language=base.language, beam_size=base.beam_size, without_timestamps=True,
-                                 short_window_s=short_window_s(stt.short_window_s))
+        return TranscribeOptions(language=base.language, beam_size=stt.conversation_beam_size,
+                                 without_timestamps=True, short_window_s=short_window_s(stt.short_window_s))
     raise ValueError(f"unknown purpose {purpose!r} (file or conversation)")

@@ -1,5 +1,7 @@
 """Cut a streaming LLM reply into pieces to speak: the first clause as early as it is long
-enough, then whole sentences. Pure: text in, chunks out."""
+enough, then whole sentences. A long first sentence without a comma is cut before a
+conjunction or preposition ("The capital of France is Paris | and …"), so the first audio
+never waits for a whole long sentence. Pure: text in, chunks out."""
 
 from __future__ import annotations
 
@@ -10,6 +12,11 @@ _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc"
                   "no", "approx", "fig", "inc", "ltd", "co", "u.s", "a.m", "p.m"}
 _SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*(?=\s)|\n+")
 _CLAUSE_END = re.compile(r"[,;:—–]+(?=\s)| - ")
+_BREAK_WORDS = frozenset("""
+and but or so because which who whom whose when where while if although though since until unless
+that with without for in on at from after before
+""".split())
+"""A long first sentence without punctuation is cut before one of these (a phrase starts there)."""
 
 
 @dataclass(frozen=True)
@@ -18,6 +25,9 @@ class ChunkerParams:
     """The first clause is spoken as soon as it has this many words."""
     max_chunk_words: int = 30
     """A sentence longer than this is cut at a clause boundary."""
+    first_chunk_max_words: int = 6
+    """A first clause without punctuation is cut before a conjunction or preposition once the
+    text has more words than this (the first audio should not wait for a long sentence)."""
 
 
 class SpeechChunker:
@@ -60,6 +70,17 @@ class SpeechChunker:
                     or (self._emitted == 0 and len(buf[:m.end()].split()) >= self.p.first_chunk_min_words)]
             if cuts:
                 return cuts[0]
+        if self._emitted == 0 and words > self.p.first_chunk_max_words:
+            return self._phrase_cut(buf)
+        return None
+
+    def _phrase_cut(self, buf: str) -> int | None:
+        """Where to cut a long unpunctuated first sentence: before the last break word that
+        leaves at least ``first_chunk_min_words`` words in front (None: keep waiting)."""
+        spans = [m for m in re.finditer(r"\S+", buf)][: self.p.first_chunk_max_words + 1]
+        for i in range(len(spans) - 1, self.p.first_chunk_min_words - 1, -1):
+            if spans[i].group(0).lower() in _BREAK_WORDS and spans[i].end() < len(buf):  # a whole word
+                return spans[i].start()
         return None
 
     @staticmethod

@@ -30,6 +30,7 @@ _CURRENCY = re.compile(r"([$€£])\s?(\d+(?:[.,]\d+)?)(\s?(?:million|billion|th
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s?%")
 _ORDINAL = re.compile(r"\b(\d{1,15})(st|nd|rd|th)\b")
 _NUMBER = re.compile(r"(?<![\w.])(-?\d{1,3}(?:,\d{3})+|-?\d+)(\.\d+)?(?![\w.]*\d)")
+_CLOCK = re.compile(r"(?<![\d:])\b([01]?\d|2[0-3]):([0-5]\d)(?![\d:])(?:\s?([AaPp])\.?[Mm]\b(?:\.(?=\s+[a-z]))?)?")
 _SPACES = re.compile(r"[ \t]+")
 _LONG_NUMBER = re.compile(r"(?<![\w.])(-?)(\d{16,})(?:\.(\d+))?")
 _LONG_DIGITS = re.compile(r"\d{16,}")
@@ -107,6 +108,18 @@ def _number_words(match: re.Match[str]) -> str:
         return match.group(0)
 
 
+def _clock_words(match: re.Match[str]) -> str:
+    """"10:15 AM" → "ten fifteen AM", "9:05" → "nine oh five", "12:00" → "twelve o'clock"."""
+    hour, minute, half = int(match.group(1)), int(match.group(2)), match.group(3)
+    if minute == 0:
+        words = str(num2words(hour)) + ("" if half else " o'clock")
+    elif minute < 10:
+        words = f"{num2words(hour)} oh {num2words(minute)}"
+    else:
+        words = f"{num2words(hour)} {num2words(minute)}"
+    return words + (f" {half.upper()}M" if half else "")
+
+
 def normalize_for_speech(text: str) -> str:
     t = _CODE_BLOCK.sub(" ", sanitise(text))
     t = _INLINE_CODE.sub(r"\1", t)
@@ -129,6 +142,7 @@ def normalize_for_speech(text: str) -> str:
     t = _ORDINAL.sub(lambda m: num2words(int(m.group(1)), to="ordinal"), t)
     for sym, word in _SYMBOLS.items():
         t = t.replace(sym, word)
+    t = _CLOCK.sub(_clock_words, t)
     t = _NUMBER.sub(_number_words, t)
     t = _LONG_WORD.sub(_long_word_pieces, t)
     lines = [ln.strip() for ln in t.splitlines()]

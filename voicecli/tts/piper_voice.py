@@ -1,4 +1,6 @@
-"""Piper adapter: one loaded voice, synthesis sentence by sentence."""
+"""Piper adapter: one loaded voice, synthesis sentence by sentence. Each sentence's leading
+silence (30–40 ms of Piper's output) is cut to a few milliseconds: it is pure wait before the
+first word of a reply."""
 
 from __future__ import annotations
 
@@ -11,6 +13,11 @@ import numpy as np
 
 from voicecli.audio.format import AudioChunk
 from voicecli.errors import ModelLoadError
+
+LEAD_SILENCE_DBFS = -50.0
+"""Samples below this level before a sentence's first sound count as its leading silence."""
+LEAD_KEEP_MS = 10.0
+"""Silence kept before the first sound (the onset is not clipped)."""
 
 _ESPEAK_LOCK = threading.Lock()
 """espeak-ng (Piper's phonemizer) keeps global state: one phonemization at a time, process-wide.
@@ -81,7 +88,8 @@ class PiperSpeaker:
             peak = float(np.max(np.abs(audio))) if audio.size else 0.0
             if peak > 1e-8:
                 audio = audio / peak  # Piper's own normalisation: every sentence at full scale
-            yield AudioChunk(np.clip(audio, -1.0, 1.0).astype(np.float32).reshape(-1), self.sample_rate_hz)
+            samples = np.clip(audio, -1.0, 1.0).astype(np.float32).reshape(-1)
+            yield AudioChunk(trim_leading_silence(samples, self.sample_rate_hz), self.sample_rate_hz)
 
     def duration_estimate_s(self, text: str, speed: float = 1.0) -> float:
         """How long saying ``text`` will take, from its phonemes (espeak only, no inference: ~10 ms
@@ -94,3 +102,14 @@ class PiperSpeaker:
     def warm_up(self) -> None:
         for _ in self.synthesize("Hello."):
             pass
+
+
+def trim_leading_silence(samples: np.ndarray, rate_hz: int, dbfs: float = LEAD_SILENCE_DBFS,
+                         keep_ms: float = LEAD_KEEP_MS) -> np.ndarray:
+    """``samples`` from ``keep_ms`` before the first sample at or above ``dbfs`` (unchanged when
+    nothing is that loud)."""
+    loud = np.flatnonzero(np.abs(samples) >= 10 ** (dbfs / 20))
+    if not loud.size:
+        return samples
+    start = max(0, int(loud[0]) - int(rate_hz * keep_ms / 1000))
+    return samples[start:]

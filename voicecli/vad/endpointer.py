@@ -1,7 +1,11 @@
 """The endpointer: a pure state machine over per-frame speech probabilities.
 
 quiet → starting → speaking ⇄ stopping → quiet. All durations are counted in frames of
-``frame_ms``; nothing here knows about audio, threads or models."""
+``frame_ms``; nothing here knows about audio, threads or models.
+
+The turn ends after ``end_silence_ms`` of silence, or earlier when the owner calls
+:meth:`Endpointer.end_turn` during a pause (a semantic turn detector judged the turn complete
+at a ``check_silence_ms`` checkpoint, see :mod:`voicecli.vad.turn`)."""
 
 from __future__ import annotations
 
@@ -32,6 +36,9 @@ class EndpointerParams:
     end_silence_ms: int = 400
     """Silence after the last voiced frame that ends the turn."""
     frame_ms: float = 32.0
+    check_silence_ms: tuple[int, ...] = ()
+    """Silences after which :class:`PauseCheckpointReached` is emitted (each once per pause):
+    the moments to ask a turn detector whether the turn is complete."""
 
     def frames(self, ms: float) -> int:
         return max(1, math.ceil(ms / self.frame_ms))
@@ -49,6 +56,14 @@ class SpeechStarted:
 class SpeechPaused:
     last_voiced_frame: int
     """Silence began after this frame: a good moment to transcribe speculatively."""
+
+
+@dataclass(frozen=True)
+class PauseCheckpointReached:
+    last_voiced_frame: int
+    """The pause that reached a checkpoint began after this frame."""
+    frame: int
+    """The frame that reached it (the audio up to here is what a turn detector judges)."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +85,8 @@ class UtteranceDiscarded:
     voiced_frames: int
 
 
-EndpointEvent = SpeechStarted | SpeechPaused | SpeechResumed | UtteranceEnded | UtteranceDiscarded
+EndpointEvent = (SpeechStarted | SpeechPaused | PauseCheckpointReached | SpeechResumed | UtteranceEnded
+                 | UtteranceDiscarded)
 
 
 class Endpointer:
@@ -79,6 +95,7 @@ class Endpointer:
         self._start_frames = params.frames(params.start_ms)
         self._min_frames = params.frames(params.min_speech_ms)
         self._end_frames = params.frames(params.end_silence_ms)
+        self._check_frames = frozenset(params.frames(ms) for ms in params.check_silence_ms)
         self._preroll_frames = int(params.preroll_ms // params.frame_ms)
         self.reset()
 
@@ -132,7 +149,17 @@ class Endpointer:
             self._voiced += 1
             return [SpeechResumed(i)]
         self._silence += 1
+        if self._silence in self._check_frames and self._silence < self._end_frames:
+            return [PauseCheckpointReached(self._last_voiced, i)]
         return self._maybe_end()
+
+    def end_turn(self, last_voiced_frame: int) -> list[EndpointEvent]:
+        """End the turn now, if it is still in the pause that began after ``last_voiced_frame``
+        (a turn detector judged it complete). Nothing when the user has spoken again since or
+        the turn already ended."""
+        if self.state != EndpointState.STOPPING or self._last_voiced != last_voiced_frame:
+            return []
+        return self._end()
 
     def _maybe_start(self) -> list[EndpointEvent]:
         if self._run < self._start_frames:
@@ -145,6 +172,9 @@ class Endpointer:
     def _maybe_end(self) -> list[EndpointEvent]:
         if self._silence < self._end_frames:
             return []
+        return self._end()
+
+    def _end(self) -> list[EndpointEvent]:
         start = max(0, self._onset - self._preroll_frames)
         voiced = self._voiced
         self.state = EndpointState.QUIET

@@ -1,0 +1,141 @@
+"""Keeps the assistant's own voice from cutting its reply or becoming a user turn.
+
+:class:`TalkOverGuard` is the conversation's one contact for this: every frame of an active
+reply goes through the barge-in state machine (:mod:`voicecli.pipeline.barge_in`: interrupt,
+or pause and wait for evidence), and every ended utterance heard while the loudspeaker reached
+the microphone (or while a reply is paused) is *suspect*: it is transcribed first and compared
+with what was just played (:mod:`voicecli.pipeline.echo_check`), and only a verdict of "the
+user" lets it become a turn. Utterances heard in silence, or with headphones, pass straight
+through (no added latency)."""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from voicecli.audio.playback import Player
+from voicecli.pipeline.barge_in import Action, BargeIn, BargeInParams
+from voicecli.pipeline.chat_context import clean_transcript, heard_text
+from voicecli.pipeline.echo_check import AcousticEvidence, is_own_echo
+from voicecli.pipeline.echo_path import EchoPath
+from voicecli.pipeline.events import NoticeRaised
+from voicecli.pipeline.reply import Reply
+from voicecli.stt.types import Transcription
+
+SttFuture = concurrent.futures.Future[tuple[Transcription, float]]
+PLAYED_REPLIES = 2
+"""Replies whose played words an echo is compared with (the current one and the one before)."""
+UNPLAYED_WORDS = 12
+"""Words past the played count also compared (the count runs ahead of the echo, not behind)."""
+
+
+@dataclass(frozen=True)
+class ConversationHooks:
+    """What the guard asks of the conversation (all called on the event loop)."""
+
+    interrupt: Callable[[str], None]
+    start_turn: Callable[[np.ndarray, float, float, SttFuture], object]
+    """A checked utterance is the user's: start its turn (with its transcript on the way)."""
+    transcribe: Callable[[np.ndarray], SttFuture]
+    post: Callable[[Callable[[], None]], None]
+    """Run on the event loop (from a worker thread)."""
+    emit: Callable[[NoticeRaised], None]
+    listening: Callable[[], None]
+    """Nothing to answer: back to listening (if no reply is in progress)."""
+
+
+class TalkOverGuard:
+    def __init__(self, echo: EchoPath | None, player: Player, hooks: ConversationHooks) -> None:
+        self._echo = echo
+        self._player = player
+        self._hooks = hooks
+        self._barge = BargeIn(BargeInParams())
+        self._played = collections.deque[str](maxlen=PLAYED_REPLIES)
+        self.dropped = 0
+        """Utterances dropped as the assistant's own voice."""
+
+    @property
+    def pauses(self) -> int:
+        return self._barge.pauses
+
+    # --- while a reply is active ----------------------------------------------------------
+    def frame(self, reply: Reply, frame: int, voiced_ms: float, speaking: bool,
+              barge_in_ms: float, behind_ms: float) -> None:
+        """One microphone frame while ``reply`` is active (captured ``behind_ms`` ago)."""
+        if self._barge.p.barge_in_ms != barge_in_ms:
+            self._barge.p = BargeInParams(barge_in_ms=barge_in_ms)
+        echo = self._echo.state if self._echo is not None else None
+        action = self._barge.step(frame, voiced_ms, speaking, echo, behind_ms)
+        if action is Action.INTERRUPT:  # its words are still checked when it ends
+            self._hooks.interrupt("speech")
+        elif action is Action.PAUSE:
+            self._player.pause()
+            self._hooks.emit(NoticeRaised("paused: was that you?"))
+
+    def reply_over(self, reply: Reply | None) -> None:
+        """The current reply ended or was cut (``reply``: remember what was played of it)."""
+        self._barge.reset()
+        if reply is not None and (text := self.played_text(reply)):
+            self._played.append(text)
+
+    def utterance_dropped(self) -> None:
+        """The endpointer dropped an utterance as too short: a paused reply plays on."""
+        self._act(self._barge.utterance_over(had_speech=False))
+
+    # --- an utterance ended ---------------------------------------------------------------
+    def utterance_ended(self, start_frame: int, last_voiced_frame: int, audio: np.ndarray, end_of_speech_at: float,
+                        endpoint_at: float, stt: SttFuture | None, current: Reply | None) -> bool:
+        """True when the guard takes the utterance over (it decides whether it becomes a turn)."""
+        holding = self._barge.holding
+        evidence = self._suspect(start_frame, last_voiced_frame)
+        if evidence is None and not holding:
+            return False
+        self._barge.utterance_over(had_speech=True)
+        stt = stt or self._hooks.transcribe(audio)
+        played = " ".join([*self._played, self.played_text(current)])
+
+        def verdict(own: bool) -> None:
+            action = self._barge.checked(own)
+            if not own:
+                self._hooks.start_turn(audio, end_of_speech_at, endpoint_at, stt)
+                return
+            self.dropped += 1
+            self._hooks.emit(NoticeRaised("ignored my own voice"))
+            self._act(action)
+            self._hooks.listening()
+
+        def done(fut: SttFuture) -> None:  # STT worker thread
+            try:
+                own = is_own_echo(clean_transcript(fut.result()[0]), played, evidence)
+            except Exception:  # noqa: BLE001 - a failed transcript is the responder's to report
+                own = False
+            self._hooks.post(lambda: verdict(own))
+
+        stt.add_done_callback(done)
+        return True
+
+    def _suspect(self, first_frame: int, last_frame: int) -> AcousticEvidence | None:
+        """Evidence for an utterance that overlapped the loudspeaker (None: not suspect)."""
+        if self._echo is None or not self._echo.state.heard:
+            return None
+        evidence = self._echo.evidence(first_frame, last_frame)
+        return evidence if evidence.far_coverage > 0 else None
+
+    def _act(self, action: Action) -> None:
+        if action is Action.RESUME:
+            self._player.resume()
+        elif action is Action.INTERRUPT:
+            self._hooks.interrupt("speech")
+
+    def played_text(self, r: Reply | None) -> str:
+        """The words of ``r`` played so far (plus a few queued after them)."""
+        if r is None:
+            return ""
+        prog = self._player.progress(r.turn)
+        played = heard_text(r.pieces, prog.played_samples, prog.queued_samples, prog.voiced_spans).split()
+        rest = " ".join(r.pieces).split()[len(played):len(played) + UNPLAYED_WORDS]
+        return " ".join(played + rest)
