@@ -67,7 +67,8 @@ class Conversation:
         self.output = output
         self.emit = emit
         self.o = options
-        echo = EchoPath(echo_canceller, player) if echo_canceller is not None else None
+        echo = EchoPath(echo_canceller, player, output_latency_s=lambda: getattr(self.output, "latency_s", None)
+                        ) if echo_canceller is not None else None
         self._ears = Listener(engines.new_vad(), options.endpointer, echo, emit)
         self._responder = Responder(engines, player, emit, on_turn)
         self.talk_over = TalkOverGuard(echo, player, ConversationHooks(
@@ -174,9 +175,8 @@ class Conversation:
         r = self._reply
         if r is not None and r.phase is ReplyPhase.ACTIVE:
             ep = self._ears.endpointer
-            self.talk_over.frame(r, ep.frame, ep.voiced_ms,
-                                 ep.state in (EndpointState.SPEAKING, EndpointState.STOPPING), self.o.barge_in_ms,
-                                 (time.monotonic() - frame.captured_at) * 1000)
+            self.talk_over.frame(ep.voiced_ms, ep.state in (EndpointState.SPEAKING, EndpointState.STOPPING),
+                                 self.o.barge_in_ms)
 
     def _on_endpoint(self, ev: EndpointEvent) -> None:
         if isinstance(ev, SpeechStarted):

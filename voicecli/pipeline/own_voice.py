@@ -6,7 +6,9 @@ or pause and wait for evidence), and every ended utterance heard while the louds
 the microphone (or while a reply is paused) is *suspect*: it is transcribed first and compared
 with what was just played (:mod:`voicecli.pipeline.echo_check`), and only a verdict of "the
 user" lets it become a turn. Utterances heard in silence, or with headphones, pass straight
-through (no added latency)."""
+through (no added latency). A suspect utterance is transcribed from the linear canceller's
+output (:meth:`~voicecli.pipeline.echo_path.EchoPath.transcript_audio`), which keeps the words
+of a user talking over the assistant."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from voicecli.audio.format import FRAME_SAMPLES
 from voicecli.audio.playback import Player
 from voicecli.pipeline.barge_in import Action, BargeIn, BargeInParams
 from voicecli.pipeline.chat_context import clean_transcript, heard_text
@@ -63,14 +66,13 @@ class TalkOverGuard:
         return self._barge.pauses
 
     # --- while a reply is active ----------------------------------------------------------
-    def frame(self, reply: Reply, frame: int, voiced_ms: float, speaking: bool,
-              barge_in_ms: float, behind_ms: float) -> None:
-        """One microphone frame while ``reply`` is active (captured ``behind_ms`` ago)."""
+    def frame(self, voiced_ms: float, speaking: bool, barge_in_ms: float) -> None:
+        """One microphone frame while a reply is active."""
         if self._barge.p.barge_in_ms != barge_in_ms:
             self._barge.p = BargeInParams(barge_in_ms=barge_in_ms)
         echo = self._echo.state if self._echo is not None else None
-        action = self._barge.step(frame, voiced_ms, speaking, echo, behind_ms)
-        if action is Action.INTERRUPT:  # its words are still checked when it ends
+        action = self._barge.step(voiced_ms, speaking, echo)
+        if action is Action.INTERRUPT:
             self._hooks.interrupt("speech")
         elif action is Action.PAUSE:
             self._player.pause()
@@ -95,6 +97,10 @@ class TalkOverGuard:
         if evidence is None and not holding:
             return False
         self._barge.utterance_over(had_speech=True)
+        frames = len(audio) // FRAME_SAMPLES
+        linear = self._echo.transcript_audio(start_frame, start_frame + frames - 1) if self._echo else None
+        if linear is not None and len(linear[0]) >= len(audio):
+            audio, stt = linear[0], None  # the linear canceller kept the user's words where both talked
         stt = stt or self._hooks.transcribe(audio)
         played = " ".join([*self._played, self.played_text(current)])
 
