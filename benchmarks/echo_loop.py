@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import queue
 import random
 import signal
@@ -167,7 +168,7 @@ def run_condition(cond: Condition, a: argparse.Namespace, work: Path, rng: rando
                 played = [Played(text, voice, start, start + dur)]
                 if barge:
                     talk.wait_for(lambda e: e.data.get("state") == "speaking", 60)
-                    time.sleep(rng.uniform(2.5, 5.0))
+                    time.sleep(rng.uniform(4.0, 7.0))
                     bwav, bdur, btext = barges[k % len(barges)]
                     bstart = time.monotonic() - clock0
                     pa.play_into_mic(bwav).wait(timeout=60)
@@ -270,14 +271,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for cond in conditions:
             with tempfile.TemporaryDirectory(prefix="voicecli-echo-") as tmp:
-                t0 = time.monotonic()
+                t0, load0 = time.monotonic(), os.getloadavg()
                 keep = a.keep / cond.label.replace(" ", "").replace("/", "_") if a.keep else None
                 outcomes = run_condition(cond, a, Path(tmp), rng, keep)
             res = summarize(cond, outcomes)
             results.append(res)
             detail.append({"condition": asdict(cond), "seconds": round(time.monotonic() - t0),
+                           "load_avg_1_5_15": {"start": load0, "end": os.getloadavg()},
                            "replies": [asdict(o) for o in outcomes], "result": asdict(res)})
-            print(results_table([res]).splitlines()[-1], flush=True)
+            print(results_table([res]).splitlines()[-1], f"load {load0[0]:.1f}→{os.getloadavg()[0]:.1f}", flush=True)
     finally:
         for h in hogs:
             h.terminate()
