@@ -104,6 +104,11 @@ class Talk:
                 self.events.append(ev)
                 self._new.put(ev)
 
+    def state(self) -> str:
+        """talk's latest state ("listening", "speaking", …)."""
+        states = [e for e in self.events if e.type == "state"]
+        return str(states[-1].data.get("state")) if states else ""
+
     def wait_for(self, pred, timeout_s: float) -> TimedEvent | None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -160,7 +165,11 @@ def run_condition(cond: Condition, a: argparse.Namespace, work: Path, rng: rando
             if talk.wait_for(lambda e: e.data.get("state") == "listening", 240) is None:
                 raise RuntimeError("talk did not start")
             talk.settle(1.0, 15)
-            for k, barge in enumerate(plan):
+            retries = len(plan)
+            k = -1
+            while k + 1 < len(plan):
+                k += 1
+                barge = plan[k]
                 wav, dur, text = questions[k % len(questions)]
                 voice = QUESTIONS[k % len(QUESTIONS)][0]
                 start = time.monotonic() - clock0
@@ -169,6 +178,13 @@ def run_condition(cond: Condition, a: argparse.Namespace, work: Path, rng: rando
                 if barge:
                     talk.wait_for(lambda e: e.data.get("state") == "speaking", 60)
                     time.sleep(rng.uniform(4.0, 7.0))
+                    if talk.state() != "speaking":  # the reply was over already: nothing to talk over
+                        talk.settle(2.5, 120)
+                        windows.append((start, played))
+                        if retries > 0:  # a later reply gets the barge-in instead
+                            retries -= 1
+                            plan.append(True)
+                        continue
                     bwav, bdur, btext = barges[k % len(barges)]
                     bstart = time.monotonic() - clock0
                     pa.play_into_mic(bwav).wait(timeout=60)

@@ -179,12 +179,14 @@ class EchoPath:
         cleaned = self._aec.process(samples, reference)
         linear = self._linear.process(samples, reference) if self._linear is not None else None
         echo_ref = reference if self._shift is not None else unshifted
+        kept = _Kept(samples, unshifted, False, linear)
         if float(np.max(np.abs(echo_ref), initial=0.0)) >= 10 ** (FAR_ACTIVE_DBFS / 20):
             self._far_hold = 8  # the echo (and its tail) is in the next few frames too
-            self._erle.add(samples, cleaned)
+            if not self._near_end(kept):  # the user talking is no failure to cancel
+                self._erle.add(samples, cleaned)
         elif self._far_hold:
             self._far_hold -= 1
-        self._kept.append(_Kept(samples, unshifted, self._far_hold > 0, linear))
+        self._kept.append(kept._replace(far_active=self._far_hold > 0))
         self._calls += 1
         return samples if self._gate.echo_free else cleaned
 
