@@ -126,7 +126,7 @@ def score_window(events: Sequence[TimedEvent], played: Sequence[Played]) -> Repl
         elif ev.type == "notice":
             message = ev.data.get("message")
             out.pauses += message == PAUSED_NOTICE
-            out.ignored += message == IGNORED_NOTICE
+            out.ignored += isinstance(message, str) and message.startswith(IGNORED_NOTICE)
     for p in played:
         if p.barge_in and out.barge_in is None:
             out.barge_in = _barge(p, events, "")

@@ -30,8 +30,12 @@ from voicecli.pipeline.reply import Reply
 from voicecli.stt.types import Transcription
 
 SttFuture = concurrent.futures.Future[tuple[Transcription, float]]
-PLAYED_REPLIES = 2
-"""Replies whose played words an echo is compared with (the current one and the one before)."""
+RECENT_WORDS = 40
+"""Played words an echo is compared with (the last ~12 s, across the end of the previous reply):
+an echo holds only what was just played, and a user's question that an older reply happened to
+repeat must not be dropped."""
+IGNORED = "ignored my own voice"
+"""The notice for an utterance dropped as the assistant's own voice (its transcript follows)."""
 UNPLAYED_WORDS = 12
 """Words past the played count also compared (the count runs ahead of the echo, not behind)."""
 
@@ -57,7 +61,8 @@ class TalkOverGuard:
         self._player = player
         self._hooks = hooks
         self._barge = BargeIn(BargeInParams())
-        self._played = collections.deque[str](maxlen=PLAYED_REPLIES)
+        self._played = collections.deque[str](maxlen=RECENT_WORDS)
+        """The last played words of finished replies."""
         self.dropped = 0
         """Utterances dropped as the assistant's own voice."""
 
@@ -81,8 +86,8 @@ class TalkOverGuard:
     def reply_over(self, reply: Reply | None) -> None:
         """The current reply ended or was cut (``reply``: remember what was played of it)."""
         self._barge.reset()
-        if reply is not None and (text := self.played_text(reply)):
-            self._played.append(text)
+        if reply is not None:
+            self._played.extend(self._played_words(reply))
 
     def utterance_dropped(self) -> None:
         """The endpointer dropped an utterance as too short: a paused reply plays on."""
@@ -102,24 +107,25 @@ class TalkOverGuard:
         if linear is not None and len(linear[0]) >= len(audio):
             audio, stt = linear[0], None  # the linear canceller kept the user's words where both talked
         stt = stt or self._hooks.transcribe(audio)
-        played = " ".join([*self._played, self.played_text(current)])
+        played = self._recent(current)
 
-        def verdict(own: bool) -> None:
+        def verdict(own: bool, text: str) -> None:
             action = self._barge.checked(own)
             if not own:
                 self._hooks.start_turn(audio, end_of_speech_at, endpoint_at, stt)
                 return
             self.dropped += 1
-            self._hooks.emit(NoticeRaised("ignored my own voice"))
+            self._hooks.emit(NoticeRaised(f"{IGNORED}: {text!r}" if text else IGNORED))
             self._act(action)
             self._hooks.listening()
 
         def done(fut: SttFuture) -> None:  # STT worker thread
             try:
-                own = is_own_echo(clean_transcript(fut.result()[0]), played, evidence)
+                text = clean_transcript(fut.result()[0])
+                own = is_own_echo(text, played, evidence)
             except Exception:  # noqa: BLE001 - a failed transcript is the responder's to report
-                own = False
-            self._hooks.post(lambda: verdict(own))
+                text, own = "", False
+            self._hooks.post(lambda: verdict(own, text))
 
         stt.add_done_callback(done)
         return True
@@ -137,11 +143,12 @@ class TalkOverGuard:
         elif action is Action.INTERRUPT:
             self._hooks.interrupt("speech")
 
-    def played_text(self, r: Reply | None) -> str:
-        """The words of ``r`` played so far (plus a few queued after them)."""
-        if r is None:
-            return ""
+    def _recent(self, current: Reply | None) -> str:
+        """The last ``RECENT_WORDS`` words played (across replies), and a few queued after them."""
+        now = self._played_words(current) if current is not None else []
+        rest = " ".join(current.pieces).split()[len(now):][:UNPLAYED_WORDS] if current is not None else []
+        return " ".join([*self._played, *now][-RECENT_WORDS:] + rest)
+
+    def _played_words(self, r: Reply) -> list[str]:
         prog = self._player.progress(r.turn)
-        played = heard_text(r.pieces, prog.played_samples, prog.queued_samples, prog.voiced_spans).split()
-        rest = " ".join(r.pieces).split()[len(played):len(played) + UNPLAYED_WORDS]
-        return " ".join(played + rest)
+        return heard_text(r.pieces, prog.played_samples, prog.queued_samples, prog.voiced_spans).split()
