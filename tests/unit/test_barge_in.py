@@ -22,32 +22,28 @@ STRONG = EchoState(heard=True, delay_ms=200.0, erle_db=5.0, far_active=True)
     (STRONG, 384, Action.PAUSE),
 ])
 def test_first_decision(echo, voiced_ms, expected):
-    assert BargeIn(BargeInParams()).step(10, voiced_ms, True, echo) is expected
+    assert BargeIn(BargeInParams()).step(voiced_ms, True, echo) is expected
 
 
 def test_not_speaking_never_acts():
-    assert BargeIn(BargeInParams()).step(10, 1000, False, None) is Action.NONE
+    assert BargeIn(BargeInParams()).step(1000, False, None) is Action.NONE
 
 
-def test_voice_going_on_after_the_pause_reached_the_microphone_is_the_user():
+def test_a_paused_reply_waits_for_the_check_however_long_the_voice_goes_on():
     b = BargeIn(BargeInParams())
-    assert b.step(100, 192, True, CANCELLED) is Action.PAUSE
-    quiet_from = 100 + 11  # (200 ms delay + 150 ms guard) / 32 ms, rounded up
-    for f in range(101, quiet_from):
-        assert b.step(f, 400, True, CANCELLED) is Action.NONE  # still the echo's time
-    assert b.step(quiet_from, 400, True, CANCELLED) is Action.NONE  # counting starts here
-    assert b.step(quiet_from + 3, 500, True, CANCELLED) is Action.NONE
-    assert b.step(quiet_from + 6, 600, True, CANCELLED) is Action.INTERRUPT
-    assert b.phase is Phase.PLAYING
+    assert b.step(192, True, CANCELLED) is Action.PAUSE
+    for voiced in range(200, 5000, 32):
+        assert b.step(voiced, True, CANCELLED) is Action.NONE
+    assert b.holding
 
 
 def test_an_utterance_that_ends_goes_to_the_check_and_its_verdict_decides():
     b = BargeIn(BargeInParams())
-    b.step(1, 192, True, CANCELLED)
+    b.step(192, True, CANCELLED)
     assert b.utterance_over(had_speech=True) is Action.NONE and b.phase is Phase.CHECKING
     assert b.holding
     assert b.checked(own_voice=True) is Action.RESUME and not b.holding
-    b.step(50, 192, True, CANCELLED)
+    b.step(192, True, CANCELLED)
     b.utterance_over(had_speech=True)
     assert b.checked(own_voice=False) is Action.INTERRUPT
     assert b.pauses == 2
@@ -55,7 +51,7 @@ def test_an_utterance_that_ends_goes_to_the_check_and_its_verdict_decides():
 
 def test_a_dropped_utterance_resumes_at_once():
     b = BargeIn(BargeInParams())
-    b.step(1, 192, True, CANCELLED)
+    b.step(192, True, CANCELLED)
     assert b.utterance_over(had_speech=False) is Action.RESUME
 
 
@@ -63,12 +59,3 @@ def test_utterance_over_and_verdicts_outside_a_pause_do_nothing():
     b = BargeIn(BargeInParams())
     assert b.utterance_over(had_speech=True) is Action.NONE
     assert b.checked(own_voice=True) is Action.NONE
-
-
-def test_a_loop_behind_real_time_waits_longer_for_the_pause_to_reach_the_microphone():
-    b = BargeIn(BargeInParams())
-    assert b.step(100, 192, True, CANCELLED, behind_ms=320) is Action.PAUSE
-    quiet_from = 100 + 21  # (320 ms backlog + 200 ms delay + 150 ms guard) / 32 ms, rounded up
-    assert b.step(quiet_from - 1, 400, True, CANCELLED) is Action.NONE
-    assert b.step(quiet_from + 5, 900, True, CANCELLED) is Action.NONE  # counting starts at quiet_from
-    assert b.step(quiet_from + 6, 1100, True, CANCELLED) is Action.INTERRUPT

@@ -135,12 +135,12 @@ def test_barge_in_keeps_only_what_was_played_in_the_history():
         assert (interrupted.turn, interrupted.reason, interrupted.output_s) == (1, "speech", 0.6)
         first, second = records(h)
         assert first.interrupted and first.interrupted_by == "speech"
-        assert first.assistant == "One two three four. Five six"
+        assert first.assistant == "One two three four. Five six seven"  # by letters: the middle of "seven" is at 12/24
         assert first.full_reply == STORY
         assert first.interrupt_output_s == 0.6
         assert (second.turn, second.user, second.assistant) == (2, "Stop.", "Okay.")
         assert h.engines.chat.calls[1] == [ChatMessage("system", SYSTEM), ChatMessage("user", "Tell me a story."),
-                                           ChatMessage("assistant", "One two three four. Five six"),
+                                           ChatMessage("assistant", "One two three four. Five six seven"),
                                            ChatMessage("user", "Stop.")]
         assert h.names(*FLOW) == ["UserSpeechStarted", "UserSpeechStopped", "UserTranscribed", "ReplyStarted",
                                   "ReplyAudio", "ReplyAudio", "UserSpeechStarted", "ReplyInterrupted",

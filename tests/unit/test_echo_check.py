@@ -26,6 +26,11 @@ PLAYED = ("The fisherman and the cat. They were both clever and cunning, always 
     ("Sorry, why is the sky blue?", False),
     ("Excuse me, what time is it in Tokyo?", False),
     ("Stop", False),
+    ("Hold on", False),  # "on" was played, "hold" was not
+    ("Hold on, what should I cook for dinner tonight?", False),
+    ("I'm on the left shoulder, I'll look for dinner tonight.", False),
+    ("What is the capital of the island?", False),  # mostly played words, but not a run of them
+    ("the heart of a", True),
 ])
 def test_transcript_against_played_text(heard, own):
     assert is_own_echo(heard, PLAYED) is own

@@ -70,16 +70,17 @@ def test_an_output_underrun_inserts_silence_and_later_samples_play_later():
     assert np.allclose(tl.read(22400, 4, 0), 50 * BLOCK + 1600 + np.arange(4), atol=1)
 
 
-def test_a_burst_of_late_blocks_queues_behind_each_other():
+def test_blocks_handed_together_queue_behind_each_other_as_far_as_the_device_holds():
     clock = Clock()
     tl = ReferenceTimeline(clock)
     play(tl, clock, 0, 10, at=100.0)
-    for k in range(10, 20):  # handed all at once (a late callback catching up)
+    for k in range(10, 12):  # a late callback catching up: two blocks (40 ms) at once
         clock.t = 100.21
         tl.append(ramp(k * BLOCK, BLOCK))
     capture(tl, 20, origin=100.0)
-    # block 10 plays from 100.21 (the device ran dry 10 ms), then the rest back to back
-    assert np.allclose(tl.read(int(0.31 * RATE_HZ), 4, 0), 10 * BLOCK + 1600 + np.arange(4), atol=1)
+    # block 10 plays from 100.21 (the device ran dry 10 ms), block 11 right after it
+    assert np.allclose(tl.read(int(0.235 * RATE_HZ), 4, 0), 11 * BLOCK + 80 + np.arange(4), atol=1)
+    assert tl.dropped_s == 0
 
 
 def test_nothing_is_known_before_the_first_frame():
@@ -99,3 +100,17 @@ def test_capture_samples_lost_in_an_overflow_move_the_origin_within_seconds():
         tl.pair((i + 1) * FRAME, 100.1 + (i + 1) * FRAME / RATE_HZ)
     assert abs(tl.origin - 100.1) < 1e-6
     assert np.allclose(tl.read(200 * FRAME, 4, 0), 1600 + 200 * FRAME + np.arange(4), atol=1)
+
+
+def test_a_burst_of_seconds_of_audio_in_an_instant_is_taken_as_dropped():
+    clock = Clock()
+    tl = ReferenceTimeline(clock)
+    play(tl, clock, 0, 50, at=100.0)  # 1 s, playing until 101.0
+    for k in range(50, 550):  # 10 s handed over within 0.1 s (PortAudio spinning after an xrun)
+        clock.t = 100.9 + (k - 50) * 0.0002
+        tl.append(ramp(k * BLOCK, BLOCK))
+    play(tl, clock, 550, 50, at=101.3)
+    capture(tl, 60, origin=100.0)
+    assert tl.dropped_s > 9.0
+    # 101.4 s: block 550 (handed at 101.3) is playing, not audio handed 10 s of blocks earlier
+    assert np.allclose(tl.read(22400, 4, 0), 550 * BLOCK + 1600 + np.arange(4), atol=1)

@@ -7,7 +7,7 @@ from voicecli.pipeline.conversation import heard_text
 @pytest.mark.parametrize("played,expected", [
     ({}, ""),
     ({0: 100}, "One two three four."),
-    ({0: 50}, "One two"),
+    ({0: 50}, "One two three"),  # by letters (a pause after "four."): the middle of "three" is at 11/22
     ({0: 100, 1: 10}, "One two three four."),
     ({0: 100, 1: 100}, "One two three four. Five six."),
 ])
@@ -86,7 +86,7 @@ def test_history_is_forgotten_in_steps_so_the_prompt_prefix_stays_stable():
 
 def test_heard_text_counts_only_the_voiced_span_of_a_piece():
     # piece 1 starts with 40 samples of the voice's silence and ends with 20: having played 70
-    # samples is 30 % of its speech, so only the first of its three words (middle at 1/6)
+    # samples is 30 % of its speech, so only the first of its three words (middle at 3/19)
     pieces = ["One two.", "Three four five."]
     queued = {0: 100, 1: 160}
     voiced = {0: (0, 100), 1: (40, 140)}

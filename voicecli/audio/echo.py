@@ -14,7 +14,10 @@ Backends
 * ``"auto"``: webrtc if importable, else speex.
 
 The reference must be the signal actually sent to the loudspeaker, fed in the same
-call as the microphone block it overlaps in time (same clock, same length).
+call as the microphone block it overlaps in time (same clock, same length). In a conversation
+:class:`voicecli.pipeline.echo_path.EchoPath` does that alignment (a play-out model of the
+output device plus the measured echo delay), so the echo reaches the canceller a few ms after
+its reference whatever the device's latency; ``set_delay_hint`` tells AEC3 that remainder.
 """
 from __future__ import annotations
 

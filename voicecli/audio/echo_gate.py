@@ -20,6 +20,10 @@ import numpy as np
 
 DELAY_VOTES = 5
 """Clear correlation peaks the delay estimate is the median of."""
+MIN_VOTES = 3
+"""Votes (~0.8 s of the assistant's speech) before the gate says anything: a first vote can
+fall on the user's last words still in the window (it once let the very first reply be cut as
+if on headphones)."""
 
 
 class EchoCouplingGate:
@@ -87,12 +91,12 @@ class EchoCouplingGate:
     @property
     def echo_free(self) -> bool:
         """True when the recent evidence says the microphone does not hear the speaker."""
-        return bool(self._votes) and sum(self._votes) * 2 < len(self._votes)
+        return len(self._votes) >= MIN_VOTES and sum(self._votes) * 2 < len(self._votes)
 
     @property
     def echo_heard(self) -> bool:
         """True when the recent evidence says the microphone hears the speaker."""
-        return bool(self._votes) and sum(self._votes) * 2 > len(self._votes)
+        return len(self._votes) >= MIN_VOTES and sum(self._votes) * 2 > len(self._votes)
 
     @property
     def coupling(self) -> float | None:

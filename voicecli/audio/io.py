@@ -242,6 +242,11 @@ class SpeakerOutput:
     def active(self) -> bool:
         return self._stream is not None and bool(self._stream.active)
 
+    @property
+    def latency_s(self) -> float | None:
+        """The stream's reported output latency: how far ahead of the callback it holds audio."""
+        return float(self._stream.latency) if self._stream is not None else None
+
     def stop(self) -> None:
         if self._stream is not None:
             try:

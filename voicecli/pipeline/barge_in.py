@@ -3,23 +3,24 @@ assistant's own voice leaking past the echo canceller? A pure state machine, one
 
 With no loudspeaker echo (headphones, or no echo path at all), speech for ``barge_in_ms``
 interrupts at once. With echo, a hard cut on a guess is the worst mistake (the assistant cuts
-itself off and answers its own words), so the reply is *paused* instead, and the evidence
-decides:
+itself off and answers its own words), so the reply is *paused* instead — the user hears it
+stop at once — and when the utterance is over, the conversation checks its transcript against
+what was just played and how much of it the loudspeaker explains
+(:mod:`voicecli.pipeline.echo_check`): the user's → interrupt (and answer it), the assistant's
+own voice → resume. An utterance the endpointer drops (too short) resumes at once. While the
+measured echo is strong (heard, canceller not converged), the bar is raised.
 
-- the voice goes on after the pause has reached the microphone (the echo delay plus a guard):
-  that is the user → interrupt;
-- the utterance ends or is dropped first: the conversation checks its transcript against what
-  was just played (:mod:`voicecli.pipeline.echo_check`) → resume (own voice) or interrupt (user);
-- while the measured echo is strong (heard, canceller not converged), the bar is raised.
+(Cutting as soon as the voice went on after the pause reached the microphone was tried: on a
+busy machine the output device's timing slips enough that the echo itself went on, and the
+assistant cut itself off.)
 
-    PLAYING ──speech ≥ bar, echo──▶ PAUSED ──voice goes on──▶ (interrupt)
-       ▲                              │ └──utterance over──▶ CHECKING ──user──▶ (interrupt)
-       └──────────resume──────────────┴─────────own voice────────┘
+    PLAYING ──speech ≥ bar, echo──▶ PAUSED ──utterance ended──▶ CHECKING ──user──▶ (interrupt)
+       ▲                              │ dropped                    │ own voice
+       └──────────resume──────────────┴────────────────────────────┘
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from enum import Enum
 
@@ -39,7 +40,7 @@ class Action(str, Enum):
 class Phase(str, Enum):
     PLAYING = "playing"
     PAUSED = "paused"
-    """Playback held; listening whether the voice goes on without the loudspeaker."""
+    """Playback held until the utterance is over."""
     CHECKING = "checking"
     """Playback held; the utterance is over and its transcript is being checked."""
 
@@ -50,13 +51,6 @@ class BargeInParams:
     """Voiced time during playback that is a barge-in (or, with echo, a reason to pause)."""
     strong_echo_factor: float = 2.0
     """The bar is this many times higher while the echo is strong (not yet cancelled)."""
-    confirm_ms: float = 192.0
-    """Voiced time, after the pause has reached the microphone, that proves it is the user."""
-    guard_ms: float = 150.0
-    """Added to the echo delay before the microphone counts as free of the paused voice."""
-    default_delay_ms: float = 300.0
-    """Echo delay assumed before one is measured."""
-    frame_ms: float = 32.0
 
 
 class BargeIn:
@@ -65,37 +59,21 @@ class BargeIn:
         self.phase = Phase.PLAYING
         self.pauses = 0
         """Pauses so far (each is a hiccup the user hears)."""
-        self._quiet_from_frame = 0
-        self._voiced_at_quiet: float | None = None
 
     def bar_ms(self, echo: EchoState | None) -> float:
         strong = echo is not None and echo.strong
         return self.p.barge_in_ms * (self.p.strong_echo_factor if strong else 1.0)
 
-    def step(self, frame: int, voiced_ms: float, speaking: bool, echo: EchoState | None,
-             behind_ms: float = 0.0) -> Action:
+    def step(self, voiced_ms: float, speaking: bool, echo: EchoState | None) -> Action:
         """One microphone frame during an active reply. ``voiced_ms``: voiced time of the
-        utterance in progress (0 when none); ``speaking``: the endpointer is in one;
-        ``behind_ms``: how long ago the frame was captured (a busy loop works through a backlog,
-        and a pause acts on the speaker now, not at the frame's time)."""
-        if self.phase is Phase.PLAYING:
-            if not speaking or voiced_ms < self.bar_ms(echo):
-                return Action.NONE
-            if echo is None or not echo.heard:
-                return Action.INTERRUPT
-            self.phase = Phase.PAUSED
-            self.pauses += 1
-            delay = echo.delay_ms if echo.delay_ms is not None else self.p.default_delay_ms
-            self._quiet_from_frame = frame + math.ceil((behind_ms + delay + self.p.guard_ms) / self.p.frame_ms)
-            self._voiced_at_quiet = None
-            return Action.PAUSE
-        if self.phase is Phase.PAUSED and speaking and frame >= self._quiet_from_frame:
-            if self._voiced_at_quiet is None:
-                self._voiced_at_quiet = voiced_ms
-            elif voiced_ms - self._voiced_at_quiet >= self.p.confirm_ms:
-                self.phase = Phase.PLAYING
-                return Action.INTERRUPT
-        return Action.NONE
+        utterance in progress (0 when none); ``speaking``: the endpointer is in one."""
+        if self.phase is not Phase.PLAYING or not speaking or voiced_ms < self.bar_ms(echo):
+            return Action.NONE
+        if echo is None or not echo.heard:
+            return Action.INTERRUPT
+        self.phase = Phase.PAUSED
+        self.pauses += 1
+        return Action.PAUSE
 
     def utterance_over(self, had_speech: bool) -> Action:
         """The endpointer ended (``had_speech``) or dropped the utterance. While paused, an

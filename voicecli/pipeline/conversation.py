@@ -70,7 +70,8 @@ class Conversation:
         self.output = output
         self.emit = emit
         self.o = options
-        echo = EchoPath(echo_canceller, player) if echo_canceller is not None else None
+        echo = EchoPath(echo_canceller, player, output_latency_s=lambda: getattr(self.output, "latency_s", None)
+                        ) if echo_canceller is not None else None
         self._judge = (TurnEndJudge(turn_model, lambda: self.o.semantic_turn, self._end_turn_early)
                        if turn_model is not None else None)
         """Semantic end of turn (None: silence alone ends turns)."""
@@ -182,9 +183,8 @@ class Conversation:
         r = self._reply
         if r is not None and r.phase is ReplyPhase.ACTIVE:
             ep = self._ears.endpointer
-            self.talk_over.frame(r, ep.frame, ep.voiced_ms,
-                                 ep.state in (EndpointState.SPEAKING, EndpointState.STOPPING), self.o.barge_in_ms,
-                                 (time.monotonic() - frame.captured_at) * 1000)
+            self.talk_over.frame(ep.voiced_ms, ep.state in (EndpointState.SPEAKING, EndpointState.STOPPING),
+                                 self.o.barge_in_ms)
 
     def _on_endpoint(self, ev: EndpointEvent) -> None:
         if isinstance(ev, SpeechStarted):

@@ -14,8 +14,15 @@ import re
 from dataclasses import dataclass
 
 ECHO_WORD_DISTANCE = 0.5
-"""A transcript within this many word errors per word of a stretch of played text is an echo
-(a one-word transcript must match a played word)."""
+"""A transcript within this many word errors per word of a stretch of played text is an echo,
+when it has four words or more and most of its content words were played; a shorter one must
+match a stretch exactly ("Hold on" is not an echo because a story said "on")."""
+SHORT_WORDS = 3
+CONTENT_LETTERS = 4
+"""Words this long or longer, other than :data:`FUNCTION_WORDS`, carry content."""
+FUNCTION_WORDS = frozenset(
+    "what when where which while with would could should there their them then than that this "
+    "these those have from your about into over just very been were they will".split())
 SIMILAR_WORD = 0.34
 """Two words count as the same when their letter edit distance is at most this share of the
 longer one ("fishermen" for "fisherman": the transcript of an echo is often a little off)."""
@@ -60,6 +67,14 @@ def substring_distance(needle: list[str], haystack: list[str]) -> int:
     return min(prev)
 
 
+def _matches_played(said: list[str], heard: list[str]) -> bool:
+    if len(said) <= SHORT_WORDS:
+        return substring_distance(said, heard) == 0
+    content = [w for w in said if len(w) >= CONTENT_LETTERS and w not in FUNCTION_WORDS]
+    played = sum(any(similar(w, h) for h in heard) for w in content)
+    return played * 2 >= len(content) and substring_distance(said, heard) <= ECHO_WORD_DISTANCE * len(said)
+
+
 @dataclass(frozen=True)
 class AcousticEvidence:
     """How the loudspeaker relates to the utterance's raw microphone signal."""
@@ -76,8 +91,7 @@ def is_own_echo(transcript: str, played: str, evidence: AcousticEvidence | None 
     if not said:
         return True  # no words: nothing a user said
     heard = words(played)
-    allowed = ECHO_WORD_DISTANCE * len(said) if len(said) > 1 else 0
-    if heard and substring_distance(said, heard) <= allowed:
+    if heard and _matches_played(said, heard):
         return True
     return (evidence is not None and evidence.ncc is not None and evidence.far_coverage >= ECHO_COVERAGE
             and evidence.ncc >= ECHO_NCC)

@@ -6,7 +6,9 @@ or pause and wait for evidence), and every ended utterance heard while the louds
 the microphone (or while a reply is paused) is *suspect*: it is transcribed first and compared
 with what was just played (:mod:`voicecli.pipeline.echo_check`), and only a verdict of "the
 user" lets it become a turn. Utterances heard in silence, or with headphones, pass straight
-through (no added latency)."""
+through (no added latency). A suspect utterance is transcribed from the linear canceller's
+output (:meth:`~voicecli.pipeline.echo_path.EchoPath.transcript_audio`), which keeps the words
+of a user talking over the assistant."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from voicecli.audio.format import FRAME_SAMPLES
 from voicecli.audio.playback import Player
 from voicecli.pipeline.barge_in import Action, BargeIn, BargeInParams
 from voicecli.pipeline.chat_context import clean_transcript, heard_text
@@ -27,8 +30,12 @@ from voicecli.pipeline.reply import Reply
 from voicecli.stt.types import Transcription
 
 SttFuture = concurrent.futures.Future[tuple[Transcription, float]]
-PLAYED_REPLIES = 2
-"""Replies whose played words an echo is compared with (the current one and the one before)."""
+RECENT_WORDS = 40
+"""Played words an echo is compared with (the last ~12 s, across the end of the previous reply):
+an echo holds only what was just played, and a user's question that an older reply happened to
+repeat must not be dropped."""
+IGNORED = "ignored my own voice"
+"""The notice for an utterance dropped as the assistant's own voice (its transcript follows)."""
 UNPLAYED_WORDS = 12
 """Words past the played count also compared (the count runs ahead of the echo, not behind)."""
 
@@ -54,7 +61,8 @@ class TalkOverGuard:
         self._player = player
         self._hooks = hooks
         self._barge = BargeIn(BargeInParams())
-        self._played = collections.deque[str](maxlen=PLAYED_REPLIES)
+        self._played = collections.deque[str](maxlen=RECENT_WORDS)
+        """The last played words of finished replies."""
         self.dropped = 0
         """Utterances dropped as the assistant's own voice."""
 
@@ -63,14 +71,13 @@ class TalkOverGuard:
         return self._barge.pauses
 
     # --- while a reply is active ----------------------------------------------------------
-    def frame(self, reply: Reply, frame: int, voiced_ms: float, speaking: bool,
-              barge_in_ms: float, behind_ms: float) -> None:
-        """One microphone frame while ``reply`` is active (captured ``behind_ms`` ago)."""
+    def frame(self, voiced_ms: float, speaking: bool, barge_in_ms: float) -> None:
+        """One microphone frame while a reply is active."""
         if self._barge.p.barge_in_ms != barge_in_ms:
             self._barge.p = BargeInParams(barge_in_ms=barge_in_ms)
         echo = self._echo.state if self._echo is not None else None
-        action = self._barge.step(frame, voiced_ms, speaking, echo, behind_ms)
-        if action is Action.INTERRUPT:  # its words are still checked when it ends
+        action = self._barge.step(voiced_ms, speaking, echo)
+        if action is Action.INTERRUPT:
             self._hooks.interrupt("speech")
         elif action is Action.PAUSE:
             self._player.pause()
@@ -79,8 +86,8 @@ class TalkOverGuard:
     def reply_over(self, reply: Reply | None) -> None:
         """The current reply ended or was cut (``reply``: remember what was played of it)."""
         self._barge.reset()
-        if reply is not None and (text := self.played_text(reply)):
-            self._played.append(text)
+        if reply is not None:
+            self._played.extend(self._played_words(reply))
 
     def utterance_dropped(self) -> None:
         """The endpointer dropped an utterance as too short: a paused reply plays on."""
@@ -95,25 +102,30 @@ class TalkOverGuard:
         if evidence is None and not holding:
             return False
         self._barge.utterance_over(had_speech=True)
+        frames = len(audio) // FRAME_SAMPLES
+        linear = self._echo.transcript_audio(start_frame, start_frame + frames - 1) if self._echo else None
+        if linear is not None and len(linear[0]) >= len(audio):
+            audio, stt = linear[0], None  # the linear canceller kept the user's words where both talked
         stt = stt or self._hooks.transcribe(audio)
-        played = " ".join([*self._played, self.played_text(current)])
+        played = self._recent(current)
 
-        def verdict(own: bool) -> None:
+        def verdict(own: bool, text: str) -> None:
             action = self._barge.checked(own)
             if not own:
                 self._hooks.start_turn(audio, end_of_speech_at, endpoint_at, stt)
                 return
             self.dropped += 1
-            self._hooks.emit(NoticeRaised("ignored my own voice"))
+            self._hooks.emit(NoticeRaised(f"{IGNORED}: {text!r}" if text else IGNORED))
             self._act(action)
             self._hooks.listening()
 
         def done(fut: SttFuture) -> None:  # STT worker thread
             try:
-                own = is_own_echo(clean_transcript(fut.result()[0]), played, evidence)
+                text = clean_transcript(fut.result()[0])
+                own = is_own_echo(text, played, evidence)
             except Exception:  # noqa: BLE001 - a failed transcript is the responder's to report
-                own = False
-            self._hooks.post(lambda: verdict(own))
+                text, own = "", False
+            self._hooks.post(lambda: verdict(own, text))
 
         stt.add_done_callback(done)
         return True
@@ -131,11 +143,12 @@ class TalkOverGuard:
         elif action is Action.INTERRUPT:
             self._hooks.interrupt("speech")
 
-    def played_text(self, r: Reply | None) -> str:
-        """The words of ``r`` played so far (plus a few queued after them)."""
-        if r is None:
-            return ""
+    def _recent(self, current: Reply | None) -> str:
+        """The last ``RECENT_WORDS`` words played (across replies), and a few queued after them."""
+        now = self._played_words(current) if current is not None else []
+        rest = " ".join(current.pieces).split()[len(now):][:UNPLAYED_WORDS] if current is not None else []
+        return " ".join([*self._played, *now][-RECENT_WORDS:] + rest)
+
+    def _played_words(self, r: Reply) -> list[str]:
         prog = self._player.progress(r.turn)
-        played = heard_text(r.pieces, prog.played_samples, prog.queued_samples, prog.voiced_spans).split()
-        rest = " ".join(r.pieces).split()[len(played):len(played) + UNPLAYED_WORDS]
-        return " ".join(played + rest)
+        return heard_text(r.pieces, prog.played_samples, prog.queued_samples, prog.voiced_spans).split()
