@@ -18,6 +18,8 @@ $(VENV)/bin/activate:
 
 $(VENV)/.installed: $(VENV)/bin/activate pyproject.toml constraints.txt
 	$(PIP_INSTALL) -e '.[serve]'
+	# Smart Turn v3.2 (semantic end of turn) ships inside pipecat-ai; only its model file is used
+	$(PIP) install --no-deps 'pipecat-ai==1.14.0'
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.installed
