@@ -83,14 +83,16 @@ REPLY = SpokenReply(turn=3, pieces=("One two three four.", "Five six."), piece_s
 
 @pytest.mark.parametrize(("end_ms", "heard"), [
     (0, ""),
-    (124, ""),  # a word counts once its middle has played (words share a piece evenly)
-    (125, "One"),
-    (499, "One two"),
-    (500, "One two"),
-    (1000, "One two three four."),
-    (1124, "One two three four."),
-    (1249, "One two three four. Five"),
-    (1250, "One two three four. Five"),
+    (86, ""),  # a word counts once its middle has played; words share a piece by their letters
+    (87, "One"),
+    (260, "One"),
+    (261, "One two"),
+    (479, "One two three"),
+    (804, "One two three"),
+    (805, "One two three four."),
+    (1096, "One two three four."),
+    (1097, "One two three four. Five"),
+    (1347, "One two three four. Five six."),
     (1500, "One two three four. Five six."),
 ])
 def test_heard_until(end_ms: int, heard: str) -> None:

@@ -10,7 +10,7 @@ import json
 import secrets
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from voicecli.errors import VoicecliError
 
@@ -185,3 +185,30 @@ def text_of(replies: Generator[ReplyDelta, None, None]) -> Iterator[str]:
                 yield event.text
     finally:
         replies.close()
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """What running one call gave: ``output`` is the text handed back to the model (a
+    ``tool`` message), ``error`` True when the tool failed (``output`` then says why)."""
+
+    call: ToolCall
+    output: str
+    error: bool = False
+    elapsed_ms: float = 0.0
+
+
+class ToolRunner(Protocol):
+    """Tools that run on this machine (talk's built-in tools and MCP servers). The pipeline asks
+    :meth:`request` before each reply and, when the model calls one, :meth:`run` on a worker
+    thread, then lets the model answer with the result. Without a runner (the realtime server)
+    a call ends the reply and is handed to the client."""
+
+    def request(self) -> ToolRequest | None:
+        """The tools offered for the next reply (None: none)."""
+        ...
+
+    def run(self, call: ToolCall, timeout_s: float) -> ToolOutcome:
+        """Run ``call`` (blocking, at most ``timeout_s``); never raises for a tool's own failure
+        (that is an outcome with ``error=True``)."""
+        ...

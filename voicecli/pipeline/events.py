@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from voicecli.audio.format import AudioChunk
+from voicecli.llm.tools import ToolCall, ToolOutcome
 
 
 class AssistantState(str, Enum):
@@ -61,12 +62,16 @@ class TurnRecord:
     interrupted_by: str | None = None
     interrupt_output_s: float | None = None
     """Output-timeline position (s) where barge-in was detected and playback cleared."""
+    tools: tuple[ToolOutcome, ...] = ()
+    """Tools run during the reply, in order (talk), each with its call and result."""
 
     def to_json(self) -> dict[str, Any]:
         return {"type": "turn", "turn": self.turn, "user": self.user, "assistant": self.assistant,
                 "interrupted": self.interrupted, "interrupted_by": self.interrupted_by,
                 "full_reply": self.full_reply, "started_at": self.started_at, "ended_at": self.ended_at,
-                "interrupt_output_s": self.interrupt_output_s, "latency_ms": self.latency.as_dict()}
+                "interrupt_output_s": self.interrupt_output_s, "latency_ms": self.latency.as_dict(),
+                "tools": [{"id": t.call.id, "name": t.call.name, "arguments": t.call.arguments, "output": t.output,
+                           "error": t.error} for t in self.tools]}
 
 
 @dataclass(frozen=True)
@@ -141,6 +146,23 @@ class UserTurnDiscarded:
 
 
 @dataclass(frozen=True)
+class ToolCalled:
+    """The model called a tool during the reply to ``turn`` (talk runs it; the realtime server
+    hands it to its client)."""
+
+    turn: int
+    call: ToolCall
+
+
+@dataclass(frozen=True)
+class ToolFinished:
+    """A tool this machine ran for ``turn`` returned (or failed: ``outcome.error``)."""
+
+    turn: int
+    outcome: ToolOutcome
+
+
+@dataclass(frozen=True)
 class TurnCompleted:
     record: TurnRecord
 
@@ -164,7 +186,7 @@ class SessionStarted:
 
 Event = (StateChanged | LevelMeasured | UserTranscribed | ReplyDelta | ReplyInterrupted | TurnCompleted
          | NoticeRaised | PipelineFailed | SessionStarted | UserSpeechStarted | UserSpeechStopped
-         | ReplyStarted | ReplyAudio | UserTurnDiscarded)
+         | ReplyStarted | ReplyAudio | UserTurnDiscarded | ToolCalled | ToolFinished)
 
 
 def event_to_json(ev: Event) -> dict[str, Any] | None:
@@ -181,6 +203,13 @@ def event_to_json(ev: Event) -> dict[str, Any] | None:
         return {"type": "reply_delta", "turn": ev.turn, "text": ev.text}
     if isinstance(ev, ReplyInterrupted):
         return {"type": "interrupted", "turn": ev.turn, "reason": ev.reason, "output_s": round(ev.output_s, 3)}
+    if isinstance(ev, ToolCalled):
+        return {"type": "tool_call", "turn": ev.turn, "id": ev.call.id, "name": ev.call.name,
+                "arguments": ev.call.arguments}
+    if isinstance(ev, ToolFinished):
+        o = ev.outcome
+        return {"type": "tool_result", "turn": ev.turn, "id": o.call.id, "name": o.call.name, "output": o.output,
+                "error": o.error, "elapsed_ms": round(o.elapsed_ms, 1)}
     if isinstance(ev, NoticeRaised):
         return {"type": "notice", "message": ev.message}
     if isinstance(ev, PipelineFailed):
