@@ -301,3 +301,27 @@ def test_the_llm_waits_while_the_first_piece_is_synthesised():
     (first_start, first_end), *_ = engines.speaker.tokens_at
     assert first_end - first_start <= 1  # at most the token already in flight
     assert rec.assistant == long_reply  # and the rest of the reply still came
+
+
+def test_without_smart_turn_installed_turns_end_after_silence_with_a_one_line_notice():
+    from dataclasses import replace
+
+    from voicecli.pipeline.session import SMART_TURN_MISSING, load_turn_model
+
+    notes: list[str] = []
+    assert load_turn_model(replace(OPTIONS, smart_turn_model=None), notes.append) is None
+    assert notes == [SMART_TURN_MISSING] and "\n" not in SMART_TURN_MISSING
+    assert load_turn_model(replace(OPTIONS, semantic_turn=None), notes.append) is None  # not asked for
+    assert len(notes) == 1
+
+
+def test_a_broken_smart_turn_file_is_a_notice_not_a_crash(tmp_path):
+    from dataclasses import replace
+
+    from voicecli.pipeline.session import load_turn_model
+
+    bad = tmp_path / "smart-turn.onnx"
+    bad.write_bytes(b"not a model")
+    notes: list[str] = []
+    assert load_turn_model(replace(OPTIONS, smart_turn_model=bad), notes.append) is None
+    assert len(notes) == 1 and "silence alone" in notes[0]
