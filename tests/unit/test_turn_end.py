@@ -325,3 +325,33 @@ def test_a_broken_smart_turn_file_is_a_notice_not_a_crash(tmp_path):
     notes: list[str] = []
     assert load_turn_model(replace(OPTIONS, smart_turn_model=bad), notes.append) is None
     assert len(notes) == 1 and "silence alone" in notes[0]
+
+
+def test_a_question_transcribed_after_the_first_checkpoint_ends_the_turn_when_its_words_arrive():
+    # the model says "not done" at 200 ms (espeak-ng's flat "Why is the sky blue?"); the
+    # transcript arrives later in the pause and ends the turn then, not at the 600 ms checkpoint
+    import threading as _threading
+
+    model = FakeTurnModel({0.6: 0.01})
+    gate = _threading.Event()
+
+    async def scenario() -> None:
+        async with harness(model) as h:
+            real = h.engines.transcriber.transcribe
+
+            def slow(audio, options):
+                gate.wait(3)
+                return real(audio, options)
+
+            h.engines.transcriber.transcribe = slow
+            await h.silence(3)
+            await h.speak(0.6, 10)
+            await h.silence(CHECK_FRAMES)  # the checkpoint: no transcript yet, the model says no
+            await until(lambda: model.calls, what="the model asked")
+            await asyncio.sleep(0.05)
+            assert not records(h)
+            gate.set()  # the transcript arrives, 12 frames before the next checkpoint
+            await until(lambda: records(h), what="turn ended by the words")
+            assert h.vad.frames == 3 + 10 + CHECK_FRAMES
+        assert [r.user for r in records(h)] == ["call my mother?"]
+    run(scenario)
