@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import EXAMPLES, ROOT
 from tests.fake_llm import ScriptedChatServer
-from tests.helpers import json_lines, run_voicecli, voiced_regions
+from tests.helpers import json_lines, run_voicecli
 
 pytestmark = [pytest.mark.models, pytest.mark.slow]
 
@@ -80,7 +80,9 @@ def test_first_words_regression_a_short_reply_is_heard_whole_on_the_device_path(
                 raise AssertionError("talk did not get there")
 
             wait_for(lambda o: o.get("state") == "listening")
+            starts = []
             for _ in range(3):
+                starts.append(raw.stat().st_size // 2)  # samples recorded so far: where the question begins
                 pulse.play_as_user(EXAMPLES / "question.wav").wait(timeout=30)
                 turn = wait_for(lambda o: o.get("type") == "turn")
                 assert turn["assistant"] == "I'll call you later.", turn
@@ -92,11 +94,15 @@ def test_first_words_regression_a_short_reply_is_heard_whole_on_the_device_path(
             recorder.wait(timeout=5)
     import numpy as np
 
+    from tests.helpers import read_wav
+    from voicecli.bench.device_loop import time_turn
+
     pcm = np.frombuffer(raw.read_bytes(), dtype="<i2").astype(np.float32) / 32768.0
-    regions = voiced_regions(pcm, 16000, min_gap_s=0.8)
-    replies = regions[1::2]  # question, reply, question, reply, …
-    assert len(replies) == 3, regions
-    for a, b in replies:
-        heard = engines.transcriber.transcribe(pcm[max(0, int((a - 0.3) * 16000)):int((b + 0.3) * 16000)],
-                                               TranscribeOptions(language="en", beam_size=5)).text.lower()
+    question, _ = read_wav(EXAMPLES / "question.wav")
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(pcm)
+        timing = time_turn(pcm, question, start, 16000, reply_before=end)
+        assert timing.reply_onset_s is not None, i
+        reply = pcm[int((timing.reply_onset_s - 0.1) * 16000):end]  # from just before the reply's first sound
+        heard = engines.transcriber.transcribe(reply, TranscribeOptions(language="en", beam_size=5)).text.lower()
         assert heard.replace("i will", "i'll").startswith("i'll call you later"), heard

@@ -48,3 +48,14 @@ def test_request_fields_are_added_by_the_caller():
 def test_unknown_purpose_is_refused():
     with pytest.raises(ValueError):
         transcribe_options(_settings(), purpose="podcast")  # type: ignore[arg-type]
+
+
+def test_digital_silence_is_not_transcribed_regression_beam_5_heard_you():
+    # regression: with beam 5 (the new file default) Whisper "heard" " You" in 4 s of zeros
+    import numpy as np
+
+    from voicecli.stt.faster_whisper_backend import _silent
+
+    assert _silent(np.zeros(64000, np.float32))
+    assert _silent(np.full(100, 1e-4, np.float32))
+    assert not _silent(np.full(100, 0.01, np.float32))

@@ -301,3 +301,57 @@ def test_the_llm_waits_while_the_first_piece_is_synthesised():
     (first_start, first_end), *_ = engines.speaker.tokens_at
     assert first_end - first_start <= 1  # at most the token already in flight
     assert rec.assistant == long_reply  # and the rest of the reply still came
+
+
+def test_without_smart_turn_installed_turns_end_after_silence_with_a_one_line_notice():
+    from dataclasses import replace
+
+    from voicecli.pipeline.session import SMART_TURN_MISSING, load_turn_model
+
+    notes: list[str] = []
+    assert load_turn_model(replace(OPTIONS, smart_turn_model=None), notes.append) is None
+    assert notes == [SMART_TURN_MISSING] and "\n" not in SMART_TURN_MISSING
+    assert load_turn_model(replace(OPTIONS, semantic_turn=None), notes.append) is None  # not asked for
+    assert len(notes) == 1
+
+
+def test_a_broken_smart_turn_file_is_a_notice_not_a_crash(tmp_path):
+    from dataclasses import replace
+
+    from voicecli.pipeline.session import load_turn_model
+
+    bad = tmp_path / "smart-turn.onnx"
+    bad.write_bytes(b"not a model")
+    notes: list[str] = []
+    assert load_turn_model(replace(OPTIONS, smart_turn_model=bad), notes.append) is None
+    assert len(notes) == 1 and "silence alone" in notes[0]
+
+
+def test_a_question_transcribed_after_the_first_checkpoint_ends_the_turn_when_its_words_arrive():
+    # the model says "not done" at 200 ms (espeak-ng's flat "Why is the sky blue?"); the
+    # transcript arrives later in the pause and ends the turn then, not at the 600 ms checkpoint
+    import threading as _threading
+
+    model = FakeTurnModel({0.6: 0.01})
+    gate = _threading.Event()
+
+    async def scenario() -> None:
+        async with harness(model) as h:
+            real = h.engines.transcriber.transcribe
+
+            def slow(audio, options):
+                gate.wait(3)
+                return real(audio, options)
+
+            h.engines.transcriber.transcribe = slow
+            await h.silence(3)
+            await h.speak(0.6, 10)
+            await h.silence(CHECK_FRAMES)  # the checkpoint: no transcript yet, the model says no
+            await until(lambda: model.calls, what="the model asked")
+            await asyncio.sleep(0.05)
+            assert not records(h)
+            gate.set()  # the transcript arrives, 12 frames before the next checkpoint
+            await until(lambda: records(h), what="turn ended by the words")
+            assert h.vad.frames == 3 + 10 + CHECK_FRAMES
+        assert [r.user for r in records(h)] == ["call my mother?"]
+    run(scenario)

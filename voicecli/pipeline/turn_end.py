@@ -1,9 +1,11 @@
 """Semantic end of turn in a running conversation: at each pause checkpoint the endpointer
 reports, the turn's audio so far goes to the turn model on a thread of its own (never the
 audio path); the verdict comes back to the event loop, which ends the turn there if the user
-is still in that same pause. The speculative transcript of the pause, when it is ready, is
-asked first and may settle it without the model (:meth:`SemanticTurnParams.verdict_from_words`);
-nothing waits for it."""
+is still in that same pause. The speculative transcript of the pause is asked first and may
+settle it without the model (:meth:`SemanticTurnParams.verdict_from_words`): at once on the
+loop when it is ready at the checkpoint, or the moment it arrives later in the pause (a
+finished question then ends the turn without waiting for the next checkpoint). Nothing waits
+for it, and a verdict the words settle never queues behind a model run."""
 
 from __future__ import annotations
 
@@ -52,9 +54,24 @@ class TurnEndJudge:
         params = self._params()
         if params is None:
             return
+        text = _text_if_ready(transcript)
+        by_words = params.verdict_from_words(text)
+        if by_words is not None:
+            self._conclude(TurnVerdict(last_voiced_frame, None, text, by_words, 0.0))
+            return
         loop = asyncio.get_running_loop()
+        if transcript is not None and not transcript.done():
+            transcript.add_done_callback(lambda f: post(loop, self._words_arrived, last_voiced_frame, f))
         fut = self._executor.submit(self._judge, params, last_voiced_frame, audio, transcript)
         fut.add_done_callback(lambda f: post(loop, self._decided, f))
+
+    def _words_arrived(self, last_voiced_frame: int, transcript: TranscriptFuture) -> None:
+        """Event loop: the pause's transcript came in after a checkpoint; a finished question
+        ends the turn now (the endpointer ignores it if the user has spoken since)."""
+        params = self._params()
+        text = _text_if_ready(transcript)
+        if params is not None and params.verdict_from_words(text):
+            self._conclude(TurnVerdict(last_voiced_frame, None, text, True, 0.0))
 
     def _judge(self, params: SemanticTurnParams, last_voiced_frame: int, audio: np.ndarray,
                transcript: TranscriptFuture | None) -> TurnVerdict:
@@ -73,7 +90,9 @@ class TurnEndJudge:
         """Event loop."""
         if fut.cancelled() or fut.exception() is not None:
             return
-        verdict = fut.result()
+        self._conclude(fut.result())
+
+    def _conclude(self, verdict: TurnVerdict) -> None:
         self.verdicts.append(verdict)
         if verdict.complete:
             self._on_complete(verdict.last_voiced_frame)

@@ -11,6 +11,15 @@ from voicecli.audio.format import PIPELINE_RATE_HZ
 from voicecli.errors import ModelLoadError
 from voicecli.stt.types import Segment, TranscribeOptions, Transcription, TranscriptionInfo, Word
 
+SILENT_PEAK_DBFS = -70.0
+"""Audio whose loudest sample is below this holds nothing to transcribe. Whisper with beam
+search "hears" words in digital silence (" You", no-speech probability 0.95, log-probability
+−0.98: just inside faster-whisper's thresholds), greedy decoding happened not to."""
+
+
+def _silent(audio: np.ndarray) -> bool:
+    return not audio.size or float(np.max(np.abs(audio))) < 10 ** (SILENT_PEAK_DBFS / 20)
+
 
 def _resolve_device(device: str) -> str:
     if device != "auto":
@@ -42,13 +51,18 @@ class WhisperTranscriber:
         self.is_multilingual = bool(self._model.model.is_multilingual)
 
     def warm_up(self) -> None:
-        self.transcribe(np.zeros(PIPELINE_RATE_HZ // 2, np.float32), TranscribeOptions(language="en"))
+        noise = 0.01 * np.random.default_rng(0).standard_normal(PIPELINE_RATE_HZ // 2)  # not silence: run the model
+        self.transcribe(noise.astype(np.float32), TranscribeOptions(language="en"))
 
     def transcribe_stream(self, audio: np.ndarray,
                           options: TranscribeOptions) -> tuple[TranscriptionInfo, Iterator[Segment]]:
         language = options.language
         if not self.is_multilingual:
             language = "en"
+        if _silent(audio):
+            info = TranscriptionInfo(language=language or "en", language_probability=0.0,
+                                     duration_s=len(audio) / PIPELINE_RATE_HZ)
+            return info, iter(())
         kwargs = dict(language=language, beam_size=options.beam_size, vad_filter=options.vad_filter,
                       word_timestamps=options.word_timestamps, initial_prompt=options.initial_prompt,
                       temperature=options.temperature if options.temperature > 0 else [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
@@ -65,7 +79,7 @@ class WhisperTranscriber:
         return meta, (_convert(s, i) for i, s in enumerate(segments))
 
     def transcribe(self, audio: np.ndarray, options: TranscribeOptions) -> Transcription:
-        fast = self._transcribe_short(audio, options)
+        fast = None if _silent(audio) else self._transcribe_short(audio, options)
         if fast is not None:
             return fast
         info, segments = self.transcribe_stream(audio, options)
