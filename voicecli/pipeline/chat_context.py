@@ -25,24 +25,27 @@ class ChatContext:
         """The history (user, assistant and tool messages, oldest first); a copy."""
         return list(self._messages)
 
-    def prompt(self, system_prompt: str, user: str, budget_tokens: int,
+    def prompt(self, system_prompt: str, user: str | None, budget_tokens: int,
                count_tokens: Callable[[str], int]) -> list[ChatMessage]:
-        """The messages to send for ``user``'s new turn: the system prompt and as much history as
-        fits ``budget_tokens``. Once the history overflows, its oldest turns are forgotten for
-        good in steps (see :func:`messages_to_forget`), which keeps the prompt prefix stable."""
+        """The messages to send for ``user``'s new turn (None: no new message, the reply goes on
+        from the tool results at the end): the system prompt and as much history as fits
+        ``budget_tokens``. Once the history overflows, its oldest turns are forgotten for good in
+        steps (see :func:`messages_to_forget`), which keeps the prompt prefix stable."""
         system = ChatMessage("system", system_prompt)
-        turn = [*self._messages, ChatMessage("user", user)]
-        forget = messages_to_forget(system, turn, budget_tokens, count_tokens)
+        new = [ChatMessage("user", user)] if user is not None else []
+        forget = messages_to_forget(system, [*self._messages, *new], budget_tokens, count_tokens)
         del self._messages[:min(forget, len(self._messages))]
-        return trim_history(system, [*self._messages, ChatMessage("user", user)], budget_tokens, count_tokens)
+        return trim_history(system, [*self._messages, *new], budget_tokens, count_tokens)
 
-    def add_turn(self, user: str, heard: str, interrupted: bool, tools: Sequence[ToolOutcome] = (),
+    def add_turn(self, user: str | None, heard: str, interrupted: bool, tools: Sequence[ToolOutcome] = (),
                  pending: Sequence[ToolCall] = ()) -> None:
         """A finished turn: the user's words, the calls run during the reply with their results
         (``tools``), and what the user heard of the reply (if anything; an interrupted reply is
         stored as the words heard, unmarked). A reply that ended calling ``pending`` (for the
-        adapter's client to answer, :meth:`add_tool_result`) stores the heard text with them."""
-        self._messages.append(ChatMessage("user", user))
+        adapter's client to answer, :meth:`add_tool_result`) stores the heard text with them.
+        ``user`` None: the turn went on from tool results (no user message)."""
+        if user is not None:
+            self._messages.append(ChatMessage("user", user))
         self._messages.extend(call_messages(tools))
         if pending:
             self._messages.append(ChatMessage("assistant", heard, tool_calls=tuple(pending)))
@@ -64,16 +67,17 @@ class ChatContext:
                 return True
         return False
 
-    def truncate_reply(self, user: str, said: str, heard: str) -> None:
+    def truncate_reply(self, user: str | None, said: str, heard: str) -> None:
         """The newest assistant message ``said`` after ``user`` was heard only up to ``heard``:
         keep that, or drop the message when nothing was heard (a message making calls stays,
-        without text). The calls and results between ``user`` and the reply are kept."""
+        without text). The calls and results between ``user`` and the reply are kept. ``user``
+        None: the reply went on from tool results (the newest such message is the one)."""
         for i in range(len(self._messages) - 1, 0, -1):
             msg = self._messages[i]
             if msg.role != "assistant" or msg.content != said:
                 continue
             before = next((m for m in reversed(self._messages[:i]) if m.role == "user"), None)
-            if before is None or before.content != user:
+            if user is not None and (before is None or before.content != user):
                 continue
             if heard or msg.tool_calls:
                 self._messages[i] = ChatMessage("assistant", heard, tool_calls=msg.tool_calls)

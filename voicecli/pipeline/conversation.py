@@ -385,14 +385,20 @@ class Conversation:
         r.respond = respond
         return self._turn
 
-    def reply_to(self, text: str, system_prompt: str | None = None) -> int:
+    def reply_to(self, text: str | None, system_prompt: str | None = None) -> int:
         """Answer ``text`` now, like ``submit_text`` but synchronous, optionally with a system
-        prompt for this reply only (realtime ``response.create``). Returns the turn number."""
+        prompt for this reply only (realtime ``response.create``); None: go on from the results
+        given with :meth:`add_tool_result`. Returns the turn number."""
         now = time.monotonic()
-        r = self._start_turn(None, now, now, None, text=text.strip() or "…")
-        r.system_prompt = system_prompt
+        r = self._start_turn(None, now, now, None, text="" if text is None else text.strip() or "…")
+        r.system_prompt, r.continues = system_prompt, text is None
         r.respond = True
         return self._turn
+
+    def add_tool_result(self, call_id: str, output: str) -> bool:
+        """The adapter's client's result for a call the last turn ended with (see
+        :meth:`ChatContext.add_tool_result`); False if no such call waits."""
+        return self._responder.context.add_tool_result(call_id, output)
 
     def cancel_reply(self, reason: str) -> bool:
         """Stop the reply in progress (if any) as barge-in does; True if one was stopped."""

@@ -55,10 +55,13 @@ class ToolUse:
     filler_after_s: float = FILLER_AFTER_S
 
 
-def tools_for_reply(offered: ToolRequest | None, runner: ToolRunner | None) -> ToolUse | None:
+def tools_for_reply(offered: ToolRequest | None, runner: ToolRunner | None, continues: bool = False) -> ToolUse | None:
     """The reply's tools: those the options offer (an adapter's client's), else the runner's
-    (talk's tools; asked once per reply, on the event loop), else none."""
+    (talk's tools; asked once per reply, on the event loop), else none. A reply that goes on
+    from its client's tool results (``continues``) is a follow-up round: not forced again."""
     request = offered if offered is not None else (runner.request() if runner is not None else None)
+    if continues:
+        request = follow_up(request, 0)
     if request is None or not request.tools or request.choice.mode == "none":
         return None
     return ToolUse(request, runner, TOOL_TIMEOUT_S, FILLER_AFTER_S)

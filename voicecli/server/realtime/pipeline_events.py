@@ -61,6 +61,8 @@ class PipelineEvents:
                 s.responses.finish(resp, "cancelled", reason)
             elif e.turn in s.turns.awaiting:
                 s.turns.failed(e.turn, "the turn was replaced by new speech before it was transcribed")
+        elif isinstance(e, ev.ToolCalled):
+            s.responses.function_call(e.turn, e.call)
         elif isinstance(e, ev.TurnCompleted):
             self._turn_completed(e.record)
         elif isinstance(e, ev.PipelineFailed):
