@@ -223,16 +223,30 @@ def test_barge_in_after_the_result_keeps_the_call_and_the_words_heard():
     run(scenario)
 
 
-def test_without_a_runner_a_call_ends_the_reply_for_the_adapter():
+def test_without_a_runner_a_call_ends_the_reply_and_the_adapter_answers_it():
     async def scenario() -> None:
         async with harness(None, offered=required()) as h:
             h.conv.submit_text(ASK)
             await until(lambda: records(h), what="turn 1")
-        call = ToolCall("call_1", "get_weather", ARGS)
-        assert h.names(*FLOW) == ["UserTranscribed", "ReplyStarted", "ToolCalled", "TurnCompleted"]
-        (record,) = records(h)
-        assert record.tools == () and record.assistant == ""
-        assert h.conv.history == [ChatMessage("user", ASK), ChatMessage("assistant", "", tool_calls=(call,))]
+            call = ToolCall("call_1", "get_weather", ARGS)
+            assert h.names(*FLOW) == ["UserTranscribed", "ReplyStarted", "ToolCalled", "TurnCompleted"]
+            (record,) = records(h)
+            assert record.tools == () and record.assistant == ""
+            assert h.conv.history == [ChatMessage("user", ASK), ChatMessage("assistant", "", tool_calls=(call,))]
+            assert not h.conv.add_tool_result("call_9", RESULT)  # no such call waits
+            assert h.conv.add_tool_result("call_1", RESULT)
+            assert not h.conv.add_tool_result("call_1", RESULT)  # answered once
+            h.conv.reply_to(None)  # go on from the result: no user message
+            await until(lambda: len(records(h)) == 2, what="turn 2")
+            assert h.conv.truncate_history(2, "The answer")  # the client played only that
+        chat = h.engines.chat
+        turn1 = [ChatMessage("user", ASK), ChatMessage("assistant", "", tool_calls=(call,)),
+                 ChatMessage("tool", RESULT, tool_call_id="call_1")]
+        assert chat.calls[-1] == [ChatMessage("system", SYSTEM), *turn1]
+        assert [r.choice.mode if r else None for r in chat.requests] == ["required", "auto"]  # not forced again
+        assert records(h)[1].user == "" and records(h)[1].assistant == "The answer is sunny and mild."
+        assert h.conv.history == [*turn1, ChatMessage("assistant", "The answer")]
+        assert h.names(UserTranscribed) == ["UserTranscribed"]
     run(scenario)
 
 

@@ -81,7 +81,7 @@ class PipelineEvents:
                 s.responses.finish(resp, "cancelled", "turn_detected")
             s.voice.speak(s.cfg.output_audio)
             resp = s.responses.create(ResponseParams(), s.cfg.output_audio, turn=turn)
-        s.responses.started(resp, turn)
+        s.responses.started(resp, turn, message_now=s.conv.o.tools is None)
 
     def _turn_completed(self, record: ev.TurnRecord) -> None:
         s = self.s

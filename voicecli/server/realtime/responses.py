@@ -120,10 +120,13 @@ class Responses:
         resp = self.active
         return resp if resp is not None and resp.turn == turn else None
 
-    def started(self, resp: Response, turn: int) -> None:
-        """The pipeline began answering ``resp`` as ``turn``."""
+    def started(self, resp: Response, turn: int, message_now: bool = True) -> None:
+        """The pipeline began answering ``resp`` as ``turn``: its message item starts now, or
+        (``message_now`` False: tools are offered, the reply may only call one) with its first
+        text or audio."""
         self._turn_ids[turn] = (resp.id, resp.item_id)
-        self._begin_output(resp)
+        if message_now:
+            self._begin_output(resp)
 
     def pop_turn_ids(self, turn: int) -> tuple[str | None, str | None]:
         return self._turn_ids.pop(turn, (None, None))
