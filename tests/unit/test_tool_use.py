@@ -286,3 +286,21 @@ def test_a_speculative_reply_runs_no_tool_before_the_turn_is_confirmed():
         assert len(tools.ran) == 1 and h.names(ToolCalled, ToolFinished) == ["ToolCalled", "ToolFinished"]
         assert records(h)[0].tools[0].call == tools.ran[0]
     run(scenario)
+
+
+def test_a_call_the_client_never_answered_is_left_out_of_the_prompt():
+    ctx = ChatContext()
+    call = ToolCall("call_1", "get_weather", ARGS)
+    ctx.add_turn(ASK, "Let me look.", False, pending=[call])
+    assert ctx.messages[-1] == ChatMessage("assistant", "Let me look.", tool_calls=(call,))  # the history keeps it
+    prompt = ctx.prompt(SYSTEM, "Never mind.", 1000, lambda t: len(t.split()))
+    assert prompt == [ChatMessage("system", SYSTEM), ChatMessage("user", ASK), ChatMessage("assistant", "Let me look."),
+                      ChatMessage("user", "Never mind.")]
+    ctx = ChatContext()
+    ctx.add_turn(ASK, "", False, pending=[call])
+    assert ctx.prompt(SYSTEM, "Never mind.", 1000, lambda t: len(t.split()))[1:] == [
+        ChatMessage("user", ASK), ChatMessage("user", "Never mind.")]
+    assert ctx.add_tool_result("call_1", RESULT)
+    assert ctx.prompt(SYSTEM, None, 1000, lambda t: len(t.split()))[1:] == [
+        ChatMessage("user", ASK), ChatMessage("assistant", "", tool_calls=(call,)),
+        ChatMessage("tool", RESULT, tool_call_id="call_1")]

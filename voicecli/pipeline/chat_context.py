@@ -35,7 +35,7 @@ class ChatContext:
         new = [ChatMessage("user", user)] if user is not None else []
         forget = messages_to_forget(system, [*self._messages, *new], budget_tokens, count_tokens)
         del self._messages[:min(forget, len(self._messages))]
-        return trim_history(system, [*self._messages, *new], budget_tokens, count_tokens)
+        return trim_history(system, without_unanswered_calls([*self._messages, *new]), budget_tokens, count_tokens)
 
     def add_turn(self, user: str | None, heard: str, interrupted: bool, tools: Sequence[ToolOutcome] = (),
                  pending: Sequence[ToolCall] = ()) -> None:
@@ -84,6 +84,21 @@ class ChatContext:
             else:
                 del self._messages[i]
             return
+
+
+def without_unanswered_calls(messages: list[ChatMessage]) -> list[ChatMessage]:
+    """``messages`` without the calls no ``tool`` message answered (the adapter's client never
+    gave their result before the user went on): OpenAI-style servers refuse a call without its
+    result. A message left with neither text nor calls goes too."""
+    answered = {m.tool_call_id for m in messages if m.role == "tool"}
+    out = []
+    for m in messages:
+        if m.tool_calls and any(c.id not in answered for c in m.tool_calls):
+            m = ChatMessage(m.role, m.content, tuple(c for c in m.tool_calls if c.id in answered))
+            if not m.content and not m.tool_calls:
+                continue
+        out.append(m)
+    return out
 
 
 def said_text(assistant: str, interrupted: bool) -> str:
