@@ -153,3 +153,29 @@ def test_a_response_can_bring_its_own_tools_and_beta_names_apply(engines: FakeEn
         evs = rt.until("response.done")
         assert evs[-1]["response"]["output"][0]["type"] == "message"
         assert len(engines.chat.requests) == 1  # (the plain text stream answered)
+
+
+def test_the_spoken_answer_to_a_result_can_be_truncated_and_the_next_turn_sees_it(rt: Session,
+                                                                                  engines: FakeEngines) -> None:
+    rt.update(tools=[WEATHER], tool_choice="required")
+    rt.send(user_text("Weather in Oslo?"))
+    rt.drain()
+    rt.send({"type": "response.create"})
+    call_id = rt.until("response.done")[-1]["response"]["output"][0]["call_id"]
+    rt.send({"type": "conversation.item.create",
+             "item": {"type": "function_call_output", "call_id": call_id, "output": "sunny and mild"}})
+    rt.drain()
+    rt.send({"type": "response.create"})
+    done = rt.until("response.done")[-1]["response"]
+    (message,) = done["output"]
+    assert message["content"][0]["transcript"] == "It is sunny and mild."
+    rt.send({"type": "conversation.item.truncate", "item_id": message["id"], "content_index": 0,
+             "audio_end_ms": 500})  # half of it: "It is sunny" by the letters-proportion rule
+    rt.until("conversation.item.truncated")
+    rt.send({"type": "response.create", "response": {"tool_choice": "none"}})
+    rt.until("response.done")
+    call = ToolCall(call_id, "get_weather", ARGS)
+    assert engines.chat.calls[-1][1:] == [
+        ChatMessage("user", "Weather in Oslo?"), ChatMessage("assistant", "", tool_calls=(call,)),
+        ChatMessage("tool", "sunny and mild", tool_call_id=call_id), ChatMessage("assistant", "It is sunny"),
+        ChatMessage("user", "Continue.")]
