@@ -60,8 +60,9 @@ def test_spoken_question_forced_call_then_spoken_result(server, spoken_question,
         speech = np.concatenate([spoken_question, np.zeros(int(1.2 * RATE), np.float32)])
         for i in range(0, len(speech), RATE // 25):
             conn.input_audio_buffer.append(audio=pcm16_b64(speech[i:i + RATE // 25]))
-
+        t0 = time.monotonic()
         evs = until(conn, "response.done")
+        call_s = time.monotonic() - t0
         heard = next(e.transcript for e in evs if e.type == "conversation.item.input_audio_transcription.completed")
         assert "oslo" in heard.lower(), heard
         done = next(e for e in evs if e.type == "response.function_call_arguments.done")
@@ -81,11 +82,14 @@ def test_spoken_question_forced_call_then_spoken_result(server, spoken_question,
         conn.conversation.item.create(item={"type": "function_call_output", "call_id": done.call_id,
                                             "output": json.dumps(RESULT)})
         until(conn, "conversation.item.done")
+        t0 = time.monotonic()
         conn.response.create()
         evs = until(conn, "response.done")
+        answer_s = time.monotonic() - t0
         assert evs[-1].response.status == "completed"
         audio = np.concatenate([b64_to_float(e.delta) for e in evs if e.type == "response.output_audio.delta"])
         said = "".join(e.delta for e in evs if e.type == "response.output_audio_transcript.delta")
     words = normalize_text(transcribe(audio, RATE)).split()
-    print(f"model said: {said!r}; heard back: {' '.join(words)!r}")
+    print(f"call {call_s:.1f} s after the audio was sent, spoken answer {answer_s:.1f} s after response.create; "
+          f"model said: {said!r}; heard back: {' '.join(words)!r}")
     assert "seventeen" in words, (said, words)
