@@ -326,7 +326,7 @@ def test_item_id_too_long_or_reused(rt: Session) -> None:
     ({"type": "message", "role": "user", "content": [{"type": "input_image"}]},
      error("'item.content[0].type' 'input_image' is not supported here (use input_text or input_audio)",
            "item.content[0].type", "invalid_value")),
-    ({"type": "function_call"}, error("item type 'function_call' is not supported (use 'message')", "item.type",
+    ({"type": "function_call"}, error("item type 'function_call' is not supported (use 'message' or 'function_call_output')", "item.type",
                                       "invalid_value")),
 ])
 def test_invalid_items(rt: Session, item: Any, expected: dict[str, Any]) -> None:

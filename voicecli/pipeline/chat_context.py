@@ -6,9 +6,11 @@ The interruption itself is recorded on the turn (``TurnRecord.interrupted``), no
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from voicecli.llm.tools import ToolCall, ToolOutcome
 from voicecli.llm.types import ChatMessage, messages_to_forget, trim_history
+from voicecli.pipeline.tool_use import call_messages
 from voicecli.stt.types import Transcription
 
 PAUSE_LETTERS = 3
@@ -20,38 +22,83 @@ class ChatContext:
 
     @property
     def messages(self) -> list[ChatMessage]:
-        """The history (user/assistant messages, oldest first); a copy."""
+        """The history (user, assistant and tool messages, oldest first); a copy."""
         return list(self._messages)
 
-    def prompt(self, system_prompt: str, user: str, budget_tokens: int,
+    def prompt(self, system_prompt: str, user: str | None, budget_tokens: int,
                count_tokens: Callable[[str], int]) -> list[ChatMessage]:
-        """The messages to send for ``user``'s new turn: the system prompt and as much history as
-        fits ``budget_tokens``. Once the history overflows, its oldest turns are forgotten for
-        good in steps (see :func:`messages_to_forget`), which keeps the prompt prefix stable."""
+        """The messages to send for ``user``'s new turn (None: no new message, the reply goes on
+        from the tool results at the end): the system prompt and as much history as fits
+        ``budget_tokens``. Once the history overflows, its oldest turns are forgotten for good in
+        steps (see :func:`messages_to_forget`), which keeps the prompt prefix stable."""
         system = ChatMessage("system", system_prompt)
-        turn = [*self._messages, ChatMessage("user", user)]
-        forget = messages_to_forget(system, turn, budget_tokens, count_tokens)
+        new = [ChatMessage("user", user)] if user is not None else []
+        forget = messages_to_forget(system, [*self._messages, *new], budget_tokens, count_tokens)
         del self._messages[:min(forget, len(self._messages))]
-        return trim_history(system, [*self._messages, ChatMessage("user", user)], budget_tokens, count_tokens)
+        return trim_history(system, without_unanswered_calls([*self._messages, *new]), budget_tokens, count_tokens)
 
-    def add_turn(self, user: str, heard: str, interrupted: bool) -> None:
-        """A finished turn: the user's words and what they heard of the reply (if anything; an
-        interrupted reply is stored as the words heard, unmarked)."""
-        self._messages.append(ChatMessage("user", user))
-        if heard:
+    def add_turn(self, user: str | None, heard: str, interrupted: bool, tools: Sequence[ToolOutcome] = (),
+                 pending: Sequence[ToolCall] = ()) -> None:
+        """A finished turn: the user's words, the calls run during the reply with their results
+        (``tools``), and what the user heard of the reply (if anything; an interrupted reply is
+        stored as the words heard, unmarked). A reply that ended calling ``pending`` (for the
+        adapter's client to answer, :meth:`add_tool_result`) stores the heard text with them.
+        ``user`` None: the turn went on from tool results (no user message)."""
+        if user is not None:
+            self._messages.append(ChatMessage("user", user))
+        self._messages.extend(call_messages(tools))
+        if pending:
+            self._messages.append(ChatMessage("assistant", heard, tool_calls=tuple(pending)))
+        elif heard:
             self._messages.append(ChatMessage("assistant", heard))
 
-    def truncate_reply(self, user: str, said: str, heard: str) -> None:
+    def add_tool_result(self, call_id: str, output: str) -> bool:
+        """The result of a call the history's last turn made (the adapter's client answered it),
+        placed after the call and the results already given. False if no such call waits."""
+        for i in range(len(self._messages) - 1, -1, -1):
+            msg = self._messages[i]
+            if msg.role == "user":
+                return False
+            if msg.role == "assistant" and any(c.id == call_id for c in msg.tool_calls):
+                answered = {m.tool_call_id for m in self._messages[i + 1:] if m.role == "tool"}
+                if call_id in answered:
+                    return False
+                self._messages.append(ChatMessage("tool", output, tool_call_id=call_id))
+                return True
+        return False
+
+    def truncate_reply(self, user: str | None, said: str, heard: str) -> None:
         """The newest assistant message ``said`` after ``user`` was heard only up to ``heard``:
-        keep that, or drop the message when nothing was heard."""
+        keep that, or drop the message when nothing was heard (a message making calls stays,
+        without text). The calls and results between ``user`` and the reply are kept. ``user``
+        None: the reply went on from tool results (the newest such message is the one)."""
         for i in range(len(self._messages) - 1, 0, -1):
-            msg, before = self._messages[i], self._messages[i - 1]
-            if msg.role == "assistant" and msg.content == said and before.content == user:
-                if heard:
-                    self._messages[i] = ChatMessage("assistant", heard)
-                else:
-                    del self._messages[i]
-                return
+            msg = self._messages[i]
+            if msg.role != "assistant" or msg.content != said:
+                continue
+            before = next((m for m in reversed(self._messages[:i]) if m.role == "user"), None)
+            if user is not None and (before is None or before.content != user):
+                continue
+            if heard or msg.tool_calls:
+                self._messages[i] = ChatMessage("assistant", heard, tool_calls=msg.tool_calls)
+            else:
+                del self._messages[i]
+            return
+
+
+def without_unanswered_calls(messages: list[ChatMessage]) -> list[ChatMessage]:
+    """``messages`` without the calls no ``tool`` message answered (the adapter's client never
+    gave their result before the user went on): OpenAI-style servers refuse a call without its
+    result. A message left with neither text nor calls goes too."""
+    answered = {m.tool_call_id for m in messages if m.role == "tool"}
+    out = []
+    for m in messages:
+        if m.tool_calls and any(c.id not in answered for c in m.tool_calls):
+            m = ChatMessage(m.role, m.content, tuple(c for c in m.tool_calls if c.id in answered))
+            if not m.content and not m.tool_calls:
+                continue
+        out.append(m)
+    return out
 
 
 def said_text(assistant: str, interrupted: bool) -> str:

@@ -20,6 +20,7 @@ from voicecli.audio.format import FRAME_MS
 from voicecli.audio.io import END_OF_INPUT, AudioOutput, CapturedFrame, FrameSource, post
 from voicecli.audio.playback import Player
 from voicecli.errors import VoicecliError
+from voicecli.llm.tools import ToolRunner
 from voicecli.llm.types import ChatMessage
 from voicecli.pipeline.chat_context import heard_text
 from voicecli.pipeline.conversation_options import ConversationOptions
@@ -63,7 +64,8 @@ class Conversation:
     def __init__(self, engines: EngineSet, source: FrameSource, player: Player, output: AudioOutput,
                  emit: Callable[[Event], None], options: ConversationOptions,
                  echo_canceller: EchoCanceller | None = None,
-                 on_turn: Callable[[TurnRecord], None] | None = None, turn_model: TurnModel | None = None) -> None:
+                 on_turn: Callable[[TurnRecord], None] | None = None, turn_model: TurnModel | None = None,
+                 tools: ToolRunner | None = None) -> None:
         self.engines = engines
         self.source = source
         self.player = player
@@ -76,7 +78,7 @@ class Conversation:
                        if turn_model is not None else None)
         """Semantic end of turn (None: silence alone ends turns)."""
         self._ears = Listener(engines.new_vad(), options.endpointer, echo, emit, self._semantic(options))
-        self._responder = Responder(engines, player, emit, on_turn)
+        self._responder = Responder(engines, player, emit, on_turn, tools)
         self.talk_over = TalkOverGuard(echo, player, ConversationHooks(
             self._interrupt, self._start_turn,
             lambda audio: self._responder.transcribe(audio, self.o.stt), self._call, emit, self._listening))
@@ -383,14 +385,20 @@ class Conversation:
         r.respond = respond
         return self._turn
 
-    def reply_to(self, text: str, system_prompt: str | None = None) -> int:
+    def reply_to(self, text: str | None, system_prompt: str | None = None) -> int:
         """Answer ``text`` now, like ``submit_text`` but synchronous, optionally with a system
-        prompt for this reply only (realtime ``response.create``). Returns the turn number."""
+        prompt for this reply only (realtime ``response.create``); None: go on from the results
+        given with :meth:`add_tool_result`. Returns the turn number."""
         now = time.monotonic()
-        r = self._start_turn(None, now, now, None, text=text.strip() or "…")
-        r.system_prompt = system_prompt
+        r = self._start_turn(None, now, now, None, text="" if text is None else text.strip() or "…")
+        r.system_prompt, r.continues = system_prompt, text is None
         r.respond = True
         return self._turn
+
+    def add_tool_result(self, call_id: str, output: str) -> bool:
+        """The adapter's client's result for a call the last turn ended with (see
+        :meth:`ChatContext.add_tool_result`); False if no such call waits."""
+        return self._responder.context.add_tool_result(call_id, output)
 
     def cancel_reply(self, reason: str) -> bool:
         """Stop the reply in progress (if any) as barge-in does; True if one was stopped."""

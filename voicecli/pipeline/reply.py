@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass, field
 from enum import Enum
 
+from voicecli.llm.tools import ToolCall, ToolOutcome
 from voicecli.pipeline.events import Event, Latency
 
 
@@ -61,6 +62,9 @@ class Reply:
     """Answer this turn? None: as ``ConversationOptions.auto_respond`` says."""
     system_prompt: str | None = None
     """Overrides the session's system prompt for this reply only (``reply_to``)."""
+    continues: bool = False
+    """No new user message: the reply answers the results the adapter's client gave for the last
+    turn's calls (``reply_to(None)``); its turn's ``user`` is empty."""
     cancel: threading.Event = field(default_factory=threading.Event)
     """Set when the reply ends for any reason; worker threads (the LLM stream) watch it."""
     gate: asyncio.Event = field(default_factory=asyncio.Event)
@@ -78,6 +82,10 @@ class Reply:
     stt_done_at: float | None = None
     endpoint_at: float | None = None
     task: asyncio.Task[None] | None = None
+    tool_outcomes: list[ToolOutcome] = field(default_factory=list)
+    """Calls run during the reply (by the conversation's tool runner), with their results."""
+    pending_calls: tuple[ToolCall, ...] = ()
+    """Calls the reply ended with, for the adapter's client to answer (no tool runner)."""
 
     def __post_init__(self) -> None:
         if self.phase is not ReplyPhase.PREPARED:
@@ -91,7 +99,7 @@ class Reply:
     @property
     def becomes_turn(self) -> bool:
         """Does it end as a turn in the history (it was answered, fully or in part)?"""
-        return bool(self.user) and self.phase in (ReplyPhase.ACTIVE, ReplyPhase.INTERRUPTED)
+        return (bool(self.user) or self.continues) and self.phase in (ReplyPhase.ACTIVE, ReplyPhase.INTERRUPTED)
 
     def _move(self, to: ReplyPhase) -> None:
         if to not in _ALLOWED[self.phase]:

@@ -111,11 +111,16 @@ class ClientEvents:
                 raise ClientEventError("'item.output' must be a string", "item.output", "invalid_type")
             self._check_text(output, "item.output")
             self._check_room(len(output.encode()))
-            s.turns.add_text(f"(tool result) {output}")
-            s.items.add(FunctionCallOutputItem(item_id, str(item.get("call_id", "")), output))
+            call_id = item.get("call_id")
+            if not isinstance(call_id, str) or not call_id:
+                raise ClientEventError("'item.call_id' must be the call_id of a function call", "item.call_id",
+                                       "invalid_type")
+            s.turns.add_tool_output(item_id, call_id[:MAX_ITEM_ID_CHARS], output)
+            s.items.add(FunctionCallOutputItem(item_id, call_id[:MAX_ITEM_ID_CHARS], output))
             return
         if kind != "message":
-            raise ClientEventError(f"item type {str(kind)[:40]!r} is not supported (use 'message')", "item.type")
+            raise ClientEventError(f"item type {str(kind)[:40]!r} is not supported (use 'message' or "
+                                   "'function_call_output')", "item.type")
         message = parse_message(item)
         self._check_text(message.text, "item.content")
         self._check_room(len(message.text.encode()))
@@ -191,7 +196,8 @@ class ClientEvents:
         if s.responses.active is not None:
             raise ClientEventError(f"conversation already has an active response ({s.responses.active.id})",
                                    None, "conversation_already_has_active_response")
-        params = parse_response_create(e.get("response"))
+        params = parse_response_create(e.get("response"), ToolLimits(s.limits.max_tools, s.limits.max_tools_bytes))
+        s.options(params)  # checks the response's tools and tool choice against the session's
         speaker = await s.voice.for_response(params.voice)
         if s.responses.active is not None:  # another one started while the voice loaded
             raise ClientEventError("conversation already has an active response", None,

@@ -1,5 +1,5 @@
 """The conversation as the client sees it: items as frozen dataclasses (user, system and assistant
-messages, tool outputs), their wire form per dialect, and the ordered store that announces each
+messages, function calls and their outputs), their wire form per dialect, and the ordered store that announces each
 item it adds (``conversation.item.added``/``.done``, beta ``.created``)."""
 
 from __future__ import annotations
@@ -73,13 +73,31 @@ class FunctionCallOutputItem:
                 "call_id": self.call_id, "output": self.output}
 
 
-Item = MessageItem | FunctionCallOutputItem
+@dataclass(frozen=True)
+class FunctionCallItem:
+    """A call the assistant made (a response's output); the client answers it with a
+    :class:`FunctionCallOutputItem` of the same ``call_id``."""
+
+    id: str
+    call_id: str
+    name: str
+    arguments: str
+    status: Status = "completed"
+
+    def to_wire(self, dialect: Dialect) -> dict[str, Any]:
+        return {"id": self.id, "object": "realtime.item", "type": "function_call", "status": self.status,
+                "call_id": self.call_id, "name": self.name, "arguments": self.arguments}
+
+
+Item = MessageItem | FunctionCallOutputItem | FunctionCallItem
 
 
 def text_bytes(item: Item) -> int:
     """The UTF-8 size of the text ``item`` holds (text parts, transcripts, tool output)."""
     if isinstance(item, FunctionCallOutputItem):
         return len(item.output.encode())
+    if isinstance(item, FunctionCallItem):
+        return len(item.name.encode()) + len(item.arguments.encode())
     total = 0
     for part in item.content:
         text = part.text if isinstance(part, InputText | OutputText) else part.transcript

@@ -10,6 +10,7 @@ from dataclasses import replace
 from voicecli.config import Settings
 from voicecli.pipeline.conversation import ConversationOptions
 from voicecli.server.realtime.protocol import ResponseParams, SessionConfig, TurnDetection
+from voicecli.server.realtime.tools import tool_request
 
 NO_BARGE_IN_MS = 10**9
 """``interrupt_response: false``: no amount of speech interrupts a reply."""
@@ -49,7 +50,10 @@ def conversation_options(base: ConversationOptions, cfg: SessionConfig, max_toke
     if cfg.transcription:
         stt = replace(stt, language=cfg.transcription.language or stt.language,
                       initial_prompt=cfg.transcription.prompt or None)
+    tools = params.tools if params is not None and params.tools is not None else cfg.tools
+    choice = params.tool_choice if params is not None and params.tool_choice is not None else cfg.tool_choice
     return replace(base, endpointer=endpointer, system_prompt=system_prompt(cfg.instructions, extra_system),
+                   tools=tool_request(tools, choice, "response" if params is not None else "session"),
                    speed=cfg.speed, stt=stt, generation=replace(base.generation, max_tokens=max_tokens),
                    auto_respond=bool(td and td.create_response),
                    barge_in_ms=base.barge_in_ms if (td and td.interrupt_response) else NO_BARGE_IN_MS)

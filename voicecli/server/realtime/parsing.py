@@ -17,6 +17,7 @@ from voicecli.server.realtime.protocol import (
     SessionConfig,
     TurnDetection,
 )
+from voicecli.server.realtime.tools import tool_request
 
 MAX_INSTRUCTIONS_CHARS = 32_000
 """Longest ``instructions`` accepted, for the session and for one response alike."""
@@ -255,7 +256,10 @@ def parse_session_update(cfg: SessionConfig, s: Any, tool_limits: ToolLimits = T
         c.update(_voicecli(s["voicecli"], "session.voicecli"))
     if "audio" in s:
         c.update(_audio_section(s["audio"], cfg))
-    return replace(cfg, **c)
+    new = replace(cfg, **c)
+    if "tools" in c or "tool_choice" in c:
+        tool_request(new.tools, new.tool_choice, "session")  # raises for a bad tool or choice
+    return new
 
 
 def _audio_section(audio: Any, cfg: SessionConfig) -> dict[str, Any]:
@@ -287,7 +291,9 @@ def _audio_section(audio: Any, cfg: SessionConfig) -> dict[str, Any]:
 
 
 # --- response.create -----------------------------------------------------------------------------
-def parse_response_create(r: Any) -> ResponseParams:
+def parse_response_create(r: Any, tool_limits: ToolLimits = ToolLimits()) -> ResponseParams:
+    """A ``response.create``'s overrides (its tools are checked against the session's by the
+    caller, :func:`~.tools.tool_request`)."""
     if r is None:
         return ResponseParams()
     if not isinstance(r, dict):
@@ -315,6 +321,10 @@ def parse_response_create(r: Any) -> ResponseParams:
         if conv not in ("auto", "none"):
             raise ClientEventError("'response.conversation' must be 'auto' or 'none'", "response.conversation")
         c["out_of_band"] = conv == "none"
+    if r.get("tools") is not None:
+        c["tools"] = _tools(r["tools"], "response.tools", tool_limits)
+    if r.get("tool_choice") is not None:
+        c["tool_choice"] = _tool_choice(r["tool_choice"], "response.tool_choice")
     return ResponseParams(**c)
 
 

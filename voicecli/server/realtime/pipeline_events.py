@@ -61,6 +61,8 @@ class PipelineEvents:
                 s.responses.finish(resp, "cancelled", reason)
             elif e.turn in s.turns.awaiting:
                 s.turns.failed(e.turn, "the turn was replaced by new speech before it was transcribed")
+        elif isinstance(e, ev.ToolCalled):
+            s.responses.function_call(e.turn, e.call)
         elif isinstance(e, ev.TurnCompleted):
             self._turn_completed(e.record)
         elif isinstance(e, ev.PipelineFailed):
@@ -79,7 +81,7 @@ class PipelineEvents:
                 s.responses.finish(resp, "cancelled", "turn_detected")
             s.voice.speak(s.cfg.output_audio)
             resp = s.responses.create(ResponseParams(), s.cfg.output_audio, turn=turn)
-        s.responses.started(resp, turn)
+        s.responses.started(resp, turn, message_now=s.conv.o.tools is None)
 
     def _turn_completed(self, record: ev.TurnRecord) -> None:
         s = self.s

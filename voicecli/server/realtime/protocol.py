@@ -112,7 +112,7 @@ class SessionConfig:
     max_output_tokens: int | None = None
     """None = "inf" (the server's own bound applies)."""
     tools: tuple[dict[str, Any], ...] = ()
-    """Accepted (bounded) and echoed back as given; not applied."""
+    """Function tools as the client gave them (checked; echoed back as given; see :mod:`.tools`)."""
     tool_choice: str | dict[str, Any] = "auto"
     latency_events: bool = False
     """voicecli's own per-turn latency event, for clients that ask for it (never echoed)."""
@@ -127,6 +127,9 @@ class ResponseParams:
     voice: str | None = None
     max_output_tokens: int | None = None
     out_of_band: bool = False
+    tools: tuple[dict[str, Any], ...] | None = None
+    """This response's tools instead of the session's."""
+    tool_choice: str | dict[str, Any] | None = None
 
 
 def render_session(cfg: SessionConfig, session_id: str, dialect: Dialect) -> dict[str, Any]:

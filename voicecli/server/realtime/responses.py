@@ -1,6 +1,7 @@
 """The response lifecycle on the wire: ``response.created`` → output item and content part added →
 text or audio (with transcript) deltas → the ``*.done`` events → ``response.done`` with status,
-usage and output; one response active at a time. Also what each spoken reply sent, piece by
+usage and output; a reply that calls a function adds a ``function_call`` item after its message
+(if any); one response active at a time. Also what each spoken reply sent, piece by
 piece, so ``conversation.item.truncate`` can map milliseconds played back to words heard."""
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import numpy as np
 
 from voicecli.audio.format import float_to_pcm16
 from voicecli.audio.resample import resample
+from voicecli.llm.tools import ToolCall
 from voicecli.pipeline.conversation import heard_text
-from voicecli.server.realtime.items import ItemStore, MessageItem, OutputAudio, OutputText
+from voicecli.server.realtime.items import FunctionCallItem, ItemStore, MessageItem, OutputAudio, OutputText
 from voicecli.server.realtime.outbox import EventSender
 from voicecli.server.realtime.protocol import (
     BETA,
@@ -51,6 +53,9 @@ class Response:
     piece_samples: list[int] = field(default_factory=list)
     """24 kHz samples sent per piece (for conversation.item.truncate)."""
     failed: str | None = None
+    message_closed: bool = False
+    output: list[dict[str, Any]] = field(default_factory=list)
+    """The wire form of each finished output item (the message first, then function calls)."""
 
     def ids(self) -> dict[str, Any]:
         return {"response_id": self.id, "item_id": self.item_id, "output_index": 0, "content_index": 0}
@@ -115,10 +120,13 @@ class Responses:
         resp = self.active
         return resp if resp is not None and resp.turn == turn else None
 
-    def started(self, resp: Response, turn: int) -> None:
-        """The pipeline began answering ``resp`` as ``turn``."""
+    def started(self, resp: Response, turn: int, message_now: bool = True) -> None:
+        """The pipeline began answering ``resp`` as ``turn``: its message item starts now, or
+        (``message_now`` False: tools are offered, the reply may only call one) with its first
+        text or audio."""
         self._turn_ids[turn] = (resp.id, resp.item_id)
-        self._begin_output(resp)
+        if message_now:
+            self._begin_output(resp)
 
     def pop_turn_ids(self, turn: int) -> tuple[str | None, str | None]:
         return self._turn_ids.pop(turn, (None, None))
@@ -161,13 +169,45 @@ class Responses:
         part = {"type": "audio", "transcript": ""} if resp.audio else {"type": "text", "text": ""}
         self._send.send("response.content_part.added", **resp.ids(), part=part)
 
+    def function_call(self, turn: int, call: ToolCall) -> FunctionCallItem | None:
+        """The reply to ``turn`` called a function: close its message (if it said something
+        first) and send the call as a ``function_call`` output item, whole: added (to the
+        response and the conversation), its arguments as one delta, then done."""
+        resp = self.for_turn(turn)
+        if resp is None:
+            return None
+        self._close_message(resp, "completed")
+        index = len(resp.output)
+        started = FunctionCallItem(new_id("item"), call.id, call.name, "", "in_progress")
+        self._send.send("response.output_item.added", response_id=resp.id, output_index=index,
+                        item=started.to_wire(self._send.dialect))
+        self._items.add(started)
+        ids = {"response_id": resp.id, "item_id": started.id, "output_index": index, "call_id": call.id}
+        self._send.send("response.function_call_arguments.delta", **ids, delta=call.arguments)
+        named = {"name": call.name} if self._send.dialect == GA else {}
+        self._send.send("response.function_call_arguments.done", **ids, **named, arguments=call.arguments)
+        item = replace(started, arguments=call.arguments, status="completed")
+        self._items.replace(item)
+        wire = item.to_wire(self._send.dialect)
+        self._send.send("response.output_item.done", response_id=resp.id, output_index=index, item=wire)
+        if self._send.dialect == GA:
+            self._send.send("conversation.item.done", item=wire, previous_item_id=self._items.previous(item.id))
+        resp.output.append(wire)
+        return item
+
     def finish(self, resp: Response, status: ResponseStatus, reason: str | None) -> None:
         """Close ``resp`` (if it is still the active one) with its ``*.done`` events."""
         if self.active is not resp:
             return
         self.active = None
-        output: list[dict[str, Any]] = []
-        if resp.output_started:
+        self._close_message(resp, "completed" if status == "completed" else "incomplete")
+        self._send.send("response.done", response=self._wire(resp, status, reason, resp.output))
+        self._on_done()
+
+    def _close_message(self, resp: Response, status: Literal["completed", "incomplete"]) -> None:
+        """The ``*.done`` events of ``resp``'s message item (once, if it was started)."""
+        if resp.output_started and not resp.message_closed:
+            resp.message_closed = True
             ids = resp.ids()
             transcript = "".join(resp.transcript)
             if resp.audio:
@@ -178,19 +218,17 @@ class Responses:
                 self._send.send("response.output_text.done", **ids, text=resp.text)
                 part = {"type": "text", "text": resp.text}
             self._send.send("response.content_part.done", **ids, part=part)
-            item = resp.item("completed" if status == "completed" else "incomplete")
+            item = resp.item(status)
             self._items.replace(item)
             wire = item.to_wire(self._send.dialect)
             self._send.send("response.output_item.done", response_id=resp.id, output_index=0, item=wire)
             if self._send.dialect == GA:
                 self._send.send("conversation.item.done", item=wire, previous_item_id=self._items.previous(item.id))
-            output = [wire]
+            resp.output.insert(0, wire)
             if resp.audio and resp.turn is not None:
                 self._spoken[resp.item_id] = SpokenReply(resp.turn, tuple(resp.pieces), tuple(resp.piece_samples))
                 while len(self._spoken) > self._max_spoken:  # the oldest can no longer be truncated
                     del self._spoken[next(iter(self._spoken))]
-        self._send.send("response.done", response=self._wire(resp, status, reason, output))
-        self._on_done()
 
     def _wire(self, resp: Response, status: ResponseStatus, reason: str | None = None,
               output: list[dict[str, Any]] | None = None) -> dict[str, Any]:

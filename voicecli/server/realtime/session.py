@@ -264,7 +264,7 @@ class RealtimeSession:
         """A deleted item no longer reaches the LLM: not as a system message, nor as input to the
         next response, nor as a spoken reply to truncate."""
         if isinstance(item, FunctionCallOutputItem):
-            self.turns.forget_text(f"(tool result) {item.output}")
+            self.turns.forget_tool_output(item.id)
         elif isinstance(item, MessageItem):
             for part in item.content:
                 if isinstance(part, InputText) and item.role == "system" and part.text in self.extra_system:
@@ -282,12 +282,23 @@ class RealtimeSession:
             self._requested_speaker = speaker
 
     def _start_response(self, resp: Response, speaker: Synthesizer | None = None) -> None:
+        """Start ``resp`` on the user input since the last response. Results of the calls the
+        last reply ended with go into the history after those calls; a response with nothing
+        else new goes on from them (no user message). A result for another call is user text."""
         instructions = resp.params.instructions
         system = self.system(instructions)
-        text = self.prompt.user(self.turns.take_pieces(), system.tokens) or PLACEHOLDER_PROMPT
+        answered = False
+        unmatched = []
+        for call_id, output in self.turns.take_tool_outputs():
+            if self.conv.add_tool_result(call_id, output):
+                answered = True
+            else:
+                unmatched.append(f"(tool result) {output}")
+        text = self.prompt.user(self.turns.take_pieces() + unmatched, system.tokens)
         self.voice.speak(resp.audio, speaker)
         self.conv.reconfigure(self.options(resp.params))
-        resp.turn = self.conv.reply_to(text, system_prompt=None if instructions is None else system.text)
+        resp.turn = self.conv.reply_to(text or (None if answered else PLACEHOLDER_PROMPT),
+                                       system_prompt=None if instructions is None else system.text)
 
     def after_transcript(self) -> None:
         """Runs once the Conversation has finished the transcribed turn: start a response that
@@ -302,5 +313,6 @@ class RealtimeSession:
 
     def _response_done(self) -> None:
         self.voice.speak(self.cfg.output_audio)
+        self.conv.reconfigure(self.options())  # a response's overrides (tools, length) end with it
         if self.turns.has_queued() and not self.turns.awaiting:
             asyncio.get_running_loop().call_soon(self.after_transcript)

@@ -40,6 +40,8 @@ class UserTurns:
         """Transcribed but not answered by the Conversation itself (commits, create_response off)."""
         self._queued: list[tuple[np.ndarray, str]] = []
         self._pending_text: list[str] = []
+        self._tool_outputs: dict[str, tuple[str, str]] = {}
+        """function_call_output items for the next response: item id → (call_id, output)."""
 
     # --- audio in ---------------------------------------------------------------------------
     def speech_started(self, audio_ms: float) -> None:
@@ -141,7 +143,7 @@ class UserTurns:
         self._held.discard(turn)
         asyncio.get_running_loop().call_soon(self._on_settled)
 
-    # --- text for the next response -------------------------------------------------------------
+    # --- text and tool results for the next response ---------------------------------------------
     def add_text(self, text: str) -> None:
         self._pending_text.append(text)
 
@@ -149,6 +151,18 @@ class UserTurns:
         """A deleted item's text no longer goes to the next response."""
         if text in self._pending_text:
             self._pending_text.remove(text)
+
+    def add_tool_output(self, item_id: str, call_id: str, output: str) -> None:
+        self._tool_outputs[item_id] = (call_id, output)
+
+    def forget_tool_output(self, item_id: str) -> None:
+        self._tool_outputs.pop(item_id, None)
+
+    def take_tool_outputs(self) -> list[tuple[str, str]]:
+        """(call_id, output) of the function results given since the last response, in order."""
+        outputs = list(self._tool_outputs.values())
+        self._tool_outputs.clear()
+        return outputs
 
     def take_pieces(self) -> list[str]:
         """User input since the last response, oldest first, for the next one."""
