@@ -19,6 +19,7 @@ import numpy as np
 from voicecli.audio.format import FRAME_SAMPLES, AudioChunk
 from voicecli.audio.io import InstantOutput, PushSource
 from voicecli.audio.playback import Player
+from voicecli.llm.tools import ReplyDelta, ReplyEnded, TextDelta, ToolCallDelta, ToolRequest
 from voicecli.llm.types import ChatMessage, GenerationOptions
 from voicecli.stt.types import Segment, TranscribeOptions, Transcription, TranscriptionInfo
 
@@ -73,7 +74,11 @@ class FakeTranscriber:
 
 
 class FakeChat:
-    """Streams a scripted reply word by word; ``hold`` (when set) pauses it after the first word."""
+    """Streams a scripted reply word by word; ``hold`` (when set) pauses it after the first word.
+    With tools offered (``stream_reply``), a user text in ``tool_calls`` is answered with that
+    call (name, arguments: streamed as a head and two argument pieces) when the request offers
+    the function; a reply after a ``tool`` message says ``The answer is <result>.``;
+    ``always_call`` calls its function whenever it is offered."""
 
     name = "fake-llm"
 
@@ -84,13 +89,47 @@ class FakeChat:
         """Tokens handed out, per call (a cancelled reply stops early)."""
         self.finished = 0
         self.hold: threading.Event | None = None
+        self.tool_calls: dict[str, tuple[str, str]] = {}
+        self.always_call: str | None = None
+        self.requests: list[ToolRequest | None] = []
+        """The tools of each ``stream_reply`` call."""
+
+    def stream_reply(self, messages: Sequence[ChatMessage], options: GenerationOptions,
+                     tools: ToolRequest | None = None) -> Iterator[ReplyDelta]:
+        self.requests.append(tools)
+        last = messages[-1]
+        offered = {t.name for t in tools.tools} if tools is not None and tools.choice.mode != "none" else set()
+        call = self.tool_calls.get(last.content) if last.role == "user" else None
+        if self.always_call is not None:
+            call = (self.always_call, "{}")
+        if call is not None and call[0] in offered:
+            self.calls.append(list(messages))
+            self.yielded.append(3)
+            n = len(self.calls)
+            half = len(call[1]) // 2
+            yield ToolCallDelta(0, id=f"call_{n}", name=call[0])
+            yield ToolCallDelta(0, call[1][:half])
+            yield ToolCallDelta(0, call[1][half:])
+            yield ReplyEnded("tool_calls", 3)
+            return
+        count = 0
+        for token in self._words(messages):
+            count += 1
+            yield TextDelta(token)
+        yield ReplyEnded("stop", count)
 
     def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
+        return self._words(messages)
+
+    def _words(self, messages: Sequence[ChatMessage]) -> Iterator[str]:
         self.calls.append(list(messages))
         self.yielded.append(0)
         call = len(self.yielded) - 1
         user = messages[-1].content
-        reply = self.replies.get(user, f"You said {user}")
+        if messages[-1].role == "tool":
+            reply = f"The answer is {user}."
+        else:
+            reply = self.replies.get(user, f"You said {user}")
         for i, token in enumerate(re.findall(r"\S+\s*", reply)):
             if i == 1 and self.hold is not None:
                 self.hold.wait(5)

@@ -64,6 +64,11 @@ class ChatModel(Protocol):
         ...
 
 
+def message_tokens(msg: ChatMessage, count: Callable[[str], int]) -> int:
+    """About what ``msg`` takes in the prompt: its text, its calls, and the template's framing."""
+    return count(msg.content) + sum(count(c.name) + count(c.arguments) + 4 for c in msg.tool_calls) + 4
+
+
 def trim_history(system: ChatMessage, turns: Sequence[ChatMessage], budget_tokens: int,
                  count: Callable[[str], int]) -> list[ChatMessage]:
     """Keep the system prompt and the newest messages within ``budget_tokens``; the oldest
@@ -71,7 +76,7 @@ def trim_history(system: ChatMessage, turns: Sequence[ChatMessage], budget_token
     used = count(system.content)
     kept: list[ChatMessage] = []
     for msg in reversed(turns):
-        cost = count(msg.content) + 4
+        cost = message_tokens(msg, count)
         if kept and used + cost > budget_tokens:
             break
         kept.append(msg)
@@ -88,7 +93,7 @@ def messages_to_forget(system: ChatMessage, turns: Sequence[ChatMessage], budget
     budget; once it overflows, enough to come back to half the budget. Dropping in such steps
     keeps the prompt's prefix the same from turn to turn, so llama.cpp reuses its KV cache
     instead of re-reading the whole history every turn (seen as multi-second first tokens)."""
-    costs = [count(m.content) + 4 for m in turns]
+    costs = [message_tokens(m, count) for m in turns]
     total = count(system.content) + sum(costs)
     if total <= budget_tokens:
         return 0

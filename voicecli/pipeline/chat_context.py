@@ -6,9 +6,11 @@ The interruption itself is recorded on the turn (``TurnRecord.interrupted``), no
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from voicecli.llm.tools import ToolCall, ToolOutcome
 from voicecli.llm.types import ChatMessage, messages_to_forget, trim_history
+from voicecli.pipeline.tool_use import call_messages
 from voicecli.stt.types import Transcription
 
 PAUSE_LETTERS = 3
@@ -20,7 +22,7 @@ class ChatContext:
 
     @property
     def messages(self) -> list[ChatMessage]:
-        """The history (user/assistant messages, oldest first); a copy."""
+        """The history (user, assistant and tool messages, oldest first); a copy."""
         return list(self._messages)
 
     def prompt(self, system_prompt: str, user: str, budget_tokens: int,
@@ -34,24 +36,50 @@ class ChatContext:
         del self._messages[:min(forget, len(self._messages))]
         return trim_history(system, [*self._messages, ChatMessage("user", user)], budget_tokens, count_tokens)
 
-    def add_turn(self, user: str, heard: str, interrupted: bool) -> None:
-        """A finished turn: the user's words and what they heard of the reply (if anything; an
-        interrupted reply is stored as the words heard, unmarked)."""
+    def add_turn(self, user: str, heard: str, interrupted: bool, tools: Sequence[ToolOutcome] = (),
+                 pending: Sequence[ToolCall] = ()) -> None:
+        """A finished turn: the user's words, the calls run during the reply with their results
+        (``tools``), and what the user heard of the reply (if anything; an interrupted reply is
+        stored as the words heard, unmarked). A reply that ended calling ``pending`` (for the
+        adapter's client to answer, :meth:`add_tool_result`) stores the heard text with them."""
         self._messages.append(ChatMessage("user", user))
-        if heard:
+        self._messages.extend(call_messages(tools))
+        if pending:
+            self._messages.append(ChatMessage("assistant", heard, tool_calls=tuple(pending)))
+        elif heard:
             self._messages.append(ChatMessage("assistant", heard))
+
+    def add_tool_result(self, call_id: str, output: str) -> bool:
+        """The result of a call the history's last turn made (the adapter's client answered it),
+        placed after the call and the results already given. False if no such call waits."""
+        for i in range(len(self._messages) - 1, -1, -1):
+            msg = self._messages[i]
+            if msg.role == "user":
+                return False
+            if msg.role == "assistant" and any(c.id == call_id for c in msg.tool_calls):
+                answered = {m.tool_call_id for m in self._messages[i + 1:] if m.role == "tool"}
+                if call_id in answered:
+                    return False
+                self._messages.append(ChatMessage("tool", output, tool_call_id=call_id))
+                return True
+        return False
 
     def truncate_reply(self, user: str, said: str, heard: str) -> None:
         """The newest assistant message ``said`` after ``user`` was heard only up to ``heard``:
-        keep that, or drop the message when nothing was heard."""
+        keep that, or drop the message when nothing was heard (a message making calls stays,
+        without text). The calls and results between ``user`` and the reply are kept."""
         for i in range(len(self._messages) - 1, 0, -1):
-            msg, before = self._messages[i], self._messages[i - 1]
-            if msg.role == "assistant" and msg.content == said and before.content == user:
-                if heard:
-                    self._messages[i] = ChatMessage("assistant", heard)
-                else:
-                    del self._messages[i]
-                return
+            msg = self._messages[i]
+            if msg.role != "assistant" or msg.content != said:
+                continue
+            before = next((m for m in reversed(self._messages[:i]) if m.role == "user"), None)
+            if before is None or before.content != user:
+                continue
+            if heard or msg.tool_calls:
+                self._messages[i] = ChatMessage("assistant", heard, tool_calls=msg.tool_calls)
+            else:
+                del self._messages[i]
+            return
 
 
 def said_text(assistant: str, interrupted: bool) -> str:

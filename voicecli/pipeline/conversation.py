@@ -20,6 +20,7 @@ from voicecli.audio.format import FRAME_MS
 from voicecli.audio.io import END_OF_INPUT, AudioOutput, CapturedFrame, FrameSource, post
 from voicecli.audio.playback import Player
 from voicecli.errors import VoicecliError
+from voicecli.llm.tools import ToolRunner
 from voicecli.llm.types import ChatMessage
 from voicecli.pipeline.chat_context import heard_text
 from voicecli.pipeline.conversation_options import ConversationOptions
@@ -63,7 +64,8 @@ class Conversation:
     def __init__(self, engines: EngineSet, source: FrameSource, player: Player, output: AudioOutput,
                  emit: Callable[[Event], None], options: ConversationOptions,
                  echo_canceller: EchoCanceller | None = None,
-                 on_turn: Callable[[TurnRecord], None] | None = None, turn_model: TurnModel | None = None) -> None:
+                 on_turn: Callable[[TurnRecord], None] | None = None, turn_model: TurnModel | None = None,
+                 tools: ToolRunner | None = None) -> None:
         self.engines = engines
         self.source = source
         self.player = player
@@ -76,7 +78,7 @@ class Conversation:
                        if turn_model is not None else None)
         """Semantic end of turn (None: silence alone ends turns)."""
         self._ears = Listener(engines.new_vad(), options.endpointer, echo, emit, self._semantic(options))
-        self._responder = Responder(engines, player, emit, on_turn)
+        self._responder = Responder(engines, player, emit, on_turn, tools)
         self.talk_over = TalkOverGuard(echo, player, ConversationHooks(
             self._interrupt, self._start_turn,
             lambda audio: self._responder.transcribe(audio, self.o.stt), self._call, emit, self._listening))

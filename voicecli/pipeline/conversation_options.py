@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from voicecli.llm.tools import ToolRequest
 from voicecli.llm.types import GenerationOptions
 from voicecli.stt.types import TranscribeOptions
 from voicecli.tts.chunker import ChunkerParams
@@ -45,3 +46,6 @@ class ConversationOptions:
     auto_respond: bool = True
     """Answer a finished user turn at once; when False the turn is only transcribed (UserTranscribed)
     and a protocol adapter answers later with ``reply_to`` (realtime ``create_response: false``)."""
+    tools: ToolRequest | None = None
+    """Tools offered to the model in each reply (a protocol adapter's client's, checked with
+    :mod:`voicecli.llm.tool_checks`). None: the conversation's tool runner's, if it has one."""

@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass, field
 from enum import Enum
 
+from voicecli.llm.tools import ToolCall, ToolOutcome
 from voicecli.pipeline.events import Event, Latency
 
 
@@ -78,6 +79,10 @@ class Reply:
     stt_done_at: float | None = None
     endpoint_at: float | None = None
     task: asyncio.Task[None] | None = None
+    tool_outcomes: list[ToolOutcome] = field(default_factory=list)
+    """Calls run during the reply (by the conversation's tool runner), with their results."""
+    pending_calls: tuple[ToolCall, ...] = ()
+    """Calls the reply ended with, for the adapter's client to answer (no tool runner)."""
 
     def __post_init__(self) -> None:
         if self.phase is not ReplyPhase.PREPARED:

@@ -18,6 +18,7 @@ import numpy as np
 
 from voicecli.audio.playback import Player
 from voicecli.errors import VoicecliError
+from voicecli.llm.tools import ToolRunner
 from voicecli.pipeline.chat_context import ChatContext, clean_transcript, heard_text, said_text
 from voicecli.pipeline.conversation_options import ConversationOptions
 from voicecli.pipeline.events import (
@@ -32,6 +33,7 @@ from voicecli.pipeline.events import (
 )
 from voicecli.pipeline.reply import Reply, ReplyPhase
 from voicecli.pipeline.speaking import ReplyStream, SpeakingOptions, VoiceChoice
+from voicecli.pipeline.tool_use import tools_for_reply
 from voicecli.pipeline.workers import Workers
 from voicecli.stt.types import TranscribeOptions, Transcription
 
@@ -57,8 +59,10 @@ class ReplyHooks:
 
 class Responder:
     def __init__(self, engines: EngineSet, player: Player, emit: Callable[[Event], None],
-                 on_turn: Callable[[TurnRecord], None] | None) -> None:
+                 on_turn: Callable[[TurnRecord], None] | None, tools: ToolRunner | None = None) -> None:
         self.engines = engines
+        self.tools = tools
+        """Runs the calls the model makes (None: a call ends the reply, see :mod:`.tool_use`)."""
         self.player = player
         self.emit = emit
         self.on_turn = on_turn
@@ -120,7 +124,7 @@ class Responder:
         voice = self.voice.for_next_reply()  # after ReplyStarted: an adapter may pick the voice then
         stream = ReplyStream(r, self.engines.chat, voice, self.player, self.workers,
                              SpeakingOptions(o.generation, o.chunker, o.speed), hooks.show,
-                             lambda: hooks.set_state(AssistantState.SPEAKING))
+                             lambda: hooks.set_state(AssistantState.SPEAKING), tools_for_reply(o.tools, self.tools))
         await stream.run(messages)
         return True
 
@@ -141,8 +145,8 @@ class Responder:
         record = TurnRecord(turn=r.turn, user=r.user, assistant=heard, interrupted=interrupted,
                             full_reply=r.text.strip(), started_at=r.started_at, ended_at=time.time(),
                             latency=r.latency, interrupted_by=r.interrupted_by,
-                            interrupt_output_s=r.interrupt_output_s)
-        self.context.add_turn(r.user, heard, interrupted)
+                            interrupt_output_s=r.interrupt_output_s, tools=tuple(r.tool_outcomes))
+        self.context.add_turn(r.user, heard, interrupted, r.tool_outcomes, r.pending_calls)
         self.completed.append(record)
         if self.on_turn is not None:
             self.on_turn(record)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from voicecli.audio.io import AudioOutput, FrameSource
 from voicecli.audio.playback import Player
 from voicecli.errors import ModelLoadError
+from voicecli.llm.tools import ToolRunner
 from voicecli.pipeline.conversation import Conversation
 from voicecli.pipeline.conversation_options import ConversationOptions
 from voicecli.pipeline.echo_path import EchoCanceller
@@ -26,19 +27,21 @@ def build_conversation(engines: EngineSet, *, source: Callable[[Player], FrameSo
                        output: Callable[[Player], AudioOutput], emit: Callable[[Event], None],
                        options: ConversationOptions, echo_canceller: EchoCanceller | None = None,
                        on_turn: Callable[[TurnRecord], None] | None = None,
-                       voice: Synthesizer | None = None) -> Conversation:
+                       voice: Synthesizer | None = None, tools: ToolRunner | None = None) -> Conversation:
     """A conversation whose player runs at ``voice``'s rate (default: ``engines.speaker``).
 
     ``source`` and ``output`` are factories given that player (a file source mixing simulated
     echo, a WAV writer, an instant output all need it); a ready source is passed as
     ``lambda _: source``. ``voice``, when given, is the conversation's voice from the first
     reply on (:meth:`Conversation.use_speaker`). The conversation's parts stay reachable as
-    ``.source``, ``.player`` and ``.output``."""
+    ``.source``, ``.player`` and ``.output``. ``tools`` runs the calls the model makes (see
+    :mod:`voicecli.pipeline.tool_use`)."""
     voice = voice or engines.speaker
     player = Player(voice.sample_rate_hz)
     conversation = Conversation(engines, source(player), player, output(player), emit, options,
                                 echo_canceller=echo_canceller, on_turn=on_turn,
-                                turn_model=load_turn_model(options, lambda why: emit(NoticeRaised(why))))
+                                turn_model=load_turn_model(options, lambda why: emit(NoticeRaised(why))),
+                                tools=tools)
     if voice is not engines.speaker:
         conversation.use_speaker(voice)
     return conversation

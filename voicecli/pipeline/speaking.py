@@ -3,7 +3,9 @@ speech normaliser → TTS (a worker thread) → the player, and back once the pl
 all. Nothing is queued for playback before the reply's gate opens. A reply the token cap cut
 mid-sentence ends at its last full sentence. While the first piece is being synthesised the
 LLM pauses (its later tokens are not needed for a second or more; on 2 cores they slowed the
-first audio by competing with Piper). Also owns the choice of voice: set from any
+first audio by competing with Piper). A reply offered tools runs in rounds (see
+:mod:`~voicecli.pipeline.tool_use`): each round's text is spoken, a call is run (or handed to the
+adapter) and the model answers with its result. Also owns the choice of voice: set from any
 thread, read once when a reply starts speaking."""
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -20,9 +22,11 @@ import numpy as np
 from voicecli.audio.format import AudioChunk
 from voicecli.audio.playback import Player
 from voicecli.concurrency import iterate_in_thread, post
+from voicecli.llm.tools import ToolCall, ToolOutcome, ToolRequest
 from voicecli.llm.types import ChatMessage, ChatModel, GenerationOptions
-from voicecli.pipeline.events import Event, ReplyAudio, ReplyDelta
+from voicecli.pipeline.events import Event, ReplyAudio, ReplyDelta, ToolCalled, ToolFinished
 from voicecli.pipeline.reply import Reply
+from voicecli.pipeline.tool_use import FILLER, ToolCalls, ToolUse, call_messages, follow_up, reply_items, run_call
 from voicecli.pipeline.workers import Workers
 from voicecli.tts.chunker import ChunkerParams
 from voicecli.tts.speakable import SpeakableStream, SpeechPiece
@@ -82,7 +86,7 @@ class ReplyStream:
 
     def __init__(self, reply: Reply, chat: ChatModel, voice: Synthesizer, player: Player, workers: Workers,
                  options: SpeakingOptions, show: Callable[[Reply, Event], None],
-                 on_queued: Callable[[], None]) -> None:
+                 on_queued: Callable[[], None], tools: ToolUse | None = None) -> None:
         self.r = reply
         self.chat = chat
         self.voice = voice
@@ -94,30 +98,38 @@ class ReplyStream:
         self._may_generate = threading.Event()
         """Cleared while the first piece is being synthesised: the LLM waits between tokens."""
         self._may_generate.set()
+        self.tools = tools
+        """The tools offered for this reply (None: text only)."""
+        self._deltas = 0
+        """Text deltas of the current round."""
+        self._spoken = 0
+        """Pieces queued for speech so far."""
 
     async def run(self, messages: Sequence[ChatMessage]) -> None:
-        r = self.r
-        loop = asyncio.get_running_loop()
-        llm_t0 = time.monotonic()
-        tokens = iterate_in_thread(self.workers.llm, lambda stop: self._tokens(list(messages)))
         pieces = SpeakableStream(self.o.chunker)
         speak_q: asyncio.Queue[SpeechPiece | _Done] = asyncio.Queue()
-        speaker_task = loop.create_task(self._speak_pieces(speak_q))
-        deltas = spoken = 0
+        speaker_task = asyncio.get_running_loop().create_task(self._speak_pieces(speak_q))
         try:
-            async for item in tokens:
-                if r.latency.llm_first_token is None:
-                    r.latency = replace(r.latency, llm_first_token=(time.monotonic() - llm_t0) * 1000)
-                deltas += 1
-                r.text += item
-                self.show(r, ReplyDelta(r.turn, item))
-                for piece in pieces.push(item):
-                    if spoken == 0:
-                        self._may_generate.clear()  # the first audio goes first
+            prompt = list(messages)
+            request = self.tools.request if self.tools is not None else None
+            while True:
+                calls = await self._round(prompt, request, pieces, speak_q)
+                if not calls:
+                    break
+                for piece in pieces.flush():  # what was said before the call is said before its result
                     speak_q.put_nowait(piece)
-                    spoken += 1
+                for call in calls:
+                    self.show(self.r, ToolCalled(self.r.turn, call))
+                if self.tools is None or self.tools.runner is None:
+                    self.r.pending_calls = calls  # the adapter's client answers it; the reply ends here
+                    break
+                outcomes = [await self._run_tool(call, speak_q) for call in calls]
+                self.r.tool_outcomes.extend(outcomes)
+                prompt += call_messages(outcomes)
+                request = follow_up(request, len(self.r.tool_outcomes))
             for piece in pieces.flush():
-                if spoken and deltas >= self.o.generation.max_tokens and not _SENTENCE_END.search(piece.text):
+                if self._spoken and self._deltas >= self.o.generation.max_tokens \
+                        and not _SENTENCE_END.search(piece.text):
                     self._drop_unfinished(piece.text)  # cut by the token cap mid-sentence
                     continue
                 speak_q.put_nowait(piece)
@@ -125,30 +137,58 @@ class ReplyStream:
             await speaker_task
         finally:
             self._may_generate.set()
-            tokens.cancel()
             if not speaker_task.done():
                 speaker_task.cancel()
                 await asyncio.gather(speaker_task, return_exceptions=True)
+
+    async def _round(self, prompt: list[ChatMessage], request: ToolRequest | None, pieces: SpeakableStream,
+                     speak_q: asyncio.Queue[SpeechPiece | _Done]) -> ToolCalls:
+        """One LLM round: its text is spoken as it comes; returns the calls it ended with."""
+        r = self.r
+        llm_t0 = time.monotonic()
+        items = iterate_in_thread(self.workers.llm, lambda stop: reply_items(
+            self.chat, prompt, self.o.generation, request, r.cancel,
+            lambda: self._may_generate.wait(FIRST_AUDIO_MAX_HOLD_S)))
+        self._deltas = 0
+        try:
+            async for item in items:
+                if not isinstance(item, str):
+                    return item
+                if r.latency.llm_first_token is None:
+                    r.latency = replace(r.latency, llm_first_token=(time.monotonic() - llm_t0) * 1000)
+                self._deltas += 1
+                r.text += item
+                self.show(r, ReplyDelta(r.turn, item))
+                for piece in pieces.push(item):
+                    if self._spoken == 0:
+                        self._may_generate.clear()  # the first audio goes first
+                    speak_q.put_nowait(piece)
+                    self._spoken += 1
+        finally:
+            items.cancel()
+        return ()
+
+    async def _run_tool(self, call: ToolCall, speak_q: asyncio.Queue[SpeechPiece | _Done]) -> ToolOutcome:
+        """Run ``call`` (only once the reply's gate is open: a speculative reply the user talks
+        over must not have done anything); a slow tool gets a short spoken filler."""
+        assert self.tools is not None and self.tools.runner is not None
+        await self.r.gate.wait()
+        task = asyncio.ensure_future(run_call(self.tools.runner, call, self.workers.tools, self.tools.timeout_s))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.tools.filler_after_s)
+            if not done:
+                speak_q.put_nowait(SpeechPiece("", FILLER))  # heard, but not the model's words
+            outcome = await task
+        finally:
+            task.cancel()
+        self.show(self.r, ToolFinished(self.r.turn, outcome))
+        return outcome
 
     def _drop_unfinished(self, tail: str) -> None:
         """Not say the sentence the token cap cut off; the reply (and history) ends before it."""
         text = self.r.text.rstrip()
         if text.endswith(tail):
             self.r.text = text[: len(text) - len(tail)].rstrip()
-
-    def _tokens(self, messages: list[ChatMessage]) -> Iterator[str]:
-        """LLM thread: the reply's tokens until done or the reply is cancelled."""
-        gen = self.chat.stream(messages, self.o.generation)
-        try:
-            for delta in gen:
-                if self.r.cancel.is_set():
-                    return
-                yield delta
-                self._may_generate.wait(FIRST_AUDIO_MAX_HOLD_S)
-        finally:
-            close = getattr(gen, "close", None)
-            if close is not None:
-                close()
 
     async def _speak_pieces(self, speak_q: asyncio.Queue[SpeechPiece | _Done]) -> None:
         r = self.r

@@ -1,5 +1,5 @@
 """The threads a conversation runs inference on: one single-thread executor per stateful engine
-(STT, LLM, TTS), or executors a server shares between sessions."""
+(STT, LLM, TTS), or executors a server shares between sessions, and the threads tools run on."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ class Workers:
         self.stt: concurrent.futures.Executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="stt")
         self.llm: concurrent.futures.Executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="llm")
         self.tts: concurrent.futures.Executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tts")
+        self.tools: concurrent.futures.Executor = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="tool")
+        """Tool calls (two: one stuck past its timeout does not hold up the next)."""
 
     def use(self, stt: concurrent.futures.Executor | None = None, llm: concurrent.futures.Executor | None = None,
             tts: concurrent.futures.Executor | None = None) -> None:
@@ -27,5 +29,5 @@ class Workers:
 
     def shutdown(self) -> None:
         """Cancel queued work and let the threads go (running calls finish on their own)."""
-        for pool in (self.stt, self.llm, self.tts):
+        for pool in (self.stt, self.llm, self.tts, self.tools):
             pool.shutdown(wait=False, cancel_futures=True)
