@@ -160,3 +160,34 @@ def test_screens_show_the_call_then_its_result():
         JsonPrinter(lines)(ev)
     assert 'tool: set_reminder(minutes=2, text="tea") …' in plain.getvalue()
     assert [json.loads(x)["type"] for x in lines.getvalue().splitlines()] == ["tool_call", "tool_result", "turn"]
+
+
+def test_a_due_reminder_is_shown_and_said_as_a_turn_without_tools():
+    import threading
+
+    from voicecli.cli.talk_tools import TalkTools
+    from voicecli.pipeline.events import NoticeRaised
+
+    said: list[str] = []
+    done = threading.Event()
+
+    class Conversation:  # the surroundings: what talk's conversation offers
+        def submit_text(self, text: str) -> None:
+            said.append(text)
+            done.set()
+
+    talk_tools = TalkTools.start(ToolsConfig(use=True, tool_choice="required"))
+    notices: list[str] = []
+    talk_tools.attach(Conversation(), lambda ev: notices.append(ev.message) if isinstance(ev, NoticeRaised) else None)
+    runner = talk_tools.runner
+    assert runner is not None
+    try:
+        outcome = runner.run(ToolCall("c1", "set_reminder", '{"minutes": 0.001, "text": "take the tea out"}'), 5)
+        assert not outcome.error, outcome
+        assert done.wait(5)
+        assert said == ["Reminder: take the tea out"] and notices == ["reminder: take the tea out"]
+        assert runner.request() is None  # the reminder's reply: just say it
+        again = runner.request()
+        assert again is not None and again.choice.mode == "required"
+    finally:
+        talk_tools.close()

@@ -18,6 +18,7 @@ from voicecli.tools.calc import calculate, format_number
 from voicecli.tools.reminders import Reminders
 
 Handler = Callable[[Mapping[str, Any]], str]
+NO_ARGUMENTS = {"type": "object", "properties": {}, "additionalProperties": False}
 
 
 class ToolArgumentError(VoicecliError):
@@ -100,14 +101,15 @@ def builtin_tools(reminders: Reminders) -> list[LocalTool]:
         return f"Reminder {number} cancelled." if reminders.cancel(number) else f"There is no reminder {number}."
 
     return [
-        LocalTool(ToolSpec.of("get_time", "The current local time and date."), get_time),
+        LocalTool(ToolSpec.of("get_time", "The current local time and date.", NO_ARGUMENTS), get_time),
         LocalTool(ToolSpec.of(
             "set_reminder", "Set a timer or a reminder: after the given minutes the assistant says the text.",
             {"type": "object", "properties": {
                 "minutes": {"type": "number", "description": "Minutes from now"},
                 "text": {"type": "string", "description": "What to remind the user of"}},
              "required": ["minutes", "text"]}), set_reminder),
-        LocalTool(ToolSpec.of("list_reminders", "The reminders and timers that are set."), list_reminders),
+        LocalTool(ToolSpec.of("list_reminders", "The reminders and timers that are set.", NO_ARGUMENTS),
+                  list_reminders),
         LocalTool(ToolSpec.of(
             "cancel_reminder", "Cancel a reminder by its number.",
             {"type": "object", "properties": {"id": {"type": "integer"}}, "required": ["id"]}), cancel_reminder),

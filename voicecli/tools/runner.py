@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -43,6 +44,15 @@ def is_enabled(name: str, source: str, config: ToolsConfig) -> bool:
     return not config.enabled or name in config.enabled or server in config.enabled
 
 
+def closed(schema: dict[str, object]) -> dict[str, object]:
+    """``schema`` with ``additionalProperties: false`` unless it says otherwise: the model sends
+    only the declared arguments (a grammar for ``{"properties": {}}`` alone would let it write any
+    keys — the tiny model copies the schema itself into them)."""
+    if schema.get("type", "object") == "object" and "additionalProperties" not in schema:
+        return {**schema, "additionalProperties": False}
+    return schema
+
+
 def tool_choice(value: str) -> ToolChoice:
     return ToolChoice(value) if value in ("auto", "none", "required") else ToolChoice.function(value)  # type: ignore[arg-type]
 
@@ -62,6 +72,8 @@ class LocalTools:
         for tool in tools:
             self._tools[tool.spec.name] = tool
         self.choice = tool_choice(config.tool_choice)
+        self._skip = threading.Semaphore(0)
+        """Replies to offer no tools (a due reminder's turn)."""
 
     @classmethod
     def start(cls, config: ToolsConfig, on_due: Callable[[Reminder], None] | None = None,
@@ -104,7 +116,7 @@ class LocalTools:
         name = spec.name
         if name in self._tools or name in self._remote:
             name = f"{server.spec.name}_{name}"[:64]
-        offered = ToolSpec(name, spec.description, spec.parameters_json)
+        offered = ToolSpec.of(name, spec.description, closed(spec.parameters))
         try:
             check_tool_request(ToolRequest((offered,)))
         except ToolSpecError as exc:
@@ -131,7 +143,13 @@ class LocalTools:
         return tuple(t.spec for t in self._tools.values() if is_enabled(t.spec.name, t.source, self.config))
 
     # --- ToolRunner --------------------------------------------------------------------------
+    def skip_next_request(self) -> None:
+        """Offer no tools for the next reply (thread-safe): a due reminder's turn is just said."""
+        self._skip.release()
+
     def request(self) -> ToolRequest | None:
+        if self._skip.acquire(blocking=False):
+            return None
         tools = self.offered()
         if not tools or self.choice.mode == "none":
             return None
