@@ -176,7 +176,9 @@ class ToolsConfig(_Section):
         default="auto", pattern=r"^[a-zA-Z0-9_-]{1,64}$",
         description="auto (the model decides), required (always call one), none, or a tool's name (always that "
                     "one). The bundled tiny model rarely calls tools on its own: force the one you need.")
-    timeout_s: float = Field(default=10.0, gt=0.0, le=600.0, description="Longest a tool call may take.")
+    timeout_s: float = Field(
+        default=10.0, gt=0.0, le=10.0,
+        description="Longest a tool call may take, in seconds (at most 10: talk's own limit); then it fails.")
     mcp: dict[str, McpServerConfig] = Field(
         default={}, description="MCP servers: [tools.mcp.NAME] with command (+ args, env, cwd) or url.")
 
