@@ -125,3 +125,28 @@ def test_forced_choice_of_a_server_tool(http_server):
         assert request is not None and request.choice.name == "secret_word"
     finally:
         runner.close()
+
+
+def test_voicecli_tools_lists_builtins_and_the_servers_tools(tmp_path, http_server):
+    import json
+
+    from tests.helpers import run_voicecli
+
+    _, url = http_server
+    config = tmp_path / "config.toml"
+    config.write_text(f'[tools]\ndisabled = ["calculate", "slow"]\n[tools.mcp.web]\nurl = "{url}"\n'
+                      f'[tools.mcp.gone]\ncommand = "{tmp_path / "missing-server"}"\n')
+    r = run_voicecli("tools", "--json", env={"VOICECLI_CONFIG": str(config)})
+    assert r.returncode == 0, r.stderr
+    listed = {t["name"]: (t["source"], t["enabled"]) for t in json.loads(r.stdout)["tools"]}
+    assert listed["secret_word"] == ("mcp:web", True) and listed["slow"] == ("mcp:web", False)
+    assert listed["get_time"] == ("builtin", True) and listed["calculate"] == ("builtin", False)
+    assert "note: MCP server 'gone' cannot start" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    piped = run_voicecli("tools", env={"VOICECLI_CONFIG": str(config)}).stdout.splitlines()
+    assert piped[0] == "tool\tsource\tenabled\tdescription" and "secret_word\tmcp:web\tyes\tThe secret word of the day." in piped
+    config.write_text('[tools]\ntool_choice = "nope"\n')
+    bad = run_voicecli("talk", "--tools", "--text", "--output", str(tmp_path / "out.wav"),
+                       env={"VOICECLI_CONFIG": str(config)}, input="")
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+        "error: tools.tool_choice names 'nope', which is not an enabled tool (see `voicecli tools`, or set "
+        "tools.tool_choice = \"auto\")"]

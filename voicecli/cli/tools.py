@@ -35,7 +35,7 @@ def tools(
         finally:
             runner.close()
         for line in notices:
-            err_console.print(f"note: {line}", markup=False)
+            err_console.print(f"note: {line}", markup=False, soft_wrap=True)
         if json_out:
             out_console.print_json(json.dumps({
                 "use": settings.tools.use, "tool_choice": settings.tools.tool_choice,

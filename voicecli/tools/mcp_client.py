@@ -68,15 +68,23 @@ class McpServer:
         self._client: Any = None
         self._stop: asyncio.Event | None = None
         self._task: concurrent.futures.Future[None] | None = None
+        self._ready: concurrent.futures.Future[list[ToolSpec]] | None = None
         self._errlog: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
         """The server's stderr (stdio): its last line explains a failed start."""
 
+    def begin(self) -> None:
+        """Start connecting (servers given to one loop start side by side); :meth:`start` waits."""
+        if self._ready is None:
+            self._ready = concurrent.futures.Future()
+            self._task = asyncio.run_coroutine_threadsafe(self._session(self._ready), self._loop.loop)
+
     def start(self, timeout_s: float) -> list[ToolSpec]:
-        """Connect and list the server's tools (their MCP input schemas as parameters)."""
-        ready: concurrent.futures.Future[list[ToolSpec]] = concurrent.futures.Future()
-        self._task = asyncio.run_coroutine_threadsafe(self._session(ready), self._loop.loop)
+        """Connect (if :meth:`begin` has not) and list the server's tools (their MCP input
+        schemas as parameters), waiting at most ``timeout_s``."""
+        self.begin()
+        assert self._ready is not None
         try:
-            return ready.result(timeout_s)
+            return self._ready.result(timeout_s)
         except concurrent.futures.TimeoutError:
             self.close()
             raise McpFailure(f"MCP server '{self.spec.name}' did not answer within {timeout_s:g} s",

@@ -89,11 +89,15 @@ class LocalTools:
             servers = {}
         if servers:
             runner._loop = LoopThread()
-        for name, server in servers.items():
-            spec = McpServerSpec(name, server.command, tuple(server.args), dict(server.env), server.cwd, server.url)
-            connection = McpServer(spec, runner._loop)  # type: ignore[arg-type]
+        connections = [McpServer(McpServerSpec(name, s.command, tuple(s.args), dict(s.env), s.cwd, s.url),
+                                 runner._loop) for name, s in servers.items()]  # type: ignore[arg-type]
+        for connection in connections:
+            connection.begin()
+        deadline = time.monotonic() + connect_timeout_s
+        for connection in connections:
+            name = connection.spec.name
             try:
-                specs = connection.start(connect_timeout_s)
+                specs = connection.start(max(0.1, deadline - time.monotonic()))
             except VoicecliError as exc:
                 on_notice(f"{exc.message}; going on without it")
                 connection.close()
