@@ -324,6 +324,10 @@ def explain(resolved: ResolvedSettings) -> list[SettingRow]:
         value = value_of(resolved.settings, key)
         if key == "history.path":
             value = str(history_db_path(resolved.settings.history))
+        if key == "tools.mcp":  # an MCP server's env often holds its API key
+            value = {name: {**server.model_dump(exclude_defaults=True), **({"env": dict.fromkeys(server.env, "***")}
+                                                                          if server.env else {})}
+                     for name, server in value.items()}
         shown = "***" if key in SECRET_KEYS and value else value
         rows.append(SettingRow(key, shown, resolved.sources[key], env_name(key), describe(key)))
     return rows

@@ -191,3 +191,11 @@ def test_a_due_reminder_is_shown_and_said_as_a_turn_without_tools():
         assert again is not None and again.choice.mode == "required"
     finally:
         talk_tools.close()
+
+
+def test_voicecli_config_masks_mcp_server_env(tmp_path):
+    from voicecli.config import explain
+
+    f = write(tmp_path, '[tools.mcp.x]\ncommand = "srv"\nenv = {TOKEN = "s3cret"}\n')
+    row = next(r for r in explain(resolve({}, env={}, file=f)) if r.key == "tools.mcp")
+    assert row.value == {"x": {"command": "srv", "env": {"TOKEN": "***"}}}
