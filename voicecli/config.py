@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from voicecli.errors import ConfigError
 
@@ -142,6 +142,57 @@ class HistoryConfig(_Section):
     path: str | None = Field(default=None, description="History database (default: user data dir).")
 
 
+class McpServerConfig(_Section):
+    """One MCP server (``[tools.mcp.NAME]``): a stdio ``command`` or a streamable HTTP ``url``."""
+
+    command: str | None = Field(default=None, description="Program that runs the server over stdio.")
+    args: list[str] = Field(default=[], description="Its arguments.")
+    env: dict[str, str] = Field(default={}, description="Extra environment variables for it.")
+    cwd: str | None = Field(default=None, description="Its working directory.")
+    url: str | None = Field(default=None, description="Streamable HTTP endpoint, e.g. http://127.0.0.1:8000/mcp.")
+    enabled: bool = Field(default=True, description="false: skip this server.")
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerConfig:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give either command (stdio) or url (streamable HTTP)")
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError("url must start with http:// or https://")
+        return self
+
+
+def _names(value: Any) -> Any:
+    """``"a,b"`` (an env var) as well as a TOML list."""
+    return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+
+class ToolsConfig(_Section):
+    use: bool = Field(default=False, description="Offer tools to the model in talk (--tools / --no-tools).")
+    enabled: list[str] = Field(
+        default=[], description="Only these tools (tool names, or a source: builtin or an MCP server's name); "
+                                "empty = all.")
+    disabled: list[str] = Field(default=[], description="Never these tools (names or sources).")
+    tool_choice: str = Field(
+        default="auto", pattern=r"^[a-zA-Z0-9_-]{1,64}$",
+        description="auto (the model decides), required (always call one), none, or a tool's name (always that "
+                    "one). The bundled tiny model rarely calls tools on its own: force the one you need.")
+    timeout_s: float = Field(
+        default=10.0, gt=0.0, le=10.0,
+        description="Longest a tool call may take, in seconds (at most 10: talk's own limit); then it fails.")
+    mcp: dict[str, McpServerConfig] = Field(
+        default={}, description="MCP servers: [tools.mcp.NAME] with command (+ args, env, cwd) or url.")
+
+    _comma_lists = field_validator("enabled", "disabled", mode="before")(_names)
+
+    @field_validator("mcp")
+    @classmethod
+    def _server_names(cls, value: dict[str, McpServerConfig]) -> dict[str, McpServerConfig]:
+        for name in value:
+            if not name or not all(c.isalnum() or c in "_-" for c in name) or name == "builtin":
+                raise ValueError(f"MCP server name {name!r}: use letters, digits, _ or - (and not 'builtin')")
+        return value
+
+
 class Settings(_Section):
     stt: SttConfig = SttConfig()
     llm: LlmConfig = LlmConfig()
@@ -150,6 +201,7 @@ class Settings(_Section):
     audio: AudioConfig = AudioConfig()
     models: ModelsConfig = ModelsConfig()
     history: HistoryConfig = HistoryConfig()
+    tools: ToolsConfig = ToolsConfig()
 
 
 SECTIONS: dict[str, type[_Section]] = {
@@ -235,7 +287,8 @@ def resolve(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None 
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"invalid value for {key} (from {sources.get(key, '?')}): {err['msg']}",
+        source = sources.get(key) or sources.get(".".join(str(p) for p in err["loc"][:2]), "?")
+        raise ConfigError(f"invalid value for {key} (from {source}): {err['msg']}",
                           "see `voicecli config`") from exc
     return ResolvedSettings(settings=settings, sources=sources)
 
@@ -271,6 +324,10 @@ def explain(resolved: ResolvedSettings) -> list[SettingRow]:
         value = value_of(resolved.settings, key)
         if key == "history.path":
             value = str(history_db_path(resolved.settings.history))
+        if key == "tools.mcp":  # an MCP server's env often holds its API key
+            value = {name: {**server.model_dump(exclude_defaults=True), **({"env": dict.fromkeys(server.env, "***")}
+                                                                          if server.env else {})}
+                     for name, server in value.items()}
         shown = "***" if key in SECRET_KEYS and value else value
         rows.append(SettingRow(key, shown, resolved.sources[key], env_name(key), describe(key)))
     return rows

@@ -112,6 +112,11 @@ def _print_transcript(sid: str, summary: list[SessionSummary], turns: list[dict[
                       highlight=False)
     for t in turns:
         out_console.print(f"[cyan]you:[/] {escape(t['user'])}", highlight=False)
+        for call in t.get("tools", []):
+            from voicecli.tools.display import call_line
+
+            line = call_line(call["name"], call["arguments"], call["output"], call["error"])
+            out_console.print(f"[yellow]tool:[/] {escape(line)}", highlight=False)
         mark = " [red]\\[interrupted][/]" if t["interrupted"] else ""
         out_console.print(f"[magenta]assistant:[/] {escape(t['assistant'])}{mark}", highlight=False)
         for line in latency_lines(t["latency_ms"], out_console.width):

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("models", "Check that this machine is ready, and say what to fix."),
     "config": ("models", "Show every setting, its value and where that came from."),
     "history": ("history", "List past conversations, or show one with its latencies."),
+    "tools": ("tools", "List the tools talk can use: built-ins and MCP servers."),
 }
 """Every command, in the order ``voicecli --help`` lists them; each line fits an 80-column terminal."""
 

@@ -69,6 +69,8 @@ def talk(
     simulate_echo: Annotated[float, typer.Option(
         "--simulate-echo", hidden=True, help="Test aid: mix this much of the output back into --input.")] = 0.0,
     allow_download: AllowDownloadOpt = None,
+    tools: Annotated[bool | None, typer.Option(
+        "--tools/--no-tools", help="Let the assistant use tools: built-ins, MCP servers (`voicecli tools`).")] = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Talk with the assistant: microphone → VAD → Whisper → llama.cpp → Piper, with barge-in."""
@@ -79,7 +81,7 @@ def talk(
             "llm.system_prompt": system, "tts.voice": voice, "tts.speed": speed, "vad.threshold": vad_threshold,
             "vad.end_silence_ms": end_silence_ms, "vad.min_speech_ms": min_speech_ms,
             "audio.input_device": input_device, "audio.output_device": output_device,
-            "audio.echo_cancel": echo_cancel, "models.allow_download": allow_download,
+            "audio.echo_cancel": echo_cancel, "models.allow_download": allow_download, "tools.use": tools,
             "history.enabled": False if no_history else None, "history.path": str(history) if history else None})
         lines = plain or (text and not _typing_on_screen())
         code = run_talk(resolved.settings, input, output, ptt=ptt, text_mode=text,
@@ -106,9 +108,16 @@ def run_talk(settings: Any, input_file: Path | None, output_file: Path | None, *
     out_idx = resolve_device(settings.audio.output_device, "output") if output_file is None else None
 
     from voicecli.cli.talk_screen import load_quittable, run_live
+    from voicecli.cli.talk_tools import TalkTools
 
+    talk_tools = TalkTools.start(settings.tools) if settings.tools.use else None  # a bad tool_choice fails here
     spinner = "loading models… (q quits)" if mode == "tui" and sys.stderr.isatty() else None
-    engines = load_quittable(lambda: Engines.load(settings), spinner)
+    try:
+        engines = load_quittable(lambda: Engines.load(settings), spinner)
+    except BaseException:
+        if talk_tools is not None:
+            talk_tools.close()
+        raise
 
     store = None
     session_id = None
@@ -156,10 +165,13 @@ def run_talk(settings: Any, input_file: Path | None, output_file: Path | None, *
             e(ev)
 
     convo = build_conversation(engines, source=source, output=out_dev, emit=emit, options=options,
-                               echo_canceller=aec, on_turn=on_turn)
+                               echo_canceller=aec, on_turn=on_turn,
+                               tools=talk_tools.runner if talk_tools is not None else None)
     if isinstance(convo.source, _TextSource):
         convo.source.conversation = convo
     emit(SessionStarted(session_id, models))
+    if talk_tools is not None:
+        talk_tools.attach(convo, emit)
     watchdog = 3.0 if isinstance(convo.source, MicrophoneSource) else None
 
     def on_key(ch: str) -> None:
@@ -196,6 +208,8 @@ def run_talk(settings: Any, input_file: Path | None, output_file: Path | None, *
             quiet_c_stderr()
         if store is not None:
             store.close()
+        if talk_tools is not None:
+            talk_tools.close()
     return 0
 
 

@@ -20,9 +20,11 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE TABLE IF NOT EXISTS turns (
   session_id TEXT NOT NULL REFERENCES sessions(id), turn INTEGER NOT NULL,
   user TEXT NOT NULL, assistant TEXT NOT NULL, full_reply TEXT NOT NULL, interrupted INTEGER NOT NULL,
-  started_at REAL NOT NULL, ended_at REAL NOT NULL, latency TEXT NOT NULL,
+  started_at REAL NOT NULL, ended_at REAL NOT NULL, latency TEXT NOT NULL, tools TEXT NOT NULL DEFAULT '[]',
   PRIMARY KEY (session_id, turn));
 """
+TURN_COLUMNS = ("session_id", "turn", "user", "assistant", "full_reply", "interrupted", "started_at", "ended_at",
+                "latency", "tools")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,9 @@ class HistoryStore:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(turns)")}
+            if "tools" not in columns:  # a database from before tools were recorded
+                self._db.execute("ALTER TABLE turns ADD COLUMN tools TEXT NOT NULL DEFAULT '[]'")
         except (sqlite3.Error, OSError) as exc:
             raise VoicecliError(f"cannot open history database {self.path}: {exc}",
                                 "pass another --history PATH or --no-history") from exc
@@ -52,10 +57,11 @@ class HistoryStore:
         return sid
 
     def add_turn(self, session_id: str, rec: TurnRecord) -> None:
+        tools = rec.to_json()["tools"]
         self._db.execute(
-            "INSERT OR REPLACE INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO turns ({', '.join(TURN_COLUMNS)}) VALUES ({', '.join('?' * len(TURN_COLUMNS))})",
             (session_id, rec.turn, rec.user, rec.assistant, rec.full_reply, int(rec.interrupted),
-             rec.started_at, rec.ended_at, json.dumps(rec.latency.as_dict())))
+             rec.started_at, rec.ended_at, json.dumps(rec.latency.as_dict()), json.dumps(tools)))
 
     def sessions(self, limit: int = 50, prefix: str = "") -> list[SessionSummary]:
         """The newest sessions first; only those whose id starts with ``prefix`` when given."""
@@ -68,10 +74,11 @@ class HistoryStore:
 
     def turns(self, session_id: str) -> list[dict[str, Any]]:
         rows = self._db.execute(
-            "SELECT turn, user, assistant, interrupted, started_at, ended_at, latency FROM turns "
+            "SELECT turn, user, assistant, interrupted, started_at, ended_at, latency, tools FROM turns "
             "WHERE session_id = ? ORDER BY turn", (session_id,)).fetchall()
         return [{"turn": r[0], "user": r[1], "assistant": r[2], "interrupted": bool(r[3]),
-                 "started_at": r[4], "ended_at": r[5], "latency_ms": json.loads(r[6])} for r in rows]
+                 "started_at": r[4], "ended_at": r[5], "latency_ms": json.loads(r[6]), "tools": json.loads(r[7])}
+                for r in rows]
 
     def find_session(self, prefix: str) -> str | None:
         if prefix == "last":

@@ -15,10 +15,13 @@ from voicecli.pipeline.events import (
     ReplyInterrupted,
     SessionStarted,
     StateChanged,
+    ToolCalled,
+    ToolFinished,
     TurnCompleted,
     UserTranscribed,
     event_to_json,
 )
+from voicecli.tools.display import call_line
 
 
 class JsonPrinter:
@@ -53,6 +56,11 @@ class PlainPrinter:
             line = f"assistant: {r.assistant}{' [interrupted]' if r.interrupted else ''}\n  latency: {lat}"
         elif isinstance(ev, ReplyInterrupted):
             line = f"[interrupted by {ev.reason}]"
+        elif isinstance(ev, ToolCalled):
+            line = f"tool: {call_line(ev.call.name, ev.call.arguments)}"
+        elif isinstance(ev, ToolFinished):
+            o = ev.outcome
+            line = f"tool: {call_line(o.call.name, o.call.arguments, o.output, o.error)}"
         elif isinstance(ev, NoticeRaised):
             line = f"note: {ev.message}"
         elif isinstance(ev, PipelineFailed):

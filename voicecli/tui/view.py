@@ -23,10 +23,13 @@ from voicecli.pipeline.events import (
     ReplyInterrupted,
     SessionStarted,
     StateChanged,
+    ToolCalled,
+    ToolFinished,
     TurnCompleted,
     TurnRecord,
     UserTranscribed,
 )
+from voicecli.tools.display import call_line
 from voicecli.tui.latency import latency_lines
 from voicecli.tui.text_input import LineEditor
 from voicecli.tui.textfit import clip_words
@@ -45,7 +48,7 @@ SPARE_ROWS = 1
 CONVERSATION_MIN_ROWS = 5
 PANEL_CHROME_COLUMNS = 4
 """A panel's borders and padding, left and right."""
-SPEAKERS = {"you": ("you: ", "bold cyan"), "assistant": ("bot: ", "magenta")}
+SPEAKERS = {"you": ("you: ", "bold cyan"), "assistant": ("bot: ", "magenta"), "tool": ("tool: ", "yellow")}
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -61,9 +64,11 @@ class Message:
     """One line of the transcript."""
 
     speaker: str
-    """"you" or "assistant"."""
+    """"you", "assistant" or "tool"."""
     text: str
     turn: int
+    call_id: str | None = None
+    """A tool line: the call it shows (its result replaces the "…")."""
 
 
 @dataclass
@@ -110,6 +115,16 @@ class TalkView:
             self.lines.insert(later, Message("assistant", text, rec.turn))
             if rec.turn >= self.partial_turn:
                 self.partial_reply = ""
+        elif isinstance(ev, ToolCalled):
+            self.lines.append(Message("tool", call_line(ev.call.name, ev.call.arguments), ev.turn, ev.call.id))
+        elif isinstance(ev, ToolFinished):
+            o = ev.outcome
+            line = Message("tool", call_line(o.call.name, o.call.arguments, o.output, o.error), ev.turn, o.call.id)
+            at = next((i for i, m in enumerate(self.lines) if m.call_id == o.call.id), None)
+            if at is None:
+                self.lines.append(line)
+            else:
+                self.lines[at] = line
         elif isinstance(ev, NoticeRaised):
             self.notice = ev.message
         elif isinstance(ev, PipelineFailed):
