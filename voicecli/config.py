@@ -142,6 +142,26 @@ class HistoryConfig(_Section):
     path: str | None = Field(default=None, description="History database (default: user data dir).")
 
 
+class WakeConfig(_Section):
+    word: str | None = Field(
+        default=None,
+        description="talk: stay asleep until this wake word: hey_jarvis, alexa, hey_mycroft or hey_rhasspy "
+                    "(openWakeWord, CC BY-NC-SA 4.0), a custom openWakeWord .onnx path, or phrase:WORDS "
+                    "(matched on the transcript, any words); unset = always awake.")
+    threshold: float = Field(default=0.5, gt=0.0, lt=1.0, description="Wake-model score that counts as the wake word.")
+    follow_up_s: float = Field(
+        default=8.0, ge=1.0, le=3600.0,
+        description="Once awake, follow-ups need no wake word until this many seconds of quiet after the last reply.")
+    cue: Literal["off", "chime"] = Field(default="off", description="Play a short chime when the assistant wakes.")
+
+    @field_validator("word")
+    @classmethod
+    def _word(cls, value: str | None) -> str | None:
+        if value is not None and value.startswith("phrase:") and not value.removeprefix("phrase:").strip(" \"'"):
+            raise ValueError("phrase: needs words, e.g. phrase:\"hey computer\"")
+        return value.strip() or None if value is not None else None
+
+
 class Settings(_Section):
     stt: SttConfig = SttConfig()
     llm: LlmConfig = LlmConfig()
@@ -150,6 +170,7 @@ class Settings(_Section):
     audio: AudioConfig = AudioConfig()
     models: ModelsConfig = ModelsConfig()
     history: HistoryConfig = HistoryConfig()
+    wake: WakeConfig = WakeConfig()
 
 
 SECTIONS: dict[str, type[_Section]] = {

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voicecli.llm.types import GenerationOptions
+from voicecli.pipeline.wake_gate import WakeOptions
 from voicecli.stt.types import TranscribeOptions
 from voicecli.tts.chunker import ChunkerParams
 from voicecli.vad.endpointer import EndpointerParams
@@ -45,3 +46,6 @@ class ConversationOptions:
     auto_respond: bool = True
     """Answer a finished user turn at once; when False the turn is only transcribed (UserTranscribed)
     and a protocol adapter answers later with ``reply_to`` (realtime ``create_response: false``)."""
+    wake: WakeOptions | None = None
+    """``talk --wake-word``: answer only after the wake word, then follow-ups until a quiet time
+    (None: every turn is answered)."""

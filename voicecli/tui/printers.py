@@ -17,6 +17,7 @@ from voicecli.pipeline.events import (
     StateChanged,
     TurnCompleted,
     UserTranscribed,
+    WakeChanged,
     event_to_json,
 )
 
@@ -55,6 +56,8 @@ class PlainPrinter:
             line = f"[interrupted by {ev.reason}]"
         elif isinstance(ev, NoticeRaised):
             line = f"note: {ev.message}"
+        elif isinstance(ev, WakeChanged):
+            line = f"[awake: {ev.reason}]" if ev.awake else "[asleep]"
         elif isinstance(ev, PipelineFailed):
             line = f"error: {ev.message}"
         elif isinstance(ev, SessionStarted):
