@@ -264,3 +264,42 @@ def test_wake_event_json():
     assert event_to_json(WakeChanged(True, "wake word", 0.98765)) == {
         "type": "wake", "state": "awake", "reason": "wake word", "score": 0.988}
     assert event_to_json(WakeChanged(False, "quiet"))["state"] == "asleep"
+
+
+# --- config → options ------------------------------------------------------------------
+@pytest.mark.parametrize("word,phrase,model", [
+    ("hey_jarvis", "hey jarvis", "hey_jarvis"),
+    ("Hey Jarvis", "hey jarvis", "hey_jarvis"),
+    ("/m/hey_computer_v0.1.onnx", "hey computer", "/m/hey_computer_v0.1.onnx"),
+    ('phrase:"hey computer"', "hey computer", None),
+    ("phrase:ok house", "ok house", None),
+])
+def test_wake_options_from_settings(tmp_path, word, phrase, model):
+    from voicecli.config import resolve
+    from voicecli.pipeline.options import wake_options
+
+    s = resolve({"wake.word": word}, env={"VOICECLI_WAKE_FOLLOW_UP_S": "3"}, file=tmp_path / "none.toml").settings
+    o = wake_options(s)
+    assert o is not None and (o.phrase, o.model, o.follow_up_s, o.cue) == (phrase, model, 3.0, "off")
+
+
+def test_no_wake_word_means_always_awake(tmp_path):
+    from voicecli.config import resolve
+    from voicecli.pipeline.options import wake_options
+
+    assert wake_options(resolve({}, env={}, file=tmp_path / "none.toml").settings) is None
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("wake.word", "phrase:", "invalid value for wake.word"),
+    ("wake.follow_up_s", "0", "invalid value for wake.follow_up_s"),
+    ("wake.cue", "bell", "invalid value for wake.cue"),
+    ("wake.threshold", "1.5", "invalid value for wake.threshold"),
+])
+def test_bad_wake_settings_are_one_clear_line(tmp_path, key, value, message):
+    from voicecli.config import env_name, resolve
+    from voicecli.errors import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        resolve({}, env={env_name(key): value}, file=tmp_path / "none.toml")
+    assert message in e.value.one_line() and "\n" not in e.value.one_line()

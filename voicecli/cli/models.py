@@ -63,8 +63,14 @@ def models(
                      else "downloads off: pass --allow-download or set VOICECLI_MODELS_ALLOW_DOWNLOAD=1")
         _print_models(found, hub, downloads)
         if any(m.kind == "wake" for m in found):
-            out_console.print(f"[dim]The openWakeWord wake models are licensed {PRETRAINED_LICENSE}: not for "
-                              "commercial use. Any .onnx wake model or a wake phrase (phrase:…) has no such limit.[/]")
+            from voicecli.cli.tables import is_piped
+
+            note = (f"openWakeWord's wake models are licensed {PRETRAINED_LICENSE}: not for commercial use; "
+                    "your own .onnx wake model or a wake phrase (phrase:…) has no such limit")
+            if is_piped(out_console):
+                print(f"# {note}")
+            else:
+                out_console.print(f"[dim]{note[0].upper()}{note[1:]}.[/]")
 
 
 def _print_models(found: list[Any], hub: list[Any], downloads: str) -> None:
