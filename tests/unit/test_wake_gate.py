@@ -39,6 +39,15 @@ def test_wake_word_during_an_utterance_wakes_it_and_follow_ups_need_none():
     assert g.wake(2.0) is False  # already awake: no second "woke"
 
 
+def test_a_wake_word_heard_just_before_the_speech_start_counts_for_that_utterance():
+    g = WakeGate(8.0, phrase_mode=False)
+    g.wake(1.0)  # the detector fired before the endpointer's start_ms of speech
+    g.speech_started()
+    assert not g.follow_up and g.utterance_ended() is Admission.WOKE
+    g.speech_started()  # the next one is a follow-up
+    assert g.follow_up and g.utterance_ended() is Admission.FOLLOW_UP
+
+
 @pytest.mark.parametrize("busy_until,sleep_at", [(None, 8.0), (5.0, 13.0), (20.0, 28.0)])
 def test_sleeps_after_follow_up_s_of_quiet_measured_from_the_last_busy_moment(busy_until, sleep_at):
     g = WakeGate(8.0, phrase_mode=False)
@@ -198,6 +207,15 @@ def test_a_wake_word_detected_just_after_a_short_utterance_ended_claims_it():
     h.w.detector.next_score = 0.9
     h.frames(0.064)
     assert [t[0] for t in h.turns] == ["what time is it?"]
+
+
+def test_a_wake_word_in_the_next_utterance_does_not_revive_the_ignored_one():
+    h = Harness(ScriptedDetector())
+    h.utterance(1.5, "private words")
+    h.frames(0.1)
+    h.utterance(1.0, "Hey Jarvis.", wake_at=0.2)  # starts right after: the wake word is its own
+    assert h.turns == [] and h.transcribed and h.w.gate.awake
+    assert len(h.transcribed) == 1
 
 
 def test_a_wake_word_long_after_an_ignored_utterance_does_not_revive_it():

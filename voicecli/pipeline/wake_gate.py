@@ -66,10 +66,11 @@ class WakeGate:
     def awake(self) -> bool:
         return self.state is WakeState.AWAKE
 
-    def wake(self, now: float) -> bool:
-        """The wake word was heard (or the wake phrase found). True if this woke it."""
+    def wake(self, now: float, heard_now: bool = True) -> bool:
+        """The wake word was heard (``heard_now``: in the audio arriving now) or the wake phrase
+        found in an ended utterance's transcript. True if this woke it."""
         self._quiet_since = now
-        self._woke_in_utterance = True
+        self._woke_in_utterance = self._woke_in_utterance or heard_now
         changed = self.state is WakeState.ASLEEP
         self.state = WakeState.AWAKE
         return changed
@@ -88,8 +89,11 @@ class WakeGate:
         return False
 
     def speech_started(self) -> None:
-        self._started_in = self.state
-        self._woke_in_utterance = False
+        # Woken between utterances: by a wake word that the detector heard before the endpointer
+        # counted its speech as started, so it opens this utterance (which holds it).
+        opened = self._woke_in_utterance and self.awake
+        self._started_in = WakeState.ASLEEP if opened else self.state
+        self._woke_in_utterance = opened
 
     @property
     def follow_up(self) -> bool:
@@ -97,9 +101,10 @@ class WakeGate:
         return self._started_in is WakeState.AWAKE
 
     def utterance_ended(self) -> Admission:
+        woke, self._woke_in_utterance = self._woke_in_utterance, False
         if self._started_in is WakeState.AWAKE:
             return Admission.FOLLOW_UP
-        if self._woke_in_utterance and self.awake:
+        if woke and self.awake:
             return Admission.WOKE
         return Admission.CHECK if self.phrase_mode else Admission.DROP
 

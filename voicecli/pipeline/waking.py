@@ -90,6 +90,7 @@ class Waking:
     def speech_started(self) -> None:
         if self.enabled:
             self.gate.speech_started()
+            self._ignored = None  # a wake word heard from now on belongs to this utterance
 
     @property
     def may_listen(self) -> bool:
@@ -149,12 +150,12 @@ class Waking:
                 self.hooks.emit(NoticeRaised(IGNORED))
                 return
             rest = text
-        self._woke(self.clock(), "wake phrase" if self.detector is None else "wake word", None)
+        self._woke(self.clock(), "wake phrase" if self.detector is None else "wake word", None, heard_now=False)
         if rest:
             self.hooks.start_turn(rest, u.last_voiced_at, u.started_wall)
 
-    def _woke(self, now: float, reason: str, score: float | None) -> None:
-        if self.gate.wake(now):
+    def _woke(self, now: float, reason: str, score: float | None, heard_now: bool = True) -> None:
+        if self.gate.wake(now, heard_now):
             self.hooks.emit(WakeChanged(True, reason, score))
             if self.o.cue == "chime" and self.player is not None:
                 self.player.enqueue(CUE_REPLY_ID, 0, chime())
