@@ -321,3 +321,27 @@ def test_bad_wake_settings_are_one_clear_line(tmp_path, key, value, message):
     with pytest.raises(ConfigError) as e:
         resolve({}, env={env_name(key): value}, file=tmp_path / "none.toml")
     assert message in e.value.one_line() and "\n" not in e.value.one_line()
+
+
+# --- what the screen and the plain lines show ------------------------------------------
+def test_talk_screen_and_plain_lines_show_asleep_and_awake():
+    import io
+
+    from voicecli.pipeline.events import AssistantState, StateChanged
+    from voicecli.tui.printers import PlainPrinter
+    from voicecli.tui.view import TalkView, _state_line
+
+    view = TalkView()
+    assert "ASLEEP" not in _state_line(view).plain  # no wake word: as before
+    view.apply(WakeChanged(False, "start"))
+    assert "ASLEEP" in _state_line(view).plain
+    view.apply(WakeChanged(True, "wake word", 0.9))
+    assert "ASLEEP" not in _state_line(view).plain and "LISTENING" in _state_line(view).plain
+    view.apply(StateChanged(AssistantState.SPEAKING))
+    view.apply(WakeChanged(False, "quiet"))
+    assert "SPEAKING" in _state_line(view).plain  # (a reply in progress keeps its state shown)
+    out = io.StringIO()
+    printer = PlainPrinter(out)
+    printer(WakeChanged(True, "wake phrase"))
+    printer(WakeChanged(False, "quiet"))
+    assert out.getvalue() == "[awake: wake phrase]\n[asleep]\n"
