@@ -30,7 +30,7 @@ def scenario(path, speech_dir, settings, wake_words: str):
         silence(0.5), clip(speech_dir / "en_goforward.wav"),          # "go forward ten meters": asleep
         silence(1.2), wake, silence(0.15), clip(EXAMPLES / "question.wav"),  # wake + "what is the capital of France"
         silence(9.0), clip(EXAMPLES / "question2.wav"),              # a follow-up: "tell me a short story …"
-        silence(13.0), clip(speech_dir / "en_timit_LDC93S1.wav"),     # after the window: asleep again
+        silence(16.0), clip(speech_dir / "en_timit_LDC93S1.wav"),     # after the window: asleep again
         silence(2.5)]))
 
 
@@ -46,7 +46,7 @@ def test_only_the_questions_after_the_wake_word_are_answered(tmp_path, speech_di
     # Real time: a slow reply delays the window. Short replies, greedy STT and the silence turn
     # detector keep the machine's work small; the file has no echo to cancel.
     r = run_voicecli("talk", "--input", str(wav_in), "--output", str(tmp_path / "out.wav"), "--json",
-                     "--history", str(db), *wake_args, "--llm-max-tokens", "16", "--no-echo-cancel",
+                     "--history", str(db), *wake_args, "--llm-max-tokens", "12", "--no-echo-cancel",
                      "--system", "Answer in one short sentence.",
                      env={"VOICECLI_WAKE_FOLLOW_UP_S": str(FOLLOW_UP_S), "VOICECLI_STT_CONVERSATION_BEAM_SIZE": "1",
                           "VOICECLI_VAD_TURN_DETECTOR": "silence", "VOICECLI_VAD_SPECULATIVE_REPLY": "false"})
