@@ -345,3 +345,17 @@ def test_talk_screen_and_plain_lines_show_asleep_and_awake():
     printer(WakeChanged(True, "wake phrase"))
     printer(WakeChanged(False, "quiet"))
     assert out.getvalue() == "[awake: wake phrase]\n[asleep]\n"
+
+
+def test_missing_openwakeword_is_one_line_saying_how_to_install_or_use_a_phrase(monkeypatch):
+    import sys
+
+    from voicecli.errors import ModelLoadError
+    from voicecli.vad.wake import OpenWakeWordDetector
+
+    monkeypatch.setitem(sys.modules, "openwakeword", None)
+    monkeypatch.setitem(sys.modules, "openwakeword.model", None)
+    with pytest.raises(ModelLoadError) as e:
+        OpenWakeWordDetector("hey_jarvis")
+    line = e.value.one_line()
+    assert "needs openWakeWord" in line and "--no-deps openwakeword==0.5.1" in line and "--wake-phrase" in line

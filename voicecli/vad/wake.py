@@ -22,8 +22,8 @@ PRETRAINED = {"hey_jarvis": "hey jarvis", "alexa": "alexa", "hey_mycroft": "hey 
               "hey_rhasspy": "hey rhasspy"}
 """The wake models inside the openwakeword wheel → the phrase each one listens for."""
 PRETRAINED_LICENSE = "CC BY-NC-SA 4.0 (non-commercial)"
-INSTALL_HINT = ("pip install --no-deps openwakeword==0.5.1 scipy scikit-learn (or `pip install voicecli[wake]` "
-                "then the --no-deps line); or use a wake phrase: --wake-phrase \"hey computer\"")
+INSTALL_HINT = ("pip install scipy scikit-learn && pip install --no-deps openwakeword==0.5.1; "
+                "or use a wake phrase, no model needed: --wake-phrase \"hey computer\"")
 
 
 class WakeDetector(Protocol):
@@ -100,7 +100,8 @@ class OpenWakeWordDetector:
         try:
             from openwakeword.model import Model
         except ImportError as exc:
-            raise ModelLoadError(f"openWakeWord is not installed ({exc.name} is missing)", INSTALL_HINT) from None
+            missing = f"the wake word needs openWakeWord ({exc.name} is not installed)"
+            raise ModelLoadError(missing, INSTALL_HINT) from None
         try:
             self._model = Model(wakeword_models=[key], inference_framework="onnx")
         except Exception as exc:  # noqa: BLE001 - any load failure of a user's model is one clear line
