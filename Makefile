@@ -23,7 +23,9 @@ $(VENV)/.installed: $(VENV)/bin/activate pyproject.toml constraints.txt
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.installed
-	$(PIP_INSTALL) -e '.[serve,tools,plot,multilingual,dev]'
+	$(PIP_INSTALL) -e '.[serve,tools,plot,multilingual,dev,wake]'
+	# openWakeWord (talk --wake-word): its ONNX models run on onnxruntime; it declares tflite-runtime
+	$(PIP) install --no-deps 'openwakeword==0.5.1'
 	touch $@
 
 install: $(VENV)/.installed

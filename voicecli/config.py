@@ -142,6 +142,7 @@ class HistoryConfig(_Section):
     path: str | None = Field(default=None, description="History database (default: user data dir).")
 
 
+<<<<<<< HEAD
 class McpServerConfig(_Section):
     """One MCP server (``[tools.mcp.NAME]``): a stdio ``command`` or a streamable HTTP ``url``."""
 
@@ -191,6 +192,26 @@ class ToolsConfig(_Section):
             if not name or not all(c.isalnum() or c in "_-" for c in name) or name == "builtin":
                 raise ValueError(f"MCP server name {name!r}: use letters, digits, _ or - (and not 'builtin')")
         return value
+=======
+class WakeConfig(_Section):
+    word: str | None = Field(
+        default=None,
+        description="talk: stay asleep until this wake word: hey_jarvis, alexa, hey_mycroft or hey_rhasspy "
+                    "(openWakeWord, CC BY-NC-SA 4.0), a custom openWakeWord .onnx path, or phrase:WORDS "
+                    "(matched on the transcript, any words); unset = always awake.")
+    threshold: float = Field(default=0.5, gt=0.0, lt=1.0, description="Wake-model score that counts as the wake word.")
+    follow_up_s: float = Field(
+        default=8.0, ge=1.0, le=3600.0,
+        description="Once awake, follow-ups need no wake word until this many seconds of quiet after the last reply.")
+    cue: Literal["off", "chime"] = Field(default="off", description="Play a short chime when the assistant wakes.")
+
+    @field_validator("word")
+    @classmethod
+    def _word(cls, value: str | None) -> str | None:
+        if value is not None and value.startswith("phrase:") and not value.removeprefix("phrase:").strip(" \"'"):
+            raise ValueError("phrase: needs words, e.g. phrase:\"hey computer\"")
+        return value.strip() or None if value is not None else None
+>>>>>>> wake
 
 
 class Settings(_Section):
@@ -201,7 +222,11 @@ class Settings(_Section):
     audio: AudioConfig = AudioConfig()
     models: ModelsConfig = ModelsConfig()
     history: HistoryConfig = HistoryConfig()
+<<<<<<< HEAD
     tools: ToolsConfig = ToolsConfig()
+=======
+    wake: WakeConfig = WakeConfig()
+>>>>>>> wake
 
 
 SECTIONS: dict[str, type[_Section]] = {

@@ -41,7 +41,7 @@ def test_models_table_and_dropin(tmp_path):
 
 def test_models_bad_kind_is_usage_error():
     r = run_voicecli("models", "--kind", "video")
-    assert r.returncode == 2 and r.stderr.strip() == "error: unknown model kind 'video' (choose stt, tts, llm or vad)"
+    assert r.returncode == 2 and r.stderr.strip() == "error: unknown model kind 'video' (choose stt, tts, llm, vad or wake)"
 
 
 def test_doctor_checks_everything_on_one_screen():

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from voicecli.catalog.doctor import Check
     from voicecli.config import SettingRow
 
-KINDS = ("stt", "tts", "llm", "vad")
+KINDS = ("stt", "tts", "llm", "vad", "wake")
 STATUS_MARKS = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[bold red]FAIL[/]", "info": "[dim]info[/]"}
 CONFIG_VALUE_MAX_CHARS = 24
 """Longer values are cut with "…" in the ``voicecli config`` table (piped and ``--json`` output have them whole)."""
@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
 
 def models(
     kind: Annotated[str | None, typer.Option(
-        "--kind", "-k", metavar="KIND", help="Only this kind: stt, tts, llm or vad.")] = None,
+        "--kind", "-k", metavar="KIND", help="Only this kind: stt, tts, llm, vad or wake.")] = None,
     json_out: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -41,13 +41,15 @@ def models(
     could download."""
     from voicecli.engines import resolver
     from voicecli.errors import ConfigError
+    from voicecli.vad.wake import PRETRAINED_LICENSE, pretrained_models
 
     with handle_errors(verbose):
         if kind is not None and kind not in KINDS:
-            raise ConfigError(f"unknown model kind '{kind}'", "choose stt, tts, llm or vad")
+            raise ConfigError(f"unknown model kind '{kind}'", "choose stt, tts, llm, vad or wake")
         settings = settings_from({}).settings
         res = resolver(settings)
-        found = [m for m in res.available() if kind in (None, m.kind)]
+        every: list[Any] = [*res.available(), *pretrained_models()]
+        found = [m for m in every if kind in (None, m.kind)]
         hub = [e for e in res.downloadable() if kind in (None, e.kind)]
         if json_out:
             print(json.dumps({
@@ -60,6 +62,15 @@ def models(
         downloads = ("downloads allowed" if settings.models.allow_download
                      else "downloads off: pass --allow-download or set VOICECLI_MODELS_ALLOW_DOWNLOAD=1")
         _print_models(found, hub, downloads)
+        if any(m.kind == "wake" for m in found):
+            from voicecli.cli.tables import is_piped
+
+            note = (f"openWakeWord's wake models are licensed {PRETRAINED_LICENSE}: not for commercial use; "
+                    "your own .onnx wake model or a wake phrase (phrase:…) has no such limit")
+            if is_piped(out_console):
+                print(f"# {note}")
+            else:
+                out_console.print(f"[dim]{note[0].upper()}{note[1:]}.[/]")
 
 
 def _print_models(found: list[Any], hub: list[Any], downloads: str) -> None:

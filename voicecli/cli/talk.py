@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 import threading
 from pathlib import Path
@@ -28,6 +29,7 @@ from voicecli.cli.common import (
     handle_errors,
     settings_from,
 )
+from voicecli.errors import ConfigError
 
 
 def register(app: typer.Typer) -> None:
@@ -68,6 +70,13 @@ def talk(
     echo_cancel: EchoCancelOpt = None,
     simulate_echo: Annotated[float, typer.Option(
         "--simulate-echo", hidden=True, help="Test aid: mix this much of the output back into --input.")] = 0.0,
+    wake_word: Annotated[str | None, typer.Option(
+        "--wake-word", metavar="NAME",
+        help="Stay asleep until this wake word: hey_jarvis, alexa, hey_mycroft, hey_rhasspy (openWakeWord, "
+             "non-commercial licence), a .onnx wake model, or phrase:\"WORDS\".")] = None,
+    wake_phrase: Annotated[str | None, typer.Option(
+        "--wake-phrase", metavar="WORDS",
+        help="Stay asleep until these words are heard (matched on the transcript; no model needed).")] = None,
     allow_download: AllowDownloadOpt = None,
     tools: Annotated[bool | None, typer.Option(
         "--tools/--no-tools", help="Let the assistant use tools: built-ins, MCP servers (`voicecli tools`).")] = None,
@@ -75,7 +84,12 @@ def talk(
 ) -> None:
     """Talk with the assistant: microphone → VAD → Whisper → llama.cpp → Piper, with barge-in."""
     with handle_errors(verbose):
+        if wake_word and wake_phrase:
+            raise ConfigError("--wake-word and --wake-phrase both given", "use one of them")
+        if wake_phrase is not None:
+            wake_word = f"phrase:{wake_phrase}"
         resolved = settings_from({
+            "wake.word": wake_word,
             "stt.model": model, "stt.language": language, "llm.model": llm_model, "llm.url": llm_url,
             "llm.max_reply_tokens": llm_max_tokens,
             "llm.system_prompt": system, "tts.voice": voice, "tts.speed": speed, "vad.threshold": vad_threshold,
@@ -83,6 +97,8 @@ def talk(
             "audio.input_device": input_device, "audio.output_device": output_device,
             "audio.echo_cancel": echo_cancel, "models.allow_download": allow_download, "tools.use": tools,
             "history.enabled": False if no_history else None, "history.path": str(history) if history else None})
+        if resolved.settings.wake.word and (ptt or text):
+            raise ConfigError("a wake word needs hands-free speech", "drop --ptt/--text or the wake word")
         lines = plain or (text and not _typing_on_screen())
         code = run_talk(resolved.settings, input, output, ptt=ptt, text_mode=text,
                         mode="json" if json_out else "plain" if lines else "tui", simulate_echo=simulate_echo)
@@ -98,7 +114,7 @@ def run_talk(settings: Any, input_file: Path | None, output_file: Path | None, *
     from voicecli.engines import Engines
     from voicecli.pipeline.events import SessionStarted
     from voicecli.pipeline.history import HistoryStore
-    from voicecli.pipeline.options import conversation_options
+    from voicecli.pipeline.options import conversation_options, wake_options
     from voicecli.pipeline.session import build_conversation, load_echo_canceller
     from voicecli.tui.printers import JsonPrinter, PlainPrinter
 
@@ -106,6 +122,12 @@ def run_talk(settings: Any, input_file: Path | None, output_file: Path | None, *
     samples = decode_audio(input_file) if input_file is not None else None
     in_idx = resolve_device(settings.audio.input_device, "input") if samples is None and not text_mode else None
     out_idx = resolve_device(settings.audio.output_device, "output") if output_file is None else None
+    wake = wake_options(settings) if not (ptt or text_mode) else None
+    detector = None
+    if wake is not None and wake.model is not None:
+        from voicecli.vad.wake import OpenWakeWordDetector
+
+        detector = OpenWakeWordDetector(wake.model)
 
     from voicecli.cli.talk_screen import load_quittable, run_live
     from voicecli.cli.talk_tools import TalkTools
@@ -141,7 +163,7 @@ def run_talk(settings: Any, input_file: Path | None, output_file: Path | None, *
 
     aec = load_echo_canceller(no_aec) if settings.audio.echo_cancel and not text_mode else None
 
-    options = conversation_options(settings, push_to_talk=ptt)
+    options = dataclasses.replace(conversation_options(settings, push_to_talk=ptt), wake=wake)
     emitters: list[Any] = []
     on_turn = (lambda rec: store.add_turn(session_id, rec)) if store is not None and session_id else None
     view = None
@@ -165,7 +187,7 @@ def run_talk(settings: Any, input_file: Path | None, output_file: Path | None, *
             e(ev)
 
     convo = build_conversation(engines, source=source, output=out_dev, emit=emit, options=options,
-                               echo_canceller=aec, on_turn=on_turn,
+                               echo_canceller=aec, on_turn=on_turn, wake_detector=detector,
                                tools=talk_tools.runner if talk_tools is not None else None)
     if isinstance(convo.source, _TextSource):
         convo.source.conversation = convo

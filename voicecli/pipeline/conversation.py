@@ -41,6 +41,7 @@ from voicecli.pipeline.own_voice import ConversationHooks, TalkOverGuard
 from voicecli.pipeline.reply import Reply, ReplyPhase
 from voicecli.pipeline.responding import ReplyHooks, Responder, SttFuture
 from voicecli.pipeline.turn_end import TurnEndJudge
+from voicecli.pipeline.waking import WakeHooks, Waking
 from voicecli.tts.types import Synthesizer
 from voicecli.vad.endpointer import (
     EndpointEvent,
@@ -53,6 +54,7 @@ from voicecli.vad.endpointer import (
     UtteranceEnded,
 )
 from voicecli.vad.turn import SemanticTurnParams, TurnModel
+from voicecli.vad.wake import WakeDetector
 
 if TYPE_CHECKING:
     from voicecli.engines import EngineSet
@@ -65,7 +67,11 @@ class Conversation:
                  emit: Callable[[Event], None], options: ConversationOptions,
                  echo_canceller: EchoCanceller | None = None,
                  on_turn: Callable[[TurnRecord], None] | None = None, turn_model: TurnModel | None = None,
+<<<<<<< HEAD
                  tools: ToolRunner | None = None) -> None:
+=======
+                 wake_detector: WakeDetector | None = None) -> None:
+>>>>>>> wake
         self.engines = engines
         self.source = source
         self.player = player
@@ -83,6 +89,9 @@ class Conversation:
             self._interrupt, self._start_turn,
             lambda audio: self._responder.transcribe(audio, self.o.stt), self._call, emit, self._listening))
         self._hooks = ReplyHooks(lambda: self.o, self._show, self._set_state, self._reply_ended)
+        self._wake = Waking(options.wake, wake_detector, WakeHooks(  # talk --wake-word (else always awake)
+            lambda audio: self._responder.transcribe(audio, self.o.stt), self._call, lambda text, eos, started:
+            self._start_turn(None, eos, time.monotonic(), None, text=text, started_at=started), emit), player)
         self._turn = 0
         self._reply: Reply | None = None
         """The reply of the current turn (ACTIVE), if any."""
@@ -187,18 +196,21 @@ class Conversation:
             ep = self._ears.endpointer
             self.talk_over.frame(ep.voiced_ms, ep.state in (EndpointState.SPEAKING, EndpointState.STOPPING),
                                  self.o.barge_in_ms)
+        busy = r is not None or self._prepared is not None or self._ears.state is not EndpointState.QUIET
+        self._wake.frame(None if self._ears.muted else frame.samples, busy)
 
     def _on_endpoint(self, ev: EndpointEvent) -> None:
         if isinstance(ev, SpeechStarted):
             self.emit(UserSpeechStarted(ev.frame * FRAME_MS))
             self._speculative.clear()
+            self._wake.speech_started()
             if self._reply is None:
                 self._set_state(AssistantState.HEARING)
-        elif isinstance(ev, SpeechPaused) and self.o.speculative_stt and self._reply is None:
+        elif isinstance(ev, SpeechPaused) and self.o.speculative_stt and self._reply is None and self._wake.may_listen:
             audio = self._ears.pause_audio(ev)
             fut = self._responder.transcribe(audio, self.o.stt)
             self._speculative[ev.last_voiced_frame] = fut
-            if self.o.speculative_reply and self.o.auto_respond and not self.o.push_to_talk:
+            if self.o.speculative_reply and self.o.auto_respond and not self.o.push_to_talk and self._wake.follow_up:
                 self._prepare_reply(ev.last_voiced_frame, audio, fut)
         elif isinstance(ev, PauseCheckpointReached) and self._judge is not None:
             self._judge.check(ev.last_voiced_frame, self._ears.checkpoint_audio(ev),
@@ -220,6 +232,9 @@ class Conversation:
             if self.talk_over.utterance_ended(ev.start_frame, ev.last_voiced_frame, audio, last_voiced_at,
                                               time.monotonic(), spec, self._reply):
                 self._drop_prepared()  # heard over the loudspeaker: a turn only if checked to be the user's
+                return
+            if self._wake.utterance_ended(audio, last_voiced_at, self._ears.utterance_started_wall, spec):
+                self._drop_prepared()  # asleep: ignored, or a waking utterance answered once checked
                 return
             prepared = self._prepared
             if prepared is not None and prepared.prepared_for == ev.last_voiced_frame:
@@ -308,6 +323,7 @@ class Conversation:
     def _reply_ended(self, r: Reply, had_words: bool) -> None:
         if not had_words and r.visible:  # (a prepared reply without words: the commit says so)
             self._no_words(r)
+        self._wake.reply_ended()
         if self._reply is r:
             self._reply = None
             self.talk_over.reply_over(r)

@@ -163,6 +163,17 @@ class ToolFinished:
 
 
 @dataclass(frozen=True)
+class WakeChanged:
+    """``talk --wake-word``: the assistant woke (the wake word or phrase was heard) or fell
+    asleep (``reason`` "quiet": the follow-up time passed; "start": asleep at the start)."""
+
+    awake: bool
+    reason: str
+    score: float | None = None
+    """The wake model's score when it woke (None in phrase mode)."""
+
+
+@dataclass(frozen=True)
 class TurnCompleted:
     record: TurnRecord
 
@@ -186,7 +197,7 @@ class SessionStarted:
 
 Event = (StateChanged | LevelMeasured | UserTranscribed | ReplyDelta | ReplyInterrupted | TurnCompleted
          | NoticeRaised | PipelineFailed | SessionStarted | UserSpeechStarted | UserSpeechStopped
-         | ReplyStarted | ReplyAudio | UserTurnDiscarded | ToolCalled | ToolFinished)
+         | ReplyStarted | ReplyAudio | UserTurnDiscarded | ToolCalled | ToolFinished | WakeChanged)
 
 
 def event_to_json(ev: Event) -> dict[str, Any] | None:
@@ -210,6 +221,9 @@ def event_to_json(ev: Event) -> dict[str, Any] | None:
         o = ev.outcome
         return {"type": "tool_result", "turn": ev.turn, "id": o.call.id, "name": o.call.name, "output": o.output,
                 "error": o.error, "elapsed_ms": round(o.elapsed_ms, 1)}
+    if isinstance(ev, WakeChanged):
+        return {"type": "wake", "state": "awake" if ev.awake else "asleep", "reason": ev.reason,
+                "score": None if ev.score is None else round(ev.score, 3)}
     if isinstance(ev, NoticeRaised):
         return {"type": "notice", "message": ev.message}
     if isinstance(ev, PipelineFailed):

@@ -9,6 +9,7 @@ from voicecli.audio.format import FRAME_MS
 from voicecli.config import Settings
 from voicecli.llm.types import GenerationOptions
 from voicecli.pipeline.conversation import ConversationOptions
+from voicecli.pipeline.wake_gate import WakeOptions
 from voicecli.stt.options import transcribe_options
 from voicecli.tts.chunker import ChunkerParams
 from voicecli.vad.endpointer import EndpointerParams
@@ -57,3 +58,18 @@ def conversation_options(settings: Settings, push_to_talk: bool = False) -> Conv
         speculative_reply=settings.vad.speculative_stt and settings.vad.speculative_reply,
         push_to_talk=push_to_talk,
     )
+
+
+def wake_options(settings: Settings) -> WakeOptions | None:
+    """``wake.*`` for talk: None when no wake word is set (always awake)."""
+    from voicecli.vad.wake import is_model_path, spoken_phrase
+
+    w = settings.wake
+    if not w.word:
+        return None
+    if w.word.startswith("phrase:"):
+        phrase, model = w.word.removeprefix("phrase:").strip(" \"'"), None
+    else:
+        model = w.word if is_model_path(w.word) else w.word.strip().replace(" ", "_").lower()
+        phrase = spoken_phrase(model)
+    return WakeOptions(phrase=phrase, model=model, threshold=w.threshold, follow_up_s=w.follow_up_s, cue=w.cue)

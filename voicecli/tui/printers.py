@@ -19,6 +19,7 @@ from voicecli.pipeline.events import (
     ToolFinished,
     TurnCompleted,
     UserTranscribed,
+    WakeChanged,
     event_to_json,
 )
 from voicecli.tools.display import call_line
@@ -63,6 +64,8 @@ class PlainPrinter:
             line = f"tool: {call_line(o.call.name, o.call.arguments, o.output, o.error)}"
         elif isinstance(ev, NoticeRaised):
             line = f"note: {ev.message}"
+        elif isinstance(ev, WakeChanged):
+            line = f"[awake: {ev.reason}]" if ev.awake else "[asleep]"
         elif isinstance(ev, PipelineFailed):
             line = f"error: {ev.message}"
         elif isinstance(ev, SessionStarted):

@@ -28,6 +28,7 @@ from voicecli.pipeline.events import (
     TurnCompleted,
     TurnRecord,
     UserTranscribed,
+    WakeChanged,
 )
 from voicecli.tools.display import call_line
 from voicecli.tui.latency import latency_lines
@@ -89,6 +90,8 @@ class TalkView:
     """Push-to-talk: None when off, False while waiting for space, True while the microphone is open."""
     input: LineEditor | None = None
     """``--text``: the line being typed (None when the input is speech)."""
+    awake: bool | None = None
+    """``--wake-word``: awake (True) or asleep (False); None without a wake word."""
     scroll: int = 0
     """Lines scrolled back from the newest (0 = following the conversation)."""
 
@@ -131,6 +134,9 @@ class TalkView:
             self.notice = f"error: {ev.message}"
         elif isinstance(ev, SessionStarted):
             self.models = ev.models
+        elif isinstance(ev, WakeChanged):
+            self.awake = ev.awake
+            self.notice = f"awake ({ev.reason})" if ev.awake else "asleep: say the wake word"
 
     def scroll_by(self, lines: int, limit: int) -> None:
         """Scroll back (positive) or forward, within ``limit`` (see :func:`scroll_limit`)."""
@@ -191,6 +197,9 @@ def _state_line(view: TalkView) -> Text:
     if view.ptt_open is False and view.state == AssistantState.LISTENING:
         head.append(" ○ ", style="bold yellow")
         head.append(PTT_WAITING.ljust(LABEL_WIDTH), style="bold yellow")
+    elif view.awake is False and view.state in (AssistantState.LISTENING, AssistantState.HEARING):
+        head.append(" ◌ ", style="blue")
+        head.append("ASLEEP".ljust(LABEL_WIDTH), style="bold blue")
     else:
         style = STATE_STYLE[view.state]
         label = "ready" if view.input is not None and view.state == AssistantState.LISTENING else view.state.value
