@@ -142,7 +142,6 @@ class HistoryConfig(_Section):
     path: str | None = Field(default=None, description="History database (default: user data dir).")
 
 
-<<<<<<< HEAD
 class McpServerConfig(_Section):
     """One MCP server (``[tools.mcp.NAME]``): a stdio ``command`` or a streamable HTTP ``url``."""
 
@@ -192,7 +191,8 @@ class ToolsConfig(_Section):
             if not name or not all(c.isalnum() or c in "_-" for c in name) or name == "builtin":
                 raise ValueError(f"MCP server name {name!r}: use letters, digits, _ or - (and not 'builtin')")
         return value
-=======
+
+
 class WakeConfig(_Section):
     word: str | None = Field(
         default=None,
@@ -211,7 +211,6 @@ class WakeConfig(_Section):
         if value is not None and value.startswith("phrase:") and not value.removeprefix("phrase:").strip(" \"'"):
             raise ValueError("phrase: needs words, e.g. phrase:\"hey computer\"")
         return value.strip() or None if value is not None else None
->>>>>>> wake
 
 
 class Settings(_Section):
@@ -222,11 +221,8 @@ class Settings(_Section):
     audio: AudioConfig = AudioConfig()
     models: ModelsConfig = ModelsConfig()
     history: HistoryConfig = HistoryConfig()
-<<<<<<< HEAD
     tools: ToolsConfig = ToolsConfig()
-=======
     wake: WakeConfig = WakeConfig()
->>>>>>> wake
 
 
 SECTIONS: dict[str, type[_Section]] = {

@@ -67,11 +67,7 @@ class Conversation:
                  emit: Callable[[Event], None], options: ConversationOptions,
                  echo_canceller: EchoCanceller | None = None,
                  on_turn: Callable[[TurnRecord], None] | None = None, turn_model: TurnModel | None = None,
-<<<<<<< HEAD
-                 tools: ToolRunner | None = None) -> None:
-=======
-                 wake_detector: WakeDetector | None = None) -> None:
->>>>>>> wake
+                 tools: ToolRunner | None = None, wake_detector: WakeDetector | None = None) -> None:
         self.engines = engines
         self.source = source
         self.player = player

@@ -47,12 +47,9 @@ class ConversationOptions:
     auto_respond: bool = True
     """Answer a finished user turn at once; when False the turn is only transcribed (UserTranscribed)
     and a protocol adapter answers later with ``reply_to`` (realtime ``create_response: false``)."""
-<<<<<<< HEAD
     tools: ToolRequest | None = None
     """Tools offered to the model in each reply (a protocol adapter's client's, checked with
     :mod:`voicecli.llm.tool_checks`). None: the conversation's tool runner's, if it has one."""
-=======
     wake: WakeOptions | None = None
     """``talk --wake-word``: answer only after the wake word, then follow-ups until a quiet time
     (None: every turn is answered)."""
->>>>>>> wake

@@ -28,34 +28,23 @@ def build_conversation(engines: EngineSet, *, source: Callable[[Player], FrameSo
                        output: Callable[[Player], AudioOutput], emit: Callable[[Event], None],
                        options: ConversationOptions, echo_canceller: EchoCanceller | None = None,
                        on_turn: Callable[[TurnRecord], None] | None = None,
-<<<<<<< HEAD
-                       voice: Synthesizer | None = None, tools: ToolRunner | None = None) -> Conversation:
-=======
-                       voice: Synthesizer | None = None, wake_detector: WakeDetector | None = None) -> Conversation:
->>>>>>> wake
+                       voice: Synthesizer | None = None, tools: ToolRunner | None = None,
+                       wake_detector: WakeDetector | None = None) -> Conversation:
     """A conversation whose player runs at ``voice``'s rate (default: ``engines.speaker``).
 
     ``source`` and ``output`` are factories given that player (a file source mixing simulated
     echo, a WAV writer, an instant output all need it); a ready source is passed as
     ``lambda _: source``. ``voice``, when given, is the conversation's voice from the first
     reply on (:meth:`Conversation.use_speaker`). The conversation's parts stay reachable as
-<<<<<<< HEAD
     ``.source``, ``.player`` and ``.output``. ``tools`` runs the calls the model makes (see
-    :mod:`voicecli.pipeline.tool_use`)."""
-=======
-    ``.source``, ``.player`` and ``.output``. ``wake_detector``: the wake-word model when
+    :mod:`voicecli.pipeline.tool_use`). ``wake_detector``: the wake-word model when
     ``options.wake`` names one (talk loads it before the other models: a bad name fails fast)."""
->>>>>>> wake
     voice = voice or engines.speaker
     player = Player(voice.sample_rate_hz)
     conversation = Conversation(engines, source(player), player, output(player), emit, options,
                                 echo_canceller=echo_canceller, on_turn=on_turn,
                                 turn_model=load_turn_model(options, lambda why: emit(NoticeRaised(why))),
-<<<<<<< HEAD
-                                tools=tools)
-=======
-                                wake_detector=wake_detector)
->>>>>>> wake
+                                tools=tools, wake_detector=wake_detector)
     if voice is not engines.speaker:
         conversation.use_speaker(voice)
     return conversation
