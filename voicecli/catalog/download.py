@@ -10,9 +10,11 @@ never looks like a model, and the next pull carries on where it stopped."""
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from voicecli.catalog.fetch import ProgressSink, check_space, describe, fetch, hub_errors, remaining_bytes, repo_files
@@ -41,6 +43,37 @@ def download(kind: str, repo_id: str, hub_file: str | None, root: Path, name: st
         raise DownloadError(f"no {'voice' if kind == 'tts' else 'GGUF'} file known for hub repo {repo_id}")
     model = name or repo_id
     base = local_name(model)
+    with _only_pull(root, base, model):
+        return _download(kind, repo_id, hub_file, root, model, base, sha256, progress)
+
+
+@contextlib.contextmanager
+def _only_pull(root: Path, base: str, model: str) -> Iterator[None]:
+    """One download of a model at a time (two would write the same ``.incomplete`` files)."""
+    from filelock import FileLock, Timeout
+
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(f"cannot create the models folder {root}: {_first_line(exc)}",
+                            "make it writable, or point XDG_DATA_HOME elsewhere") from exc
+    path = root / f".{base}.lock"
+    lock = FileLock(path, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        raise DownloadError(f"{model} is being downloaded by another voicecli ({path})",
+                            "wait for it to finish") from exc
+    try:
+        yield
+    finally:
+        lock.release()
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _download(kind: str, repo_id: str, hub_file: str | None, root: Path, model: str, base: str,
+              sha256: str | None, progress: ProgressSink | None) -> Path:
     staging = root / f".{base}.partial"
     with hub_errors(repo_id):
         revision, paths = "main", [hub_file, f"{hub_file}.json"] if kind == "tts" else [hub_file]
@@ -52,7 +85,6 @@ def download(kind: str, repo_id: str, hub_file: str | None, root: Path, name: st
                                     "pick a faster-whisper repo, e.g. Systran/faster-whisper-tiny")
         files = [describe(repo_id, str(p), revision) for p in paths]
         try:
-            root.mkdir(parents=True, exist_ok=True)
             check_space(sum(remaining_bytes(staging, f) for f in files), root)
             fetched = [fetch(f, staging, model, sha256 if f.path == hub_file else None, progress) for f in files]
             return _install(kind, fetched, root, base, staging)

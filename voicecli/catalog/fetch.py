@@ -73,9 +73,9 @@ def endpoint() -> str:
 @contextlib.contextmanager
 def hub_errors(repo: str) -> Iterator[None]:
     """Turn huggingface_hub / HTTP failures into one :class:`DownloadError` line."""
-    import httpx2
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
+    network: tuple[type[BaseException], ...] = (*_transport_errors(), ConnectionError, TimeoutError)
     try:
         yield
     except OfflineModeIsEnabled as exc:
@@ -84,8 +84,19 @@ def hub_errors(repo: str) -> Iterator[None]:
     except HfHubHTTPError as exc:
         raise DownloadError(f"download of {repo} from {endpoint()} failed: {_first_line(exc)}",
                             "check the name and the network, or put the model in models/") from exc
-    except (httpx2.TransportError, ConnectionError, TimeoutError) as exc:
+    except network as exc:
         raise DownloadError(f"cannot reach the hub at {endpoint()}; check the network or HF_ENDPOINT") from exc
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """The HTTP client's network errors: huggingface_hub 2.x uses httpx2, 1.x httpx, older requests."""
+    import importlib
+
+    found: list[type[BaseException]] = []
+    for module, name in (("httpx2", "TransportError"), ("httpx", "TransportError"), ("requests", "ConnectionError")):
+        with contextlib.suppress(ImportError, AttributeError):
+            found.append(getattr(importlib.import_module(module), name))
+    return tuple(found)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -140,7 +151,7 @@ def check_space(need: int, folder: Path, free: int | None = None) -> None:
     free = shutil.disk_usage(probe).free if free is None else free
     if need > free:
         raise DownloadError(f"not enough disk space in {folder}: the download needs {human_bytes(need)}, "
-                            f"{human_bytes(free)} is free", "free some space, or set models.dir elsewhere")
+                            f"{human_bytes(free)} is free", "free some space, or point XDG_DATA_HOME at a bigger disk")
 
 
 def human_bytes(n: int) -> str:
