@@ -205,6 +205,20 @@ def test_available_shows_the_catalogue_and_what_fits(tmp_path):
                  "gemma-3-4b", "phi-4-mini", "pl_PL-darkman-medium", "ar_JO-kareem-medium"):
         assert rows[name]["fits"] in ("yes", "tight", "no"), rows[name]
     assert rows["smollm2-135m"]["installed"] and not rows["qwen2.5-3b"]["installed"]
-    assert rows["qwen2.5-1.5b"]["tools"] is True and rows["qwen2.5-1.5b"]["license"] == "Apache-2.0"
+    assert rows["qwen2.5-1.5b"]["tools"] is True and rows["qwen2.5-1.5b"]["license"] == "apache-2.0"
     table = run_voicecli("models", "--available", "--kind", "llm", env={"XDG_DATA_HOME": str(tmp_path)})
     assert table.returncode == 0 and "phi-4-mini" in table.stdout and "whisper" not in table.stdout
+
+
+@pytest.mark.parametrize("width", (80, 100))
+def test_available_table_fits_the_terminal_with_every_name_whole(width, tmp_path):
+    from tests.e2e.screens import broken_words, run_in_terminal, too_wide
+
+    tty, code = run_in_terminal("models --available", width, height=60, env={"XDG_DATA_HOME": str(tmp_path)})
+    piped = run_voicecli("models", "--available", env={"XDG_DATA_HOME": str(tmp_path)}).stdout
+    assert code == 0 and not too_wide(tty, width), tty
+    assert not broken_words(tty, piped, "model catalogue sizes approximate have RAM fits tools This machine has "
+                                        "of leaves room for the other models models. Fetch one with: voicecli pull NAME"), tty
+    names = [line.split("\t")[1] for line in piped.splitlines()[1:] if "\t" in line]
+    assert len(names) >= 25 and all(f"\n{name} " in "\n" + tty for name in names)
+    assert (" RAM " in tty.splitlines()[1]) == (width >= 100)  # the header row

@@ -12,8 +12,10 @@ from voicecli.cli.common import out_console
 if TYPE_CHECKING:
     from voicecli.catalog.resolve import ModelResolver
 
-LANGUAGES_SHOWN = 4
-"""More languages than this are shown as the first few and "+N"."""
+LANGUAGES_SHOWN = 3
+"""More languages than this are shown as the first few, "…" and how many (``en,zh,fr,… (13)``)."""
+RAM_COLUMN_MIN_COLUMNS = 100
+"""Narrower terminals get the table without the RAM column (``--json`` and piped output have it)."""
 
 
 def _approx(mb: int | None) -> str:
@@ -23,8 +25,9 @@ def _approx(mb: int | None) -> str:
 
 
 def _languages(langs: tuple[str, ...]) -> str:
-    shown = ",".join(langs[:LANGUAGES_SHOWN])
-    return shown + (f" +{len(langs) - LANGUAGES_SHOWN}" if len(langs) > LANGUAGES_SHOWN else "")
+    if len(langs) <= LANGUAGES_SHOWN:
+        return ",".join(langs)
+    return ",".join(langs[:LANGUAGES_SHOWN]) + f",… ({len(langs)})"
 
 
 def show_catalogue(res: ModelResolver, kind: str | None, json_out: bool) -> None:
@@ -36,6 +39,8 @@ def show_catalogue(res: ModelResolver, kind: str | None, json_out: bool) -> None
     ram = machine_ram_mb()
     have = {(m.kind, m.name): m.source for m in res.available()}
     entries = [e for e in res.manifest if kind in (None, e.kind) and (e.hub or (e.kind, e.name) in have)]
+    order = ("stt", "llm", "tts", "vad")
+    entries.sort(key=lambda e: order.index(e.kind) if e.kind in order else len(order))  # stable: manifest order within
     rows = [(e, fit(e, ram), (e.kind, e.name) in have) for e in entries]
     if json_out:
         print(json.dumps({"machine_ram_mb": ram, "models": [
@@ -51,13 +56,17 @@ def show_catalogue(res: ModelResolver, kind: str | None, json_out: bool) -> None
                    for e, f, installed in rows])
         print(f"# machine RAM {_approx(ram)}; sizes and RAM needs are approximate")
         return
-    table = new_table("kind", "name", "status", "size", "RAM", "fits", "languages", "license", "tools",
-                      title="model catalogue (sizes approximate)")
+    with_ram = out_console.width >= RAM_COLUMN_MIN_COLUMNS
+    table = new_table("name", "kind", "have", "size", *(["RAM"] if with_ram else []), "fits", "tools", "license",
+                      "languages", title="model catalogue (sizes approximate)")
+    table.columns[0].min_width = max((len(e.name) for e, _, _ in rows), default=4)  # the name is what one types
+    for col in table.columns[:-2]:
+        col.no_wrap = True
     marks = {"yes": "[green]yes[/]", "tight": "[yellow]tight[/]", "no": "[red]no[/]", "?": "?"}
     for e, f, installed in rows:
-        table.add_row(e.kind, escape(e.name), "[green]installed[/]" if installed else "hub", _approx(e.size_mb),
-                      _approx(f.need_mb), marks[f.verdict], escape(_languages(e.languages)),
-                      escape(e.license or "-"), "yes" if e.tools else "")
+        table.add_row(escape(e.name), e.kind, "[green]yes[/]" if installed else "", _approx(e.size_mb),
+                      *([_approx(f.need_mb)] if with_ram else []), marks[f.verdict], "yes" if e.tools else "",
+                      escape(e.license or "-"), escape(_languages(e.languages)))
     out_console.print(table)
     out_console.print(f"[dim]This machine has {_approx(ram)} of RAM; \"fits\" leaves room for the other models. "
                       "Fetch one with: voicecli models pull NAME[/]")
