@@ -222,3 +222,14 @@ def test_available_table_fits_the_terminal_with_every_name_whole(width, tmp_path
     names = [line.split("\t")[1] for line in piped.splitlines()[1:] if "\t" in line]
     assert len(names) >= 25 and all(f"\n{name} " in "\n" + tty for name in names)
     assert (" RAM " in tty.splitlines()[1]) == (width >= 100)  # the header row
+
+
+def test_probe_estimates_tokens_per_second_by_size(tmp_path):
+    r = run_voicecli("models", "--available", "--probe", "--kind", "llm", "--json", env={"XDG_DATA_HOME": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    measured = doc["probe"]["tokens_per_s"]
+    assert doc["probe"]["model"] == "smollm2-135m" and measured > 0
+    rate = {m["name"]: m["tokens_per_s_estimate"] for m in doc["models"]}
+    assert rate["smollm2-135m"] == measured
+    assert measured > rate["qwen2.5-0.5b"] > rate["qwen2.5-1.5b"] > rate["qwen2.5-3b"] > 0

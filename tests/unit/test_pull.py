@@ -13,6 +13,7 @@ from tests.fakehub import FakeHub
 from voicecli.catalog import fetch
 from voicecli.catalog.download import download
 from voicecli.catalog.fit import fit, ram_need_mb
+from voicecli.catalog.probe import Probe
 from voicecli.catalog.resolve import ManifestEntry, ModelResolver, load_manifest
 from voicecli.cli.pull import LineProgress, find_entry
 from voicecli.errors import DownloadError, ModelNotFoundError
@@ -147,3 +148,11 @@ def test_one_pull_of_a_model_at_a_time(small_hub, tmp_path):
     path = download("llm", "org/repo", "m.gguf", root, "m", sha256=hashlib.sha256(small_hub[1].read_bytes()).hexdigest())
     assert path == root / "m.gguf" and path.read_bytes() == small_hub[1].read_bytes()
     assert sorted(p.name for p in root.iterdir()) == ["m.gguf"]
+
+
+def test_probe_scales_the_measured_rate_by_size():
+    speed = Probe("small-one", 100_000_000, 50.0)
+    assert speed.estimate(ManifestEntry("llm", "small-one", size_mb=145)) == 50.0  # its own rate, measured
+    assert speed.estimate(ManifestEntry("llm", "big", size_mb=2000)) == pytest.approx(2.5)
+    assert speed.estimate(ManifestEntry("stt", "small", size_mb=486)) is None
+    assert speed.estimate(ManifestEntry("llm", "unknown-size")) is None

@@ -45,6 +45,8 @@ def models(
         "--kind", "-k", metavar="KIND", help="Only this kind: stt, tts, llm or vad.")] = None,
     available: Annotated[bool, typer.Option(
         "--available", help="The whole catalogue: size, license, languages, tools, what fits this machine.")] = False,
+    probe: Annotated[bool, typer.Option(
+        "--probe", help="With --available: time the default LLM here and estimate each GGUF's tokens/s.")] = False,
     json_out: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -63,7 +65,12 @@ def models(
         if available:
             from voicecli.cli.catalogue import show_catalogue
 
-            show_catalogue(res, kind, json_out)
+            speed = None
+            if probe:
+                from voicecli.catalog.probe import probe as run_probe
+
+                speed = run_probe(settings, res)
+            show_catalogue(res, kind, json_out, speed)
             return
         found = [m for m in res.available() if kind in (None, m.kind)]
         hub = [e for e in res.downloadable() if kind in (None, e.kind)]
