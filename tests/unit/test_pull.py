@@ -156,3 +156,19 @@ def test_probe_scales_the_measured_rate_by_size():
     assert speed.estimate(ManifestEntry("llm", "big", size_mb=2000)) == pytest.approx(2.5)
     assert speed.estimate(ManifestEntry("stt", "small", size_mb=486)) is None
     assert speed.estimate(ManifestEntry("llm", "unknown-size")) is None
+
+
+def test_a_partial_of_an_older_version_is_dropped_but_not_a_neighbours(small_hub, tmp_path):
+    hub, model = small_hub
+    root = tmp_path / "models"
+    staging = root / ".m.partial"
+    staging.mkdir(parents=True)
+    (staging / "m.gguf.0123456789abcdef.incomplete").write_bytes(b"old version")
+    neighbour = staging / "m.gguf.json.fedcba9876543210.incomplete"
+    neighbour.write_bytes(b"{")
+    f = fetch.describe("org/repo", "m.gguf")
+    fetch.partial_path(staging, f).write_bytes(model.read_bytes()[:1000])
+    with fetch.hub_errors("org/repo"):
+        done = fetch.fetch(f, staging, "m")
+    assert done.read_bytes() == model.read_bytes() and hub.ranges == ["bytes=1000-"]
+    assert sorted(p.name for p in staging.iterdir()) == ["m.gguf", neighbour.name]

@@ -180,8 +180,8 @@ def fetch(f: HubFile, staging: Path, model: str, pinned_sha256: str | None = Non
         return done
     staging.mkdir(parents=True, exist_ok=True)
     part = partial_path(staging, f)
-    for stale in staging.glob(f"{f.path.replace('/', '--')}.*.incomplete"):
-        if stale != part:  # the file changed on the hub since: its old bytes are useless
+    for stale in staging.glob("*.incomplete"):
+        if stale != part and stale.name.rsplit(".", 2)[0] == done.name:  # changed on the hub since: useless
             stale.unlink()
     have = part.stat().st_size if part.exists() else 0
     if f.size is not None and have > f.size:

@@ -49,7 +49,7 @@ def show_catalogue(res: ModelResolver, kind: str | None, json_out: bool, speed: 
              "hub": e.hub, "hub_file": e.hub_file, "size_mb_approx": e.size_mb, "ram_need_mb_approx": f.need_mb,
              "fits": f.verdict, "languages": list(e.languages), "license": e.license, "tools": e.tools,
              "sha256_pinned": e.sha256, "tokens_per_s_estimate": _rate(speed, e)} for e, f, installed in rows],
-            "probe": None if speed is None else {"model": speed.model, "tokens_per_s": round(speed.tokens_per_s, 1)}},
+            "probe": None if speed is None else {"model": speed.model, "tokens_per_s": _sig(speed.tokens_per_s)}},
             indent=2, ensure_ascii=False))
         return
     if is_piped(out_console):
@@ -83,9 +83,14 @@ def show_catalogue(res: ModelResolver, kind: str | None, json_out: bool, speed: 
 
 def _rate(speed: Probe | None, e: ManifestEntry) -> float | None:
     rate = speed.estimate(e) if speed else None
-    return None if rate is None else round(rate, 1)
+    return None if rate is None else _sig(rate)
+
+
+def _sig(x: float) -> float:
+    """Three significant figures (a 3B model on a busy machine is well under 0.1 tokens/s)."""
+    return float(f"{x:.3g}")
 
 
 def _rate_text(speed: Probe | None, e: ManifestEntry) -> str:
     rate = _rate(speed, e)
-    return "" if rate is None else f"~{rate:.0f}" if rate >= 10 else f"~{rate:.1f}"
+    return "" if rate is None else f"~{rate:.0f}" if rate >= 10 else f"~{rate:.2g}"
