@@ -4,7 +4,14 @@
 - ``GET /api/models/{repo}[/revision/{rev}]`` → repo info with ``sha`` and ``siblings``
 - ``GET /api/models/{repo}/tree/{rev}[/{path}]`` → the file listing (no pagination)
 - ``HEAD|GET /{repo}/resolve/{rev}/{file}`` → the file, with ``X-Repo-Commit``, ``ETag`` and
-  ``Content-Length`` (and ``Range`` support for resumed downloads)
+  ``Content-Length`` (and ``Range`` support for resumed downloads). Files of 1 MB or more are
+  "LFS" files as on the real hub: ``X-Linked-Etag`` (their SHA-256) and ``X-Linked-Size``;
+  smaller ones have the git blob SHA-1 as ``ETag``.
+
+Faults for tests: ``corrupt`` files are served with one byte changed (the headers still tell the
+truth); a file in ``cut`` is served only up to that many bytes by its first ``GET``, which then
+hangs (``cut_mode="hang"``, until the hub shuts down, so the test can kill the client) or drops
+the connection (``"drop"``). :attr:`FakeHub.served` counts the body bytes sent per file.
 
 Unknown repos and files answer 404 with the ``X-Error-Code`` the real hub sends. Point
 ``HF_ENDPOINT`` at :attr:`FakeHub.url`. Every request is recorded in :attr:`FakeHub.requests`."""
@@ -22,17 +29,31 @@ from urllib.parse import unquote, urlsplit
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
+LFS_MIN_BYTES = 1_000_000
+
+
 class _Repo:
     def __init__(self, files: dict[str, Path]) -> None:
         self.files = files
         self.sha256 = {name: hashlib.sha256(p.read_bytes()).hexdigest() for name, p in files.items()}
+        self.git_sha1 = {name: hashlib.sha1(b"blob %d\0" % p.stat().st_size + p.read_bytes()).hexdigest()
+                         for name, p in files.items()}
 
 
 class FakeHub:
-    def __init__(self, repos: dict[str, dict[str, Path]]) -> None:
-        """``repos`` maps ``org/name`` to {path in repo: local file}."""
+    def __init__(self, repos: dict[str, dict[str, Path]], *, corrupt: frozenset[tuple[str, str]] = frozenset(),
+                 cut: dict[tuple[str, str], int] | None = None, cut_mode: str = "hang") -> None:
+        """``repos`` maps ``org/name`` to {path in repo: local file}; ``corrupt`` and ``cut`` name
+        files as (repo, path)."""
         self.repos = {rid: _Repo(files) for rid, files in repos.items()}
         self.requests: list[tuple[str, str]] = []
+        self.ranges: list[str | None] = []
+        """The ``Range`` header of every file ``GET``."""
+        self.served: dict[str, int] = {}
+        self.corrupt = corrupt
+        self.cut = dict(cut or {})
+        self.cut_mode = cut_mode
+        self.stop = threading.Event()
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -61,6 +82,7 @@ class FakeHub:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stop.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -127,18 +149,43 @@ class FakeHub:
         if name not in repo.files:
             return self._error(h, 404, "EntryNotFound", f"{name} does not exist", head)
         data = repo.files[name].read_bytes()
+        lfs = len(data) >= LFS_MIN_BYTES
         start = 0
         rng = h.headers.get("Range")
+        if not head:
+            self.ranges.append(rng)
         m = re.fullmatch(r"bytes=(\d+)-", rng or "")
         if m and int(m.group(1)) < len(data):
             start = int(m.group(1))
         h.send_response(206 if start else 200)
         h.send_header("X-Repo-Commit", COMMIT)
-        h.send_header("ETag", f'"{repo.sha256[name]}"')
+        if lfs:
+            h.send_header("X-Linked-Etag", f'"{repo.sha256[name]}"')
+            h.send_header("X-Linked-Size", str(len(data)))
+        h.send_header("ETag", f'"{repo.sha256[name] if lfs else repo.git_sha1[name]}"')
         h.send_header("Content-Type", "application/octet-stream")
         h.send_header("Content-Length", str(len(data) - start))
         if start:
             h.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         h.end_headers()
-        if not head:
-            h.wfile.write(data[start:])
+        if head:
+            return
+        if (repo_id, name) in self.corrupt:
+            middle = len(data) // 2
+            data = data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:]
+        body = data[start:]
+        cut = self.cut.pop((repo_id, name), None)
+        if cut is not None:
+            self._send(h, name, body[:cut])
+            if self.cut_mode == "hang":
+                self.stop.wait(120)
+            h.close_connection = True
+            return
+        self._send(h, name, body)
+
+    def _send(self, h: BaseHTTPRequestHandler, name: str, body: bytes) -> None:
+        step = 1 << 16
+        for i in range(0, len(body), step):
+            h.wfile.write(body[i:i + step])
+            h.wfile.flush()
+            self.served[name] = self.served.get(name, 0) + len(body[i:i + step])

@@ -46,3 +46,7 @@ class DeviceError(VoicecliError):
 
 class BackendUnavailableError(VoicecliError):
     """A requested backend cannot run on this machine."""
+
+
+class DownloadError(ModelNotFoundError):
+    """A model could not be fetched from the hub (unreachable, not there, no disk space, corrupt)."""

@@ -94,14 +94,14 @@ def test_downloaded_hub_id_is_found_offline_next_time(tmp_path):
 def test_allowed_download_calls_the_downloader(tmp_path, monkeypatch):
     calls = []
 
-    def fake_download(kind, repo, hub_file, root, name=None):
-        calls.append((kind, repo, hub_file, root, name))
+    def fake_download(kind, repo, hub_file, root, name=None, sha256=None):
+        calls.append((kind, repo, hub_file, root, name, sha256))
         return whisper_dir(root / name)
 
     monkeypatch.setattr("voicecli.catalog.download.download", fake_download)
     r = ModelResolver([tmp_path / "none"], allow_download=True, download_dir=tmp_path / "dl", manifest=MANIFEST)
     m = r.resolve("stt", "medium")
-    assert calls == [("stt", "org/faster-whisper-medium", None, tmp_path / "dl", "medium")]
+    assert calls == [("stt", "org/faster-whisper-medium", None, tmp_path / "dl", "medium", None)]
     assert m.source == "hub (org/faster-whisper-medium)" and m.path == tmp_path / "dl" / "medium"
 
 

@@ -4,6 +4,7 @@ models.dir) → installed model packages → the Hugging Face hub (only if downl
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,9 @@ from voicecli.errors import ModelNotFoundError
 Kind = Literal["stt", "tts", "llm", "vad"]
 KINDS: tuple[Kind, ...] = ("stt", "tts", "llm", "vad")
 MANIFEST = Path(__file__).with_name("manifest.toml")
+EXTRA_CATALOG_ENV = "VOICECLI_EXTRA_CATALOG"
+"""A TOML file with more ``[[model]]`` entries, read after the built-in manifest (a site's own
+models, or a test's)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,13 @@ class ManifestEntry:
     split_parts: tuple[str, ...] = ()
     """model.bin shipped in pieces (module/relative path each), joined once into the cache."""
     split_sha256: str | None = None
+    size_mb: int | None = None
+    """Approximate download size (hand-written, for estimates; the hub gives the exact one)."""
+    license: str | None = None
+    tools: bool = False
+    """The chat template takes tool definitions (LLMs)."""
+    sha256: str | None = None
+    """A pinned SHA-256 of ``hub_file``, checked as well as the hub's own etag."""
 
 
 @dataclass(frozen=True)
@@ -55,9 +66,26 @@ class ResolvedModel:
 
 
 def load_manifest(path: Path = MANIFEST) -> list[ManifestEntry]:
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    return [ManifestEntry(**{**m, "languages": tuple(m.get("languages", ())),
-                             "split_parts": tuple(m.get("split_parts", ()))}) for m in data.get("model", [])]
+    """The built-in manifest, then the entries of ``$VOICECLI_EXTRA_CATALOG`` (when reading the
+    built-in one)."""
+    entries = _read_manifest(path)
+    extra = os.environ.get(EXTRA_CATALOG_ENV) if path == MANIFEST else None
+    if extra:
+        entries += _read_manifest(Path(extra).expanduser())
+    return entries
+
+
+def _read_manifest(path: Path) -> list[ManifestEntry]:
+    from voicecli.errors import ConfigError
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return [ManifestEntry(**{**m, "languages": tuple(m.get("languages", ())),
+                                 "split_parts": tuple(m.get("split_parts", ()))}) for m in data.get("model", [])]
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"cannot read the model catalogue {path}: {first}",
+                          f"fix or unset {EXTRA_CATALOG_ENV}" if path != MANIFEST else None) from exc
 
 
 def default_name(kind: Kind, manifest: list[ManifestEntry] | None = None) -> str:
@@ -170,7 +198,8 @@ class ModelResolver:
         if hub_repo and self.allow_download:
             from voicecli.catalog.download import download
 
-            path = download(kind, hub_repo, entry.hub_file if entry else None, self._download_root(), name)
+            path = download(kind, hub_repo, entry.hub_file if entry else None, self._download_root(), name,
+                            sha256=entry.sha256 if entry else None)
             return ResolvedModel(kind, name, path, f"hub ({hub_repo})", langs)
         hint = "put it in models/ or pass a path; `voicecli models` lists what is available"
         if hub_repo:

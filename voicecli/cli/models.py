@@ -1,5 +1,6 @@
-"""``voicecli models`` (what can be used), ``voicecli doctor`` (is this machine ready) and
-``voicecli config`` (effective settings and where each came from). On a terminal each is a table
+"""``voicecli models`` (what can be used; ``--available``: the whole catalogue and what fits this
+machine; ``models pull``: see :mod:`voicecli.cli.pull`), ``voicecli doctor`` (is this machine
+ready) and ``voicecli config`` (effective settings and where each came from). On a terminal each is a table
 that fits its width; piped, tab-separated lines (``--json`` for everything, whole)."""
 
 from __future__ import annotations
@@ -26,28 +27,52 @@ CONFIG_PATH_KEYS = frozenset({"history.path", "models.dir"})
 
 
 def register(app: typer.Typer) -> None:
-    app.command("models")(models)
+    from voicecli.cli.help import PlainHelpCommand, PlainHelpGroup
+    from voicecli.cli.pull import pull
+
+    group = typer.Typer(cls=PlainHelpGroup, invoke_without_command=True, rich_markup_mode=None,
+                        add_completion=False, pretty_exceptions_enable=False)
+    group.callback()(models)
+    group.command("pull", cls=PlainHelpCommand)(pull)
+    app.add_typer(group, name="models")
     app.command("doctor")(doctor)
     app.command("config")(config)
 
 
 def models(
+    ctx: typer.Context,
     kind: Annotated[str | None, typer.Option(
         "--kind", "-k", metavar="KIND", help="Only this kind: stt, tts, llm, vad or wake.")] = None,
+    available: Annotated[bool, typer.Option(
+        "--available", help="The whole catalogue: size, license, languages, tools, what fits this machine.")] = False,
+    probe: Annotated[bool, typer.Option(
+        "--probe", help="With --available: time the default LLM here and estimate each GGUF's tokens/s.")] = False,
     json_out: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """List every model voicecli can use now (kind, name, size, source, path), then the ones it
-    could download."""
+    could download (`voicecli models pull NAME…` fetches them)."""
     from voicecli.engines import resolver
     from voicecli.errors import ConfigError
     from voicecli.vad.wake import PRETRAINED_LICENSE, pretrained_models
 
+    if ctx.invoked_subcommand is not None:
+        return
     with handle_errors(verbose):
         if kind is not None and kind not in KINDS:
             raise ConfigError(f"unknown model kind '{kind}'", "choose stt, tts, llm, vad or wake")
         settings = settings_from({}).settings
         res = resolver(settings)
+        if available:
+            from voicecli.cli.catalogue import show_catalogue
+
+            speed = None
+            if probe:
+                from voicecli.catalog.probe import probe as run_probe
+
+                speed = run_probe(settings, res)
+            show_catalogue(res, kind, json_out, speed)
+            return
         every: list[Any] = [*res.available(), *pretrained_models()]
         found = [m for m in every if kind in (None, m.kind)]
         hub = [e for e in res.downloadable() if kind in (None, e.kind)]
@@ -60,7 +85,8 @@ def models(
                 "allow_download": settings.models.allow_download}, indent=2, ensure_ascii=False))
             return
         downloads = ("downloads allowed" if settings.models.allow_download
-                     else "downloads off: pass --allow-download or set VOICECLI_MODELS_ALLOW_DOWNLOAD=1")
+                     else "downloads off: pass --allow-download or set VOICECLI_MODELS_ALLOW_DOWNLOAD=1, "
+                     "or fetch one now with `voicecli models pull NAME`")
         _print_models(found, hub, downloads)
         if any(m.kind == "wake" for m in found):
             from voicecli.cli.tables import is_piped
@@ -206,13 +232,6 @@ def _plain_value(value: object) -> str:
 
 def _size(n: int | None) -> str:
     """Bytes for people: 512 B, 2.0 KB, 75.3 MB, 1.5 GB (powers of 1000)."""
-    if n is None:
-        return "-"
-    if n < 1000:
-        return f"{n} B"
-    size = float(n)
-    for unit in ("KB", "MB"):
-        size /= 1000
-        if size < 1000:
-            return f"{size:.1f} {unit}"
-    return f"{size / 1000:.1f} GB"
+    from voicecli.catalog.fetch import human_bytes
+
+    return "-" if n is None else human_bytes(n)
