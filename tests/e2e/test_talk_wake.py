@@ -15,7 +15,10 @@ from tests.helpers import json_lines, read_wav, run_voicecli, silence, write_wav
 
 pytestmark = [pytest.mark.models, pytest.mark.slow]
 
-FOLLOW_UP_S = 3
+FOLLOW_UP_S = 8
+"""Long enough that the follow-up (7 s after the first question) is inside the window however fast
+the first reply ends, short enough that the last clip (20 s after the follow-up) is outside it
+unless the second reply takes more than 12 s."""
 IGNORED = "asleep: speech without the wake word ignored"
 
 
@@ -29,8 +32,8 @@ def scenario(path, speech_dir, settings, wake_words: str):
     return write_wav(path, np.concatenate([
         silence(0.5), clip(speech_dir / "en_goforward.wav"),          # "go forward ten meters": asleep
         silence(1.2), wake, silence(0.15), clip(EXAMPLES / "question.wav"),  # wake + "what is the capital of France"
-        silence(9.0), clip(EXAMPLES / "question2.wav"),              # a follow-up: "tell me a short story …"
-        silence(16.0), clip(speech_dir / "en_timit_LDC93S1.wav"),     # after the window: asleep again
+        silence(7.0), clip(EXAMPLES / "question2.wav"),              # a follow-up: "tell me a short story …"
+        silence(20.0), clip(speech_dir / "en_timit_LDC93S1.wav"),     # after the window: asleep again
         silence(2.5)]))
 
 
