@@ -46,3 +46,9 @@ class DeviceError(VoicecliError):
 
 class BackendUnavailableError(VoicecliError):
     """A requested backend cannot run on this machine."""
+
+
+class RemoteEngineError(VoicecliError):
+    """A remote engine (``--stt-url``, ``--tts-url``) is down, too slow, answered with an HTTP
+    error or sent a body that is not what the OpenAI API promises. A conversation reports it
+    and goes on: the next turn tries again."""
