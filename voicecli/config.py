@@ -84,6 +84,19 @@ class TtsConfig(_Section):
     first_chunk_min_words: int = Field(
         default=4, ge=1, description="Speak the first clause as soon as it has this many words.")
     threads: int = Field(default=0, ge=0, description="CPU threads for Piper (0 = all cores).")
+    language_voices: dict[str, str] = Field(
+        default_factory=dict,
+        description="Voice per spoken language with a multilingual Whisper, e.g. {de = \"de_DE-thorsten-medium\"} "
+                    "(env: de=NAME,es=NAME); unmapped languages use an installed voice of that language.")
+
+    @field_validator("language_voices", mode="before")
+    @classmethod
+    def _pairs(cls, value: Any) -> Any:
+        """``"de=NAME,es=NAME"`` (an env var) as well as a TOML table."""
+        if isinstance(value, str):
+            pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
+            return {k.strip(): v.strip() for k, v in (p if len(p) == 2 else (p[0], "") for p in pairs)}
+        return value
     url: str | None = Field(
         default=None, description="Speak through an OpenAI-compatible server at this base URL (…/v1) instead of "
                                   "the in-process voice; tts.voice is sent as the voice.")

@@ -111,7 +111,8 @@ def _print_transcript(sid: str, summary: list[SessionSummary], turns: list[dict[
     out_console.print(f"[bold]session {escape(sid)}[/]{started} · {len(turns)} turn{'s' * (len(turns) != 1)}",
                       highlight=False)
     for t in turns:
-        out_console.print(f"[cyan]you:[/] {escape(t['user'])}", highlight=False)
+        lang = f" \\[{escape(t['language'])}]" if t.get("language") else ""
+        out_console.print(f"[cyan]you{lang}:[/] {escape(t['user'])}", highlight=False)
         mark = " [red]\\[interrupted][/]" if t["interrupted"] else ""
         out_console.print(f"[magenta]assistant:[/] {escape(t['assistant'])}{mark}", highlight=False)
         for line in latency_lines(t["latency_ms"], out_console.width):

@@ -41,6 +41,10 @@ class HistoryStore:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(turns)")}
+            for column in ("language", "voice"):  # added later: older databases gain them
+                if column not in have:
+                    self._db.execute(f"ALTER TABLE turns ADD COLUMN {column} TEXT")
         except (sqlite3.Error, OSError) as exc:
             raise VoicecliError(f"cannot open history database {self.path}: {exc}",
                                 "pass another --history PATH or --no-history") from exc
@@ -53,9 +57,10 @@ class HistoryStore:
 
     def add_turn(self, session_id: str, rec: TurnRecord) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO turns (session_id, turn, user, assistant, full_reply, interrupted, started_at, "
+            "ended_at, latency, language, voice) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (session_id, rec.turn, rec.user, rec.assistant, rec.full_reply, int(rec.interrupted),
-             rec.started_at, rec.ended_at, json.dumps(rec.latency.as_dict())))
+             rec.started_at, rec.ended_at, json.dumps(rec.latency.as_dict()), rec.language, rec.voice))
 
     def sessions(self, limit: int = 50, prefix: str = "") -> list[SessionSummary]:
         """The newest sessions first; only those whose id starts with ``prefix`` when given."""
@@ -68,10 +73,11 @@ class HistoryStore:
 
     def turns(self, session_id: str) -> list[dict[str, Any]]:
         rows = self._db.execute(
-            "SELECT turn, user, assistant, interrupted, started_at, ended_at, latency FROM turns "
+            "SELECT turn, user, assistant, interrupted, started_at, ended_at, latency, language, voice FROM turns "
             "WHERE session_id = ? ORDER BY turn", (session_id,)).fetchall()
         return [{"turn": r[0], "user": r[1], "assistant": r[2], "interrupted": bool(r[3]),
-                 "started_at": r[4], "ended_at": r[5], "latency_ms": json.loads(r[6])} for r in rows]
+                 "started_at": r[4], "ended_at": r[5], "latency_ms": json.loads(r[6]), "language": r[7],
+                 "voice": r[8]} for r in rows]
 
     def find_session(self, prefix: str) -> str | None:
         if prefix == "last":

@@ -77,6 +77,10 @@ class Reply:
     latency: Latency = field(default_factory=Latency)
     stt_done_at: float | None = None
     endpoint_at: float | None = None
+    language: str | None = None
+    """The language the user spoke (multilingual Whisper; None: not known or not asked)."""
+    voice: str | None = None
+    """The voice that spoke the reply."""
     task: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
