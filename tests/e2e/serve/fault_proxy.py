@@ -31,6 +31,8 @@ class FaultProxy:
         self.script: dict[str, deque[str]] = {STT: deque(), TTS: deque()}
         """Per path, the modes of its next POSTs ("500", "garbage", "slow", "pass"); empty: pass."""
         self.seen: list[tuple[str, str]] = []
+        self.bodies: list[tuple[str, bytes]] = []
+        """Every request's path and body, in order (what the client asked the remote tier)."""
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()
@@ -52,6 +54,7 @@ class FaultProxy:
         if mode == "garbage":
             return Response(b"<html><body>502 Bad Gateway</body></html>", media_type="text/html")
         body = await request.body()
+        self.bodies.append((path, body))
         if mode == "slow":
             await asyncio.to_thread(self._closing.wait, self.slow_s)  # cut short when the proxy stops
             return JSONResponse({"error": {"message": "too late"}}, status_code=503)
