@@ -139,7 +139,7 @@ class Responder:
     async def _voice_for(self, language: str) -> Synthesizer:
         """The voice of ``language`` (loaded on the TTS worker the first time)."""
         settings = getattr(self.engines, "settings", None)
-        if settings is None:  # a server session's view of the engines: its adapter picks voices
+        if settings is None or settings.tts.url:  # a server session's adapter, or --tts-url's server, picks voices
             return self.engines.speaker
 
         def pick() -> tuple[Synthesizer, str | None]:

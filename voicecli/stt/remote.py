@@ -37,12 +37,11 @@ class RemoteTranscriber:
     """``model`` is sent as the request's ``model`` (voicecli serve accepts any name; vLLM wants
     the name it serves, e.g. ``openai/whisper-large-v3-turbo``)."""
 
-    is_multilingual = True
-    """The server's model decides; a language is detected there unless one is given."""
-
     def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout_s: float = 30.0) -> None:
         self.endpoint = RemoteEndpoint(base_url, "the STT server", "--stt-url", api_key, timeout_s)
         self.model = model
+        self.is_multilingual = not model.endswith(".en")
+        """As Whisper's names say (``tiny.en`` is English-only); the server detects the language."""
         self.name = f"{model}@{self.endpoint.host}"
 
     def transcribe(self, audio: np.ndarray, options: TranscribeOptions) -> Transcription:
