@@ -152,3 +152,12 @@ def test_remote_settings_come_from_env_and_keys_are_masked():
     assert resolved.settings.stt.url == URL and resolved.settings.stt.url_timeout_s == 5
     rows = {row.key: row.value for row in explain(resolved)}
     assert rows["tts.api_key"] == "***" and rows["tts.url"] is None and rows["tts.model"] == "tts-1"
+
+
+def test_audio_too_long_for_one_upload_is_refused_before_sending():
+    from voicecli.errors import AudioInputError
+
+    stt = RemoteTranscriber(URL, "whisper-1")
+    mocked(stt.endpoint, lambda r: pytest.fail("nothing should be sent"))
+    with pytest.raises(AudioInputError, match="more than an OpenAI-compatible server accepts"):
+        stt.transcribe(np.zeros(16000 * 60 * 14, np.float32), TranscribeOptions())

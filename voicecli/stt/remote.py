@@ -14,13 +14,15 @@ from typing import Any
 import numpy as np
 
 from voicecli.audio.format import PIPELINE_RATE_HZ, float_to_pcm16
-from voicecli.errors import RemoteEngineError
+from voicecli.errors import AudioInputError, RemoteEngineError
 from voicecli.languages import normalize_language
 from voicecli.remote_http import RemoteEndpoint
 from voicecli.stt.types import Segment, TranscribeOptions, Transcription, TranscriptionInfo, Word
 
 MAX_RESPONSE_BYTES = 8_000_000
 """A verbose transcript of the longest accepted audio with word timestamps fits several times over."""
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+"""OpenAI's upload limit (and ``voicecli serve``'s default): about 13 min of 16 kHz 16-bit audio."""
 
 
 def wav_bytes(audio: np.ndarray, rate_hz: int = PIPELINE_RATE_HZ) -> bytes:
@@ -53,6 +55,11 @@ class RemoteTranscriber:
             form["prompt"] = options.initial_prompt
         if options.word_timestamps:
             form["timestamp_granularities[]"] = ["word", "segment"]
+        if len(audio) * 2 + 44 > MAX_UPLOAD_BYTES:
+            limit_min = MAX_UPLOAD_BYTES / 2 / PIPELINE_RATE_HZ / 60
+            raise AudioInputError(f"{len(audio) / PIPELINE_RATE_HZ / 60:.0f} min of audio is more than an "
+                                  f"OpenAI-compatible server accepts in one upload (25 MB, {limit_min:.0f} min)",
+                                  "transcribe it without --stt-url, or split it")
         body, _ = self.endpoint.post("/audio/transcriptions", max_bytes=MAX_RESPONSE_BYTES, data=form,
                                      files={"file": ("audio.wav", wav_bytes(audio), "audio/wav")})
         return parse_transcription(body, len(audio) / PIPELINE_RATE_HZ, options.language, self.endpoint.base_url)

@@ -88,3 +88,10 @@ def test_talk_with_the_remote_down_at_startup_says_so_in_one_line(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
     assert lines[0].startswith(f"error: the STT server at {url} cannot be reached"), lines
     assert "--stt-url" in lines[0], lines
+
+
+def test_transcribe_with_stt_url(server):
+    r = run_voicecli("transcribe", str(EXAMPLES / "question.wav"), "--stt-url", server.base_url, "--model", "whisper-1",
+                     "-f", "srt", env=KEYS, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "-->" in r.stdout and "capital" in r.stdout.lower(), r.stdout
