@@ -14,7 +14,7 @@ import openai
 import pytest
 
 from tests.conftest import EXAMPLES
-from tests.e2e.serve.conftest import API_KEY, server_env, start_server, stop_server
+from tests.e2e.serve.conftest import API_KEY, free_port, server_env, start_server, stop_server
 from tests.e2e.serve.fault_proxy import STT, TTS, FaultProxy
 from tests.e2e.serve.rt_client import Microphone, Turn, collect, load_wav_24k, run_voice_session
 from tests.helpers import word_overlap
@@ -34,7 +34,10 @@ def front(proxy, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("front")
     env = server_env(tmp, VOICECLI_STT_API_KEY=API_KEY, VOICECLI_TTS_API_KEY=API_KEY,
                      VOICECLI_STT_URL_TIMEOUT_S="8", VOICECLI_TTS_URL_TIMEOUT_S="8")
-    s = start_server(tmp, "--stt-url", proxy.base_url, "--tts-url", proxy.base_url, env=env)
+    wyoming_port = free_port()
+    s = start_server(tmp, "--stt-url", proxy.base_url, "--tts-url", proxy.base_url,
+                     "--wyoming", f"tcp://127.0.0.1:{wyoming_port}", env=env)
+    s.wyoming_port = wyoming_port  # type: ignore[attr-defined]
     yield s
     stop_server(s)
     assert "Traceback" not in s.log_text(), s.log_text()[-4000:]
@@ -124,3 +127,14 @@ def test_realtime_turn_with_the_remote_down_is_an_error_event_and_the_next_turn_
             mic.stop()
     assert "france" in (turn.user_transcript or "").lower(), turn
     assert turn.status == "completed" and turn.transcript and len(turn.samples) > 0
+
+
+def test_wyoming_transcribes_through_the_remote_tier(front, proxy):
+    import asyncio
+
+    from tests.e2e.test_wyoming import transcribe, transcript_of, wav_events
+
+    before = sum(1 for path, _ in proxy.seen if path == STT)
+    events = asyncio.run(transcribe(front.wyoming_port, wav_events(EXAMPLES / "question.wav")))
+    assert "capital" in transcript_of(events).text.lower()
+    assert sum(1 for path, _ in proxy.seen if path == STT) == before + 1  # it went to the engine server
