@@ -50,6 +50,12 @@ class SttConfig(_Section):
                     "end-of-turn silence (3.35 % vs 5.58 % greedy, same time on the short window).")
     language: str | None = Field(
         default=None, description="Language code (en, de, ...); unset = detect (multilingual models).")
+    url: str | None = Field(
+        default=None, description="Transcribe on an OpenAI-compatible server at this base URL (…/v1) instead of "
+                                  "the in-process model; stt.model is sent as the model name.")
+    api_key: str | None = Field(default=None, description="API key for --stt-url servers.")
+    url_timeout_s: float = Field(
+        default=30.0, gt=0.0, le=600.0, description="Longest wait for one answer from --stt-url.")
     threads: int = Field(default=0, ge=0, description="CPU threads for STT (0 = all cores).")
     short_window_s: float = Field(
         default=10.0, ge=0.0, le=30.0,
@@ -78,6 +84,26 @@ class TtsConfig(_Section):
     first_chunk_min_words: int = Field(
         default=4, ge=1, description="Speak the first clause as soon as it has this many words.")
     threads: int = Field(default=0, ge=0, description="CPU threads for Piper (0 = all cores).")
+    language_voices: dict[str, str] = Field(
+        default_factory=dict,
+        description="Voice per spoken language with a multilingual Whisper, e.g. {de = \"de_DE-thorsten-medium\"} "
+                    "(env: de=NAME,es=NAME); unmapped languages use an installed voice of that language.")
+
+    @field_validator("language_voices", mode="before")
+    @classmethod
+    def _pairs(cls, value: Any) -> Any:
+        """``"de=NAME,es=NAME"`` (an env var) as well as a TOML table."""
+        if isinstance(value, str):
+            pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
+            return {k.strip(): v.strip() for k, v in (p if len(p) == 2 else (p[0], "") for p in pairs)}
+        return value
+    url: str | None = Field(
+        default=None, description="Speak through an OpenAI-compatible server at this base URL (…/v1) instead of "
+                                  "the in-process voice; tts.voice is sent as the voice.")
+    model: str = Field(default="tts-1", description="Model name sent to --tts-url servers.")
+    api_key: str | None = Field(default=None, description="API key for --tts-url servers.")
+    url_timeout_s: float = Field(
+        default=30.0, gt=0.0, le=600.0, description="Longest wait for one answer from --tts-url.")
 
 
 class VadConfig(_Section):
@@ -230,7 +256,7 @@ SECTIONS: dict[str, type[_Section]] = {
     if isinstance(section := f.annotation, type) and issubclass(section, _Section)}
 """Section name → its config class, in the order ``voicecli config`` lists them."""
 
-SECRET_KEYS = frozenset({"llm.api_key"})
+SECRET_KEYS = frozenset({"llm.api_key", "stt.api_key", "tts.api_key"})
 """Settings shown as ``***`` when set."""
 
 

@@ -42,6 +42,11 @@ def stt_threads(settings: Settings) -> int:
 
 
 def load_transcriber(settings: Settings, resolved: ResolvedModel | None = None) -> Transcriber:
+    if settings.stt.url and resolved is None:
+        from voicecli.stt.remote import RemoteTranscriber
+
+        return RemoteTranscriber(settings.stt.url, settings.stt.model, settings.stt.api_key,
+                                 settings.stt.url_timeout_s)
     from voicecli.stt.backend import FASTER_WHISPER, choose_backend
 
     model = resolved or resolver(settings).resolve("stt", settings.stt.model)
@@ -71,6 +76,11 @@ def load_chat(settings: Settings) -> ChatModel:
 
 
 def load_speaker(settings: Settings, voice: str | None = None) -> Synthesizer:
+    if settings.tts.url:
+        from voicecli.tts.remote import RemoteSpeaker
+
+        return RemoteSpeaker(settings.tts.url, voice or settings.tts.voice, settings.tts.model,
+                             settings.tts.api_key, settings.tts.url_timeout_s)
     from voicecli.tts.piper_voice import PiperSpeaker
 
     model = resolver(settings).resolve("tts", voice or settings.tts.voice)

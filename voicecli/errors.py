@@ -50,3 +50,9 @@ class BackendUnavailableError(VoicecliError):
 
 class DownloadError(ModelNotFoundError):
     """A model could not be fetched from the hub (unreachable, not there, no disk space, corrupt)."""
+
+
+class RemoteEngineError(VoicecliError):
+    """A remote engine (``--stt-url``, ``--tts-url``) is down, too slow, answered with an HTTP
+    error or sent a body that is not what the OpenAI API promises. A conversation reports it
+    and goes on: the next turn tries again."""

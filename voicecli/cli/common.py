@@ -49,6 +49,8 @@ ComputeTypeOpt = Annotated[str | None, typer.Option(
     "--compute-type", metavar="TYPE",
     help="CTranslate2 compute type: int8, float32, float16, int8_float16, default.")]
 BeamSizeOpt = Annotated[int | None, typer.Option("--beam-size", metavar="N", help="Beam size (1 = greedy, fastest).")]
+SttUrlOpt = Annotated[str | None, typer.Option(
+    "--stt-url", metavar="URL", help="Transcribe on an OpenAI-compatible server (…/v1); no local Whisper.")]
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", metavar="N", help="CPU threads (0 = all cores).")]
 
 # the reply (LLM) and the voice (TTS)
@@ -58,6 +60,8 @@ LlmUrlOpt = Annotated[str | None, typer.Option(
     "--llm-url", metavar="URL", help="Use an OpenAI-compatible server (…/v1) for replies.")]
 LlmMaxTokensOpt = Annotated[int | None, typer.Option("--llm-max-tokens", metavar="N", help="Longest reply, in tokens.")]
 SystemOpt = Annotated[str | None, typer.Option("--system", metavar="TEXT", help="System prompt for the assistant.")]
+TtsUrlOpt = Annotated[str | None, typer.Option(
+    "--tts-url", metavar="URL", help="Speak through an OpenAI-compatible server (…/v1); no local voice.")]
 VoiceOpt = Annotated[str | None, typer.Option("--voice", metavar="NAME", help="Piper voice (name or .onnx path).")]
 
 # turn taking and audio

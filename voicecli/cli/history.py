@@ -111,7 +111,8 @@ def _print_transcript(sid: str, summary: list[SessionSummary], turns: list[dict[
     out_console.print(f"[bold]session {escape(sid)}[/]{started} · {len(turns)} turn{'s' * (len(turns) != 1)}",
                       highlight=False)
     for t in turns:
-        out_console.print(f"[cyan]you:[/] {escape(t['user'])}", highlight=False)
+        lang = f" \\[{escape(t['language'])}]" if t.get("language") else ""
+        out_console.print(f"[cyan]you{lang}:[/] {escape(t['user'])}", highlight=False)
         for call in t.get("tools", []):
             from voicecli.tools.display import call_line
 

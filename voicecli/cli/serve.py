@@ -19,6 +19,8 @@ from voicecli.cli.common import (
     LlmModelOpt,
     LlmUrlOpt,
     ModelOpt,
+    SttUrlOpt,
+    TtsUrlOpt,
     VoiceOpt,
     err_console,
     handle_errors,
@@ -48,6 +50,8 @@ def serve(
         "localhost (repeatable; '*': any, no DNS-rebinding check).")] = None,
     max_sessions: Annotated[int, typer.Option("--max-sessions", min=1, help="Concurrent realtime sessions.")] = 8,
     llm_url: LlmUrlOpt = None,
+    stt_url: SttUrlOpt = None,
+    tts_url: TtsUrlOpt = None,
     llm_model: LlmModelOpt = None,
     llm_max_tokens: LlmMaxTokensOpt = None,
     model: ModelOpt = None,
@@ -89,6 +93,7 @@ def serve(
             if zeroconf:
                 module.check_zeroconf(wyoming)
         resolved = settings_from({"stt.model": model, "stt.language": language, "llm.url": llm_url,
+                                  "stt.url": stt_url, "tts.url": tts_url,
                                   "llm.model": llm_model, "llm.max_reply_tokens": llm_max_tokens,
                                   "tts.voice": voice, "models.allow_download": allow_download})
         limits = Limits(max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_audio_s=max_audio_s,

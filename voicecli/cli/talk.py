@@ -21,7 +21,9 @@ from voicecli.cli.common import (
     LlmModelOpt,
     LlmUrlOpt,
     ModelOpt,
+    SttUrlOpt,
     SystemOpt,
+    TtsUrlOpt,
     VadThresholdOpt,
     VerboseOpt,
     VoiceOpt,
@@ -60,6 +62,8 @@ def talk(
     language: LanguageOpt = None,
     llm_model: LlmModelOpt = None,
     llm_url: LlmUrlOpt = None,
+    stt_url: SttUrlOpt = None,
+    tts_url: TtsUrlOpt = None,
     llm_max_tokens: LlmMaxTokensOpt = None,
     voice: VoiceOpt = None,
     speed: Annotated[float | None, typer.Option(
@@ -91,6 +95,7 @@ def talk(
         resolved = settings_from({
             "wake.word": wake_word,
             "stt.model": model, "stt.language": language, "llm.model": llm_model, "llm.url": llm_url,
+            "stt.url": stt_url, "tts.url": tts_url,
             "llm.max_reply_tokens": llm_max_tokens,
             "llm.system_prompt": system, "tts.voice": voice, "tts.speed": speed, "vad.threshold": vad_threshold,
             "vad.end_silence_ms": end_silence_ms, "vad.min_speech_ms": min_speech_ms,

@@ -23,6 +23,7 @@ from voicecli.cli.common import (
     DeviceOpt,
     LanguageOpt,
     ModelOpt,
+    SttUrlOpt,
     ThreadsOpt,
     VerboseOpt,
     err_console,
@@ -62,6 +63,7 @@ def transcribe(
         "--output-dir", "-o", help="Write <stem>.<format> here for each input instead of printing to stdout.")] = None,
     language: LanguageOpt = None,
     model: ModelOpt = None,
+    stt_url: SttUrlOpt = None,
     device: DeviceOpt = None,
     compute_type: ComputeTypeOpt = None,
     beam_size: BeamSizeOpt = None,
@@ -92,7 +94,7 @@ def transcribe(
 
     with handle_errors(verbose):
         settings = settings_from({
-            "stt.model": model, "stt.language": language, "stt.device": device,
+            "stt.model": model, "stt.url": stt_url, "stt.language": language, "stt.device": device,
             "stt.compute_type": compute_type, "stt.beam_size": beam_size, "stt.threads": threads,
             "models.allow_download": allow_download}).settings
         formats = FORMATS if fmt is OutputFormat.all else (fmt.value,)

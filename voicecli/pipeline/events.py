@@ -64,12 +64,17 @@ class TurnRecord:
     """Output-timeline position (s) where barge-in was detected and playback cleared."""
     tools: tuple[ToolOutcome, ...] = ()
     """Tools run during the reply, in order (talk), each with its call and result."""
+    language: str | None = None
+    """The language the user spoke (multilingual Whisper), which the reply was asked for in."""
+    voice: str | None = None
+    """The voice that spoke the reply."""
 
     def to_json(self) -> dict[str, Any]:
         return {"type": "turn", "turn": self.turn, "user": self.user, "assistant": self.assistant,
                 "interrupted": self.interrupted, "interrupted_by": self.interrupted_by,
                 "full_reply": self.full_reply, "started_at": self.started_at, "ended_at": self.ended_at,
                 "interrupt_output_s": self.interrupt_output_s, "latency_ms": self.latency.as_dict(),
+                "language": self.language, "voice": self.voice,
                 "tools": [{"id": t.call.id, "name": t.call.name, "arguments": t.call.arguments, "output": t.output,
                            "error": t.error} for t in self.tools]}
 
@@ -89,6 +94,7 @@ class LevelMeasured:
 class UserTranscribed:
     turn: int
     text: str
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -209,7 +215,7 @@ def event_to_json(ev: Event) -> dict[str, Any] | None:
     if isinstance(ev, LevelMeasured):
         return {"type": "level", "dbfs": round(ev.dbfs, 1), "muted": ev.muted}
     if isinstance(ev, UserTranscribed):
-        return {"type": "user", "turn": ev.turn, "text": ev.text}
+        return {"type": "user", "turn": ev.turn, "text": ev.text, "language": ev.language}
     if isinstance(ev, ReplyDelta):
         return {"type": "reply_delta", "turn": ev.turn, "text": ev.text}
     if isinstance(ev, ReplyInterrupted):

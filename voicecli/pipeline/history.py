@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS turns (
   PRIMARY KEY (session_id, turn));
 """
 TURN_COLUMNS = ("session_id", "turn", "user", "assistant", "full_reply", "interrupted", "started_at", "ended_at",
-                "latency", "tools")
+                "latency", "tools", "language", "voice")
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,9 @@ class HistoryStore:
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(turns)")}
             if "tools" not in columns:  # a database from before tools were recorded
                 self._db.execute("ALTER TABLE turns ADD COLUMN tools TEXT NOT NULL DEFAULT '[]'")
+            for column in ("language", "voice"):  # added later: older databases gain them
+                if column not in columns:
+                    self._db.execute(f"ALTER TABLE turns ADD COLUMN {column} TEXT")
         except (sqlite3.Error, OSError) as exc:
             raise VoicecliError(f"cannot open history database {self.path}: {exc}",
                                 "pass another --history PATH or --no-history") from exc
@@ -61,7 +64,8 @@ class HistoryStore:
         self._db.execute(
             f"INSERT OR REPLACE INTO turns ({', '.join(TURN_COLUMNS)}) VALUES ({', '.join('?' * len(TURN_COLUMNS))})",
             (session_id, rec.turn, rec.user, rec.assistant, rec.full_reply, int(rec.interrupted),
-             rec.started_at, rec.ended_at, json.dumps(rec.latency.as_dict()), json.dumps(tools)))
+             rec.started_at, rec.ended_at, json.dumps(rec.latency.as_dict()), json.dumps(tools), rec.language,
+             rec.voice))
 
     def sessions(self, limit: int = 50, prefix: str = "") -> list[SessionSummary]:
         """The newest sessions first; only those whose id starts with ``prefix`` when given."""
@@ -74,11 +78,11 @@ class HistoryStore:
 
     def turns(self, session_id: str) -> list[dict[str, Any]]:
         rows = self._db.execute(
-            "SELECT turn, user, assistant, interrupted, started_at, ended_at, latency, tools FROM turns "
-            "WHERE session_id = ? ORDER BY turn", (session_id,)).fetchall()
+            "SELECT turn, user, assistant, interrupted, started_at, ended_at, latency, tools, language, voice "
+            "FROM turns WHERE session_id = ? ORDER BY turn", (session_id,)).fetchall()
         return [{"turn": r[0], "user": r[1], "assistant": r[2], "interrupted": bool(r[3]),
-                 "started_at": r[4], "ended_at": r[5], "latency_ms": json.loads(r[6]), "tools": json.loads(r[7])}
-                for r in rows]
+                 "started_at": r[4], "ended_at": r[5], "latency_ms": json.loads(r[6]), "tools": json.loads(r[7]),
+                 "language": r[8], "voice": r[9]} for r in rows]
 
     def find_session(self, prefix: str) -> str | None:
         if prefix == "last":

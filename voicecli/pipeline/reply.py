@@ -81,6 +81,10 @@ class Reply:
     latency: Latency = field(default_factory=Latency)
     stt_done_at: float | None = None
     endpoint_at: float | None = None
+    language: str | None = None
+    """The language the user spoke (multilingual Whisper; None: not known or not asked)."""
+    voice: str | None = None
+    """The voice that spoke the reply."""
     task: asyncio.Task[None] | None = None
     tool_outcomes: list[ToolOutcome] = field(default_factory=list)
     """Calls run during the reply (by the conversation's tool runner), with their results."""

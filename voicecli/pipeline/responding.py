@@ -25,17 +25,20 @@ from voicecli.pipeline.events import (
     AssistantState,
     Event,
     Latency,
+    NoticeRaised,
     PipelineFailed,
     ReplyStarted,
     TurnCompleted,
     TurnRecord,
     UserTranscribed,
 )
+from voicecli.pipeline.language import LanguageVoices, reply_in
 from voicecli.pipeline.reply import Reply, ReplyPhase
 from voicecli.pipeline.speaking import ReplyStream, SpeakingOptions, VoiceChoice
 from voicecli.pipeline.tool_use import tools_for_reply
 from voicecli.pipeline.workers import Workers
 from voicecli.stt.types import TranscribeOptions, Transcription
+from voicecli.tts.types import Synthesizer
 
 if TYPE_CHECKING:
     from voicecli.engines import EngineSet
@@ -70,6 +73,9 @@ class Responder:
         self.voice = VoiceChoice(lambda: engines.speaker)
         self.workers = Workers()
         self.completed: list[TurnRecord] = []
+        self.multilingual = bool(getattr(engines.transcriber, "is_multilingual", False))
+        """Each spoken turn's language asks for the reply's language and voice (:mod:`.language`)."""
+        self._languages: LanguageVoices | None = None
 
     def transcribe(self, audio: np.ndarray, options: TranscribeOptions) -> SttFuture:
         """Start transcribing on the STT worker."""
@@ -113,23 +119,45 @@ class Responder:
             r.user = clean_transcript(transcription)
             if not r.user:
                 return False
+            r.language = transcription.language if self.multilingual and transcription.language else None
         if not r.continues:
-            hooks.show(r, UserTranscribed(r.turn, r.user))
+            hooks.show(r, UserTranscribed(r.turn, r.user, r.language))
         o = hooks.options()
         if not (o.auto_respond if r.respond is None else r.respond):
             r.hold()  # the adapter answers it later with reply_to(); not in the history yet
             return True
         system = o.system_prompt if r.system_prompt is None else r.system_prompt
+        if r.language:
+            system = reply_in(system, r.language)
         messages = self.context.prompt(system, None if r.continues else r.user, o.history_tokens,
                                        self.engines.chat.count_tokens)
         hooks.show(r, ReplyStarted(r.turn))
         voice = self.voice.for_next_reply()  # after ReplyStarted: an adapter may pick the voice then
+        if r.language and voice is self.engines.speaker:  # nobody chose another: the language's voice
+            voice = await self._voice_for(r.language)
+        r.voice = voice.name
         stream = ReplyStream(r, self.engines.chat, voice, self.player, self.workers,
                              SpeakingOptions(o.generation, o.chunker, o.speed), hooks.show,
                              lambda: hooks.set_state(AssistantState.SPEAKING),
                              tools_for_reply(o.tools, self.tools, r.continues))
         await stream.run(messages)
         return True
+
+    async def _voice_for(self, language: str) -> Synthesizer:
+        """The voice of ``language`` (loaded on the TTS worker the first time)."""
+        settings = getattr(self.engines, "settings", None)
+        if settings is None or settings.tts.url:  # a server session's adapter, or --tts-url's server, picks voices
+            return self.engines.speaker
+
+        def pick() -> tuple[Synthesizer, str | None]:
+            if self._languages is None:
+                self._languages = LanguageVoices.from_settings(settings, self.engines.speaker)
+            return self._languages.voice_for(language)
+
+        voice, notice = await asyncio.get_running_loop().run_in_executor(self.workers.tts, pick)
+        if notice is not None:
+            self.emit(NoticeRaised(notice))
+        return voice
 
     def complete(self, r: Reply) -> None:
         """Record ``r``'s turn: what the user heard goes into the chat context."""
@@ -148,7 +176,8 @@ class Responder:
         record = TurnRecord(turn=r.turn, user=r.user, assistant=heard, interrupted=interrupted,
                             full_reply=r.text.strip(), started_at=r.started_at, ended_at=time.time(),
                             latency=r.latency, interrupted_by=r.interrupted_by,
-                            interrupt_output_s=r.interrupt_output_s, tools=tuple(r.tool_outcomes))
+                            interrupt_output_s=r.interrupt_output_s, tools=tuple(r.tool_outcomes),
+                            language=r.language, voice=r.voice)
         self.context.add_turn(None if r.continues else r.user, heard, interrupted, r.tool_outcomes, r.pending_calls)
         self.completed.append(record)
         if self.on_turn is not None:

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from voicecli.errors import RemoteEngineError
 from voicecli.server.config import ServerConfig
 from voicecli.server.http_errors import ApiError, api_error_response, error_response
 from voicecli.server.limits import (
@@ -87,6 +88,11 @@ def create_app(engines: Any, config: ServerConfig, public_paths: tuple[str, ...]
         if exc.status_code == 404:
             detail = f"no route {request.method} {request.url.path[:200]}"
         return error_response(exc.status_code, detail, None, None, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RemoteEngineError)
+    async def on_remote_error(request: Request, exc: RemoteEngineError) -> JSONResponse:
+        log.warning("%s %s: %s", request.method, request.url.path, exc.message)
+        return error_response(502, exc.message, None, "upstream_error")
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

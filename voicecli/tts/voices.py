@@ -99,6 +99,8 @@ class VoiceCatalog(Generic[V]):
         by its path if it was configured as one) is the default."""
         from voicecli.engines import load_speaker, resolver
 
+        if settings.tts.url:  # the server at --tts-url has the voices: offer the configured one
+            return cls([], default or settings.tts.voice, lambda name: cast(V, load_speaker(settings, name)), aliases)
         try:
             entries = [VoiceEntry(m.name, m.languages, m.path) for m in resolver(settings).available()
                        if m.kind == "tts"]

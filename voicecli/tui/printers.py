@@ -49,7 +49,7 @@ class PlainPrinter:
         if isinstance(ev, StateChanged):
             line = f"[{ev.state.value}]"
         elif isinstance(ev, UserTranscribed):
-            line = f"you: {ev.text}"
+            line = f"you [{ev.language}]: {ev.text}" if ev.language else f"you: {ev.text}"
         elif isinstance(ev, TurnCompleted):
             r = ev.record
             la = r.latency

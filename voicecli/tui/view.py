@@ -101,7 +101,7 @@ class TalkView:
         elif isinstance(ev, LevelMeasured):
             self.level_dbfs, self.muted = ev.dbfs, ev.muted
         elif isinstance(ev, UserTranscribed):
-            self.lines.append(Message("you", ev.text, ev.turn))
+            self.lines.append(Message("you", f"[{ev.language}] {ev.text}" if ev.language else ev.text, ev.turn))
             self.partial_reply = ""
         elif isinstance(ev, ReplyDelta):
             if ev.turn > self.partial_turn:

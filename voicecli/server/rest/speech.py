@@ -22,6 +22,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from voicecli.audio.resample import StreamResampler
+from voicecli.errors import RemoteEngineError
 from voicecli.server.encoders import CONTENT_TYPES, WIRE_RATE_HZ, encoder_for
 from voicecli.server.http_errors import ApiError
 from voicecli.server.rest.common import ERRORS, SSE_HEADERS, server_state, sse
@@ -144,6 +145,9 @@ async def _started(chunks: AsyncIterator[bytes]) -> Callable[[], AsyncIterator[b
         head = await chunks.__anext__()
     except StopAsyncIteration:
         head = b""
+    except RemoteEngineError as exc:  # --tts-url: say which server failed and how
+        log.warning("speech synthesis failed: %s", exc.message)
+        raise ApiError(502, exc.message, None, "upstream_error") from None
     except Exception as exc:  # noqa: BLE001 - an engine failure: one line in the log, an error for the client
         log.warning("speech synthesis failed: %s: %s", type(exc).__name__, exc)
         raise ApiError(500, "speech synthesis failed", None, "tts_failed") from None

@@ -149,13 +149,19 @@ class WyomingEngines:
         res = resolver(settings)
         available = {(m.kind, m.name): m for m in res.available()}
         stt: list[ModelSlot[Transcriber]] = []
+        if transcriber is None and settings.stt.url:
+            from voicecli.engines import load_transcriber
+
+            transcriber = load_transcriber(settings)  # the remote one: nothing loads here
         if transcriber is not None:
             known = available.get(("stt", transcriber.name))
             card = ModelCard(transcriber.name, stt_languages(known.languages if known else (), transcriber.name,
                                                              getattr(transcriber, "is_multilingual", None)),
                              f"Whisper {transcriber.name}")
             stt.append(ModelSlot(card, partial(_given, transcriber), transcriber, executors.get("stt")))
-        for m in [res.resolve("stt", settings.stt.model), *(m for m in available.values() if m.kind == "stt")]:
+        local = [] if settings.stt.url else [res.resolve("stt", settings.stt.model),
+                                              *(m for m in available.values() if m.kind == "stt")]
+        for m in local:  # with --stt-url the remote model is the only one
             if all(s.card.name != m.name for s in stt):
                 card = ModelCard(m.name, stt_languages(m.languages, m.name, None), f"Whisper {m.name}")
                 stt.append(ModelSlot(card, partial(_load_transcriber, settings, m)))
