@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Awaitable, Callable
 
 import numpy as np
@@ -288,4 +289,38 @@ def test_a_new_voice_applies_from_the_next_reply(legacy: bool):
             await h.settle()
             await until(lambda: len(records(h)) == 2, what="second turn")
         assert other.calls == ["Okay."]
+    run(scenario)
+
+
+def test_a_voice_that_fails_stops_the_reply_at_once_and_the_next_turn_works():
+    """A remote TTS down mid-session: one error event at once (the LLM used to wait on the
+    failed first piece's audio, up to a second per token), and the next typed turn is spoken."""
+    from voicecli.errors import RemoteEngineError
+    from voicecli.pipeline.events import PipelineFailed
+
+    class DownSynth(FakeSynth):
+        def synthesize(self, text: str, speed: float = 1.0):  # type: ignore[override]
+            raise RemoteEngineError("speech server http://127.0.0.1:9 is down", "check --tts-url")
+
+    async def scenario() -> None:
+        async with harness() as h:
+            h.conv.use_speaker(DownSynth("down"))
+            words = h.engines.chat._words
+
+            def slow_words(messages):  # a real LLM's pace: the first piece is spoken before the rest exists
+                for token in words(messages):
+                    time.sleep(0.05)
+                    yield token
+            h.engines.chat._words = slow_words  # type: ignore[method-assign]
+            t0 = time.monotonic()
+            h.conv.submit_text("Tell me a story.")  # two sentences: the second waits on the first's audio
+            await h.settle()
+            await until(lambda: h.of(PipelineFailed), what="the TTS error reported")
+            assert time.monotonic() - t0 < 1.0  # not after a second's wait per remaining token
+            assert [e.fatal for e in h.of(PipelineFailed)] == [False]
+            assert "is down" in h.of(PipelineFailed)[0].message
+            h.conv.use_speaker(FakeSynth("back"))
+            h.conv.submit_text("Stop.")
+            await h.settle()
+            await until(lambda: [e.text for e in h.of(ReplyAudio)] == ["Okay."], what="next turn spoken")
     run(scenario)

@@ -104,11 +104,13 @@ class ReplyStream:
         """Text deltas of the current round."""
         self._spoken = 0
         """Pieces queued for speech so far."""
+        self._speaker: asyncio.Task[None] | None = None
+        """Synthesises and queues the pieces; if it fails (a remote TTS down), the LLM round stops."""
 
     async def run(self, messages: Sequence[ChatMessage]) -> None:
         pieces = SpeakableStream(self.o.chunker)
         speak_q: asyncio.Queue[SpeechPiece | _Done] = asyncio.Queue()
-        speaker_task = asyncio.get_running_loop().create_task(self._speak_pieces(speak_q))
+        speaker_task = self._speaker = asyncio.get_running_loop().create_task(self._speak_pieces(speak_q))
         try:
             prompt = list(messages)
             request = self.tools.request if self.tools is not None else None
@@ -152,6 +154,8 @@ class ReplyStream:
         self._deltas = 0
         try:
             async for item in items:
+                if self._speaker is not None and self._speaker.done():
+                    break  # speech failed: run() re-raises its error; generating more is wasted
                 if not isinstance(item, str):
                     return item
                 if r.latency.llm_first_token is None:
@@ -191,6 +195,12 @@ class ReplyStream:
             self.r.text = text[: len(text) - len(tail)].rstrip()
 
     async def _speak_pieces(self, speak_q: asyncio.Queue[SpeechPiece | _Done]) -> None:
+        try:
+            await self._speak_each(speak_q)
+        finally:
+            self._may_generate.set()  # never leave the LLM waiting on a first piece that failed
+
+    async def _speak_each(self, speak_q: asyncio.Queue[SpeechPiece | _Done]) -> None:
         r = self.r
         loop = asyncio.get_running_loop()
         while True:
