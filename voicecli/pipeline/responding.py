@@ -19,7 +19,7 @@ import numpy as np
 from voicecli.audio.playback import Player
 from voicecli.errors import VoicecliError
 from voicecli.llm.tools import ToolRunner
-from voicecli.pipeline.chat_context import ChatContext, clean_transcript, heard_text, said_text
+from voicecli.pipeline.chat_context import ChatContext, clean_transcript, heard_text, said_text, standalone_prompt
 from voicecli.pipeline.conversation_options import ConversationOptions
 from voicecli.pipeline.events import (
     AssistantState,
@@ -120,8 +120,11 @@ class Responder:
             r.hold()  # the adapter answers it later with reply_to(); not in the history yet
             return True
         system = o.system_prompt if r.system_prompt is None else r.system_prompt
-        messages = self.context.prompt(system, None if r.continues else r.user, o.history_tokens,
-                                       self.engines.chat.count_tokens)
+        if r.context is not None:  # out of band, on its own input
+            messages = standalone_prompt(system, r.context, r.user, o.history_tokens, self.engines.chat.count_tokens)
+        else:
+            messages = self.context.prompt(system, None if r.continues else r.user, o.history_tokens,
+                                           self.engines.chat.count_tokens)
         hooks.show(r, ReplyStarted(r.turn))
         voice = self.voice.for_next_reply()  # after ReplyStarted: an adapter may pick the voice then
         stream = ReplyStream(r, self.engines.chat, voice, self.player, self.workers,
@@ -149,10 +152,12 @@ class Responder:
                             full_reply=r.text.strip(), started_at=r.started_at, ended_at=time.time(),
                             latency=r.latency, interrupted_by=r.interrupted_by,
                             interrupt_output_s=r.interrupt_output_s, tools=tuple(r.tool_outcomes))
-        self.context.add_turn(None if r.continues else r.user, heard, interrupted, r.tool_outcomes, r.pending_calls)
-        self.completed.append(record)
-        if self.on_turn is not None:
-            self.on_turn(record)
+        if not r.out_of_band:
+            self.context.add_turn(None if r.continues else r.user, heard, interrupted, r.tool_outcomes,
+                                  r.pending_calls)
+            self.completed.append(record)
+            if self.on_turn is not None:
+                self.on_turn(record)
         self.emit(TurnCompleted(record))
 
     def truncate(self, turn: int, heard: str) -> bool:

@@ -12,6 +12,7 @@ from voicecli.server.realtime.input_buffer import MIN_COMMIT_MS, decode_item_aud
 from voicecli.server.realtime.items import FunctionCallOutputItem, InputText, MessageItem
 from voicecli.server.realtime.parsing import ToolLimits, parse_message, parse_response_create, parse_session_update
 from voicecli.server.realtime.protocol import BETA, ClientEventError, looks_beta, new_id, render_session
+from voicecli.server.realtime.response_input import with_input
 
 if TYPE_CHECKING:
     from voicecli.server.realtime.session import RealtimeSession
@@ -197,6 +198,7 @@ class ClientEvents:
             raise ClientEventError(f"conversation already has an active response ({s.responses.active.id})",
                                    None, "conversation_already_has_active_response")
         params = parse_response_create(e.get("response"), ToolLimits(s.limits.max_tools, s.limits.max_tools_bytes))
+        params = with_input(params, e.get("response"), s.items, s.limits.max_text_chars)
         s.options(params)  # checks the response's tools and tool choice against the session's
         speaker = await s.voice.for_response(params.voice)
         if s.responses.active is not None:  # another one started while the voice loaded

@@ -8,6 +8,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from voicecli.llm.types import ChatMessage
+
 Dialect = Literal["ga", "beta"]
 Role = Literal["user", "system", "assistant"]
 GA: Final = "ga"
@@ -127,6 +129,11 @@ class ResponseParams:
     voice: str | None = None
     max_output_tokens: int | None = None
     out_of_band: bool = False
+    """``conversation: "none"``: the response adds nothing to the conversation."""
+    input: tuple[ChatMessage, ...] | None = None
+    """Its own context instead of the conversation (``response.input``, references resolved)."""
+    metadata: dict[str, str] | None = None
+    """Echoed in the response object of its events."""
     tools: tuple[dict[str, Any], ...] | None = None
     """This response's tools instead of the session's."""
     tool_choice: str | dict[str, Any] | None = None

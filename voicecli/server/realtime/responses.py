@@ -165,7 +165,8 @@ class Responses:
         item = resp.item("in_progress")
         self._send.send("response.output_item.added", response_id=resp.id, output_index=0,
                         item=item.to_wire(self._send.dialect))
-        self._items.add(item)
+        if not resp.params.out_of_band:
+            self._items.add(item)
         part = {"type": "audio", "transcript": ""} if resp.audio else {"type": "text", "text": ""}
         self._send.send("response.content_part.added", **resp.ids(), part=part)
 
@@ -181,7 +182,8 @@ class Responses:
         started = FunctionCallItem(new_id("item"), call.id, call.name, "", "in_progress")
         self._send.send("response.output_item.added", response_id=resp.id, output_index=index,
                         item=started.to_wire(self._send.dialect))
-        self._items.add(started)
+        if not resp.params.out_of_band:
+            self._items.add(started)
         ids = {"response_id": resp.id, "item_id": started.id, "output_index": index, "call_id": call.id}
         self._send.send("response.function_call_arguments.delta", **ids, delta=call.arguments)
         named = {"name": call.name} if self._send.dialect == GA else {}
@@ -190,7 +192,7 @@ class Responses:
         self._items.replace(item)
         wire = item.to_wire(self._send.dialect)
         self._send.send("response.output_item.done", response_id=resp.id, output_index=index, item=wire)
-        if self._send.dialect == GA:
+        if self._send.dialect == GA and not resp.params.out_of_band:
             self._send.send("conversation.item.done", item=wire, previous_item_id=self._items.previous(item.id))
         resp.output.append(wire)
         return item
@@ -222,10 +224,10 @@ class Responses:
             self._items.replace(item)
             wire = item.to_wire(self._send.dialect)
             self._send.send("response.output_item.done", response_id=resp.id, output_index=0, item=wire)
-            if self._send.dialect == GA:
+            if self._send.dialect == GA and not resp.params.out_of_band:
                 self._send.send("conversation.item.done", item=wire, previous_item_id=self._items.previous(item.id))
             resp.output.insert(0, wire)
-            if resp.audio and resp.turn is not None:
+            if resp.audio and resp.turn is not None and not resp.params.out_of_band:
                 self._spoken[resp.item_id] = SpokenReply(resp.turn, tuple(resp.pieces), tuple(resp.piece_samples))
                 while len(self._spoken) > self._max_spoken:  # the oldest can no longer be truncated
                     del self._spoken[next(iter(self._spoken))]
@@ -240,7 +242,8 @@ class Responses:
                                                    "message": resp.failed}}
         obj: dict[str, Any] = {"id": resp.id, "object": "realtime.response", "status": status,
                                "status_details": details, "output": output or [],
-                               "conversation_id": self._conversation_id, "metadata": None,
+                               "conversation_id": None if resp.params.out_of_band else self._conversation_id,
+                               "metadata": resp.params.metadata,
                                "usage": resp.usage() if status != "in_progress" else None}
         if self._send.dialect == BETA:
             obj["modalities"] = ["text", "audio"] if resp.audio else ["text"]

@@ -16,6 +16,7 @@ from dataclasses import replace
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from voicecli.audio.io import InstantOutput, PushSource
+from voicecli.llm.types import ChatMessage
 from voicecli.pipeline.conversation import ConversationOptions
 from voicecli.pipeline.options import conversation_options as pipeline_options
 from voicecli.pipeline.session import build_conversation
@@ -285,6 +286,9 @@ class RealtimeSession:
         """Start ``resp`` on the user input since the last response. Results of the calls the
         last reply ended with go into the history after those calls; a response with nothing
         else new goes on from them (no user message). A result for another call is user text."""
+        if resp.params.out_of_band:
+            self._start_out_of_band(resp, speaker)
+            return
         instructions = resp.params.instructions
         system = self.system(instructions)
         answered = False
@@ -299,6 +303,27 @@ class RealtimeSession:
         self.conv.reconfigure(self.options(resp.params))
         resp.turn = self.conv.reply_to(text or (None if answered else PLACEHOLDER_PROMPT),
                                        system_prompt=None if instructions is None else system.text)
+
+    def _start_out_of_band(self, resp: Response, speaker: Synthesizer | None) -> None:
+        """A ``conversation: "none"`` response: the pending input and tool results stay for the
+        next in-band response; its own ``input`` (if given) replaces the history as context, its
+        last user message being what it answers; its reply is not recorded."""
+        params = resp.params
+        context: tuple[ChatMessage, ...] | None = None
+        extra = list(self.extra_system)
+        text = PLACEHOLDER_PROMPT
+        if params.input is not None:
+            extra += [m.content for m in params.input if m.role == "system" and m.content]
+            messages = [m for m in params.input if m.role != "system"]
+            if messages and messages[-1].role == "user" and messages[-1].content.strip():
+                text = messages.pop().content
+            context = tuple(messages)
+        system = self.prompt.system(self.cfg.instructions if params.instructions is None else params.instructions,
+                                    extra)
+        self.voice.speak(resp.audio, speaker)
+        self.conv.reconfigure(self.options(params))
+        text = self.prompt.user([text], system.tokens) or PLACEHOLDER_PROMPT
+        resp.turn = self.conv.reply_to(text, system_prompt=system.text, out_of_band=True, context=context)
 
     def after_transcript(self) -> None:
         """Runs once the Conversation has finished the transcribed turn: start a response that
