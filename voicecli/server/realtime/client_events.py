@@ -13,6 +13,7 @@ from voicecli.server.realtime.items import FunctionCallOutputItem, InputText, Me
 from voicecli.server.realtime.parsing import ToolLimits, parse_message, parse_response_create, parse_session_update
 from voicecli.server.realtime.protocol import BETA, ClientEventError, looks_beta, new_id, render_session
 from voicecli.server.realtime.response_input import with_input
+from voicecli.server.realtime.wire_audio import WireFormat
 
 if TYPE_CHECKING:
     from voicecli.server.realtime.session import RealtimeSession
@@ -58,6 +59,8 @@ class ClientEvents:
         if cfg.voice != s.cfg.voice:
             await s.voice.change(cfg.voice)
         s.cfg = cfg
+        s.buffer.use_format(WireFormat(cfg.input_format))
+        s.responses.output_format = WireFormat(cfg.output_format)
         if s.responses.active is None:
             s.voice.speak(cfg.output_audio)
         if cfg.turn_detection is None:
@@ -132,7 +135,7 @@ class ClientEvents:
             s.extra_system.append(message.text)
             s.conv.reconfigure(s.options())
         elif message.audio_b64 is not None:
-            samples = decode_item_audio(message.audio_b64, s.limits.max_buffered_audio_s)
+            samples = decode_item_audio(message.audio_b64, s.limits.max_buffered_audio_s, s.buffer.format)
             s.turns.add_audio_item(item_id, samples, s.busy())
             return
         else:

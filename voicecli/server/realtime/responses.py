@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from voicecli.audio.format import float_to_pcm16
 from voicecli.audio.resample import resample
 from voicecli.llm.tools import ToolCall
 from voicecli.pipeline.conversation import heard_text
@@ -28,6 +27,7 @@ from voicecli.server.realtime.protocol import (
     ResponseParams,
     new_id,
 )
+from voicecli.server.realtime.wire_audio import PCM16, WireFormat
 
 AUDIO_DELTA_MS = 200
 """Audio is sent in deltas of this length (a sentence is synthesised at once)."""
@@ -51,7 +51,9 @@ class Response:
     text: str = ""
     pieces: list[str] = field(default_factory=list)
     piece_samples: list[int] = field(default_factory=list)
-    """24 kHz samples sent per piece (for conversation.item.truncate)."""
+    """24 kHz samples sent per piece (for conversation.item.truncate; G.711's 8 kHz counted ×3)."""
+    format: WireFormat = PCM16
+    """The session's output format when the response began."""
     failed: str | None = None
     message_closed: bool = False
     output: list[dict[str, Any]] = field(default_factory=list)
@@ -105,13 +107,14 @@ class Responses:
         self._conversation_id = conversation_id
         self._on_done = on_done
         self.active: Response | None = None
+        self.output_format = PCM16
         self._spoken: dict[str, SpokenReply] = {}
         self._turn_ids: dict[int, tuple[str, str]] = {}
         """turn → (response id, assistant item id), for the per-turn latency event."""
         self._pending_truncations: dict[int, str] = {}
 
     def create(self, params: ResponseParams, audio: bool, turn: int | None = None) -> Response:
-        resp = Response(new_id("resp"), new_id("item"), params, audio, turn=turn)
+        resp = Response(new_id("resp"), new_id("item"), params, audio, turn=turn, format=self.output_format)
         self.active = resp
         self._send.send("response.created", response=self._wire(resp, "in_progress"))
         return resp
@@ -145,16 +148,17 @@ class Responses:
         if resp is None or not resp.audio:
             return False
         self._begin_output(resp)
-        wire = resample(np.asarray(samples, dtype=np.float32), rate_hz, WIRE_RATE_HZ)
+        fmt = resp.format
+        wire = resample(np.asarray(samples, dtype=np.float32), rate_hz, fmt.rate_hz)
         piece_text = text if not resp.transcript else " " + text
         resp.transcript.append(piece_text)
         resp.pieces.append(text)
-        resp.piece_samples.append(len(wire))
+        resp.piece_samples.append(len(wire) * WIRE_RATE_HZ // fmt.rate_hz)
         ids = resp.ids()
         self._send.send("response.output_audio_transcript.delta", **ids, delta=piece_text)
-        step = WIRE_RATE_HZ * AUDIO_DELTA_MS // 1000
+        step = fmt.rate_hz * AUDIO_DELTA_MS // 1000
         for i in range(0, len(wire), step):
-            chunk = float_to_pcm16(wire[i:i + step])
+            chunk = fmt.encode(wire[i:i + step])
             self._send.send("response.output_audio.delta", **ids, delta=base64.b64encode(chunk).decode("ascii"))
         return True
 
