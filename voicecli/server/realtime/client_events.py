@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 from voicecli.server.realtime.input_buffer import MIN_COMMIT_MS, decode_item_audio
 from voicecli.server.realtime.items import FunctionCallOutputItem, InputText, MessageItem
 from voicecli.server.realtime.parsing import ToolLimits, parse_message, parse_response_create, parse_session_update
-from voicecli.server.realtime.protocol import BETA, ClientEventError, looks_beta, new_id, render_session
+from voicecli.server.realtime.protocol import (
+    BETA,
+    ClientEventError,
+    SessionConfig,
+    looks_beta,
+    new_id,
+    render_session,
+)
 from voicecli.server.realtime.response_input import with_input
 from voicecli.server.realtime.wire_audio import WireFormat
 
@@ -28,6 +35,7 @@ class ClientEvents:
         self.s = session
         self._handlers: dict[str, Callable[[ClientEvent], Awaitable[None] | None]] = {
             "session.update": self.session_update,
+            "transcription_session.update": self.transcription_session_update,
             "input_audio_buffer.append": self.append,
             "input_audio_buffer.commit": self.commit,
             "input_audio_buffer.clear": self.clear,
@@ -55,7 +63,27 @@ class ClientEvents:
         if not s.dialect_locked and isinstance(session, dict) and looks_beta(session):
             s.sender.dialect = BETA
         s.dialect_locked = True
-        cfg = parse_session_update(s.cfg, session, ToolLimits(s.limits.max_tools, s.limits.max_tools_bytes))
+        await self._apply(parse_session_update(s.cfg, session, ToolLimits(s.limits.max_tools,
+                                                                          s.limits.max_tools_bytes)))
+        s.sender.send("session.updated", session=render_session(s.cfg, s.id, s.sender.dialect))
+
+    async def transcription_session_update(self, e: ClientEvent) -> None:
+        """The beta form of ``session.update`` with ``type: "transcription"`` (flat beta keys)."""
+        s = self.s
+        session = e.get("session")
+        if not isinstance(session, dict):
+            raise ClientEventError("'session' must be an object", "session", "invalid_type")
+        if not s.dialect_locked:
+            s.sender.dialect = BETA
+        s.dialect_locked = True
+        await self._apply(parse_session_update(s.cfg, {**session, "type": "transcription"}))
+        s.sender.send("transcription_session.updated", session=render_session(s.cfg, s.id, s.sender.dialect))
+
+    async def _apply(self, cfg: SessionConfig) -> None:
+        s = self.s
+        if cfg.kind != s.cfg.kind and s.responses.active is not None:
+            raise ClientEventError("the session type cannot change while a response is active", "session.type",
+                                   "conversation_already_has_active_response")
         if cfg.voice != s.cfg.voice:
             await s.voice.change(cfg.voice)
         s.cfg = cfg
@@ -66,7 +94,6 @@ class ClientEvents:
         if cfg.turn_detection is None:
             s.conv.reset_input()
         s.conv.reconfigure(s.options())
-        s.sender.send("session.updated", session=render_session(cfg, s.id, s.sender.dialect))
 
     # --- input audio buffer --------------------------------------------------------------------
     def append(self, e: ClientEvent) -> None:
@@ -197,6 +224,9 @@ class ClientEvents:
     # --- responses ----------------------------------------------------------------------------
     async def response_create(self, e: ClientEvent) -> None:
         s = self.s
+        if s.cfg.kind == "transcription":
+            raise ClientEventError("a transcription session creates no responses (session.type is "
+                                   "'transcription')", None, "invalid_session_type")
         if s.responses.active is not None:
             raise ClientEventError(f"conversation already has an active response ({s.responses.active.id})",
                                    None, "conversation_already_has_active_response")

@@ -169,6 +169,12 @@ def _voicecli(value: Any, param: str) -> dict[str, Any]:
     return {"latency_events": _get(value, "latency_events", bool, f"{param}.latency_events")} if value else {}
 
 
+def _include(value: Any, param: str) -> None:
+    """Accepted and not applied (no logprobs): ``["item.input_audio_transcription.logprobs"]``."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ClientEventError(f"'{param}' must be an array of strings", param, "invalid_type")
+
+
 def _modalities(value: Any, param: str) -> bool:
     if not isinstance(value, list) or not value or not all(isinstance(m, str) for m in value):
         raise ClientEventError(f"'{param}' must be a non-empty array of strings", param, "invalid_type")
@@ -200,8 +206,12 @@ def parse_session_update(cfg: SessionConfig, s: Any, tool_limits: ToolLimits = T
     if not isinstance(s, dict):
         raise ClientEventError("'session' must be an object", "session", "invalid_type")
     c: dict[str, Any] = {}
-    if "type" in s and s["type"] not in ("realtime", None):
-        raise ClientEventError("only session.type 'realtime' is supported", "session.type")
+    if "type" in s and s["type"] is not None:
+        if s["type"] not in ("realtime", "transcription"):
+            raise ClientEventError("'session.type' must be 'realtime' or 'transcription'", "session.type")
+        c["kind"] = s["type"]
+    if s.get("include") is not None:
+        _include(s["include"], "session.include")
     if "model" in s and s["model"] is not None:
         c["model"] = _string(s, "model", "session.model", MAX_MODEL_CHARS)
     if "instructions" in s:
@@ -238,6 +248,8 @@ def parse_session_update(cfg: SessionConfig, s: Any, tool_limits: ToolLimits = T
     if "audio" in s:
         c.update(_audio_section(s["audio"], cfg))
     new = replace(cfg, **c)
+    if new.kind == "transcription" and new.transcription is None:
+        new = replace(new, transcription=InputTranscription())  # what a transcription session is for
     if "tools" in c or "tool_choice" in c:
         tool_request(new.tools, new.tool_choice, "session")  # raises for a bad tool or choice
     return new

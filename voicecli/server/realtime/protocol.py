@@ -100,10 +100,15 @@ class InputTranscription:
         return {"model": self.model, "language": self.language, "prompt": self.prompt}
 
 
+SessionKind = Literal["realtime", "transcription"]
+
+
 @dataclass(frozen=True)
 class SessionConfig:
     """The effective session configuration, dialect-neutral."""
 
+    kind: SessionKind = "realtime"
+    """``transcription``: input audio is transcribed into items, no response is ever created."""
     model: str = "voicecli"
     instructions: str = ""
     output_audio: bool = True
@@ -148,6 +153,15 @@ class ResponseParams:
 def render_session(cfg: SessionConfig, session_id: str, dialect: Dialect) -> dict[str, Any]:
     td = cfg.turn_detection.to_wire() if cfg.turn_detection else None
     transcription = cfg.transcription.to_wire() if cfg.transcription else None
+    if cfg.kind == "transcription":
+        if dialect == BETA:
+            return {"id": session_id, "object": "realtime.transcription_session", "modalities": ["text"],
+                    "input_audio_format": cfg.input_format, "input_audio_transcription": transcription,
+                    "turn_detection": td, "input_audio_noise_reduction": cfg.noise_reduction, "include": None}
+        return {"type": "transcription", "object": "realtime.transcription_session", "id": session_id,
+                "audio": {"input": {"format": format_wire(cfg.input_format), "transcription": transcription,
+                                    "noise_reduction": cfg.noise_reduction, "turn_detection": td}},
+                "include": None}
     max_tokens: Any = cfg.max_output_tokens if cfg.max_output_tokens is not None else "inf"
     if dialect == BETA:
         return {"id": session_id, "object": "realtime.session", "model": cfg.model,

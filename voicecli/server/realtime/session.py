@@ -27,7 +27,15 @@ from voicecli.server.realtime.items import FunctionCallOutputItem, InputText, It
 from voicecli.server.realtime.options import conversation_options, initial_config
 from voicecli.server.realtime.outbox import EventSender, Outbox
 from voicecli.server.realtime.pipeline_events import PipelineEvents
-from voicecli.server.realtime.protocol import BETA, ClientEventError, Dialect, ResponseParams, new_id, render_session
+from voicecli.server.realtime.protocol import (
+    BETA,
+    ClientEventError,
+    Dialect,
+    ResponseParams,
+    SessionKind,
+    new_id,
+    render_session,
+)
 from voicecli.server.realtime.rate_limit import ClientRateLimit, RateLimits
 from voicecli.server.realtime.responses import Response, Responses
 from voicecli.server.realtime.session_voice import SessionVoice
@@ -50,7 +58,7 @@ TOO_FAST = "client sends events too fast"
 
 class RealtimeSession:
     def __init__(self, ws: WebSocket, state: ServerState, dialect: Dialect, model: str,
-                 latency_events: bool = False) -> None:
+                 latency_events: bool = False, kind: SessionKind = "realtime") -> None:
         self.ws = ws
         self.state = state
         self.limits = state.config.limits
@@ -59,7 +67,7 @@ class RealtimeSession:
         self.dialect_locked = dialect == BETA
         """A GA client's first session.update may still turn out to speak beta."""
         settings = state.engines.settings
-        self.cfg = replace(initial_config(settings, model), latency_events=latency_events)
+        self.cfg = replace(initial_config(settings, model, kind), latency_events=latency_events)
         self.base_options = pipeline_options(settings)
         self.prompt = PromptBudget(self.base_options.history_tokens, state.engines.chat.count_tokens)
         self.extra_system: list[str] = []
@@ -330,11 +338,20 @@ class RealtimeSession:
         was requested while transcription ran, or a commit that waited for a busy pipeline."""
         if self.closed or self.turns.awaiting:
             return
+        if self.cfg.kind == "transcription":
+            self._transcribed_only()
         resp = self.responses.active
         if resp is not None and resp.turn is None:
             self._start_response(resp, self._requested_speaker)
         elif resp is None and self.turns.has_queued():
             self.turns.submit_queued()
+
+    def _transcribed_only(self) -> None:
+        """A transcription session answers nothing: its transcripts wait for no response, and its
+        oldest items go once it holds the most items a session may (it may run for hours)."""
+        self.turns.take_pieces()
+        while len(self.items) > self.limits.max_items and (oldest := self.items.first_id()) is not None:
+            self.forget(self.items.delete(oldest))
 
     def _response_done(self) -> None:
         self.voice.speak(self.cfg.output_audio)
