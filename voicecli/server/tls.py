@@ -47,12 +47,17 @@ def checked(cert: Path, key: Path) -> TlsFiles:
 
 
 def host_names(host: str) -> tuple[str, ...]:
-    """What the self-signed certificate names: loopback, this machine's name, and ``host`` when it
-    is a specific address or name (not a wildcard)."""
-    names = [*LOOPBACK_NAMES, socket.gethostname()]
-    if host not in ("0.0.0.0", "::", "") and host not in names:
+    """What the self-signed certificate names: loopback, this machine's name and the addresses it
+    resolves to (for clients on the LAN), and ``host`` when it is a specific address or name."""
+    hostname = socket.gethostname()
+    names = [*LOOPBACK_NAMES, hostname]
+    try:
+        names += socket.gethostbyname_ex(hostname)[2]
+    except OSError:
+        pass  # a name that does not resolve: loopback and the name only
+    if host not in ("0.0.0.0", "::", ""):
         names.append(host)
-    return tuple(dict.fromkeys(n for n in names if n))
+    return tuple(dict.fromkeys(n for n in names if n and n.isascii()))
 
 
 def self_signed(directory: Path, names: tuple[str, ...]) -> tuple[TlsFiles, bool]:
