@@ -61,3 +61,27 @@ def test_transcription_session_transcribes_a_spoken_clip_and_never_responds(serv
     assert wer <= base + 0.1, (done.transcript, base)
     assert events[-1].item.content[0].transcript == done.transcript
     assert not [e.type for e in events if e.type.startswith("response.")]
+
+
+def test_beta_sdk_transcription_session_update(server, transcribe):
+    """The beta client (``client.beta.realtime.connect``, ``OpenAI-Beta: realtime=v1``) with its
+    ``transcription_session.update``."""
+    clip = load_wav_24k(SPEECH_DIR / CLIP)
+    base = word_error_rate([TEXT], [transcribe(clip, RATE)]).wer
+    speech = np.concatenate([clip, np.zeros(int(1.5 * RATE), np.float32)])
+    with server.client().beta.realtime.connect(model="voicecli", extra_query={"intent": "transcription"}) as conn:
+        until(conn, "session.created")
+        conn.transcription_session.update(session={
+            "input_audio_format": "pcm16", "turn_detection": {"type": "server_vad"},
+            "input_audio_transcription": {"model": "gpt-4o-transcribe", "language": "en"}})
+        updated = until(conn, "transcription_session.updated")[-1].session
+        assert updated.input_audio_transcription.language == "en"
+        for i in range(0, len(speech), RATE // 25):
+            conn.input_audio_buffer.append(audio=pcm16_b64(speech[i:i + RATE // 25]))
+        events = until(conn, "conversation.item.input_audio_transcription.completed")
+        conn.conversation.item.retrieve(item_id=events[-1].item_id)
+        events += until(conn, "conversation.item.retrieved")
+    done = next(e for e in events if e.type == "conversation.item.input_audio_transcription.completed")
+    assert [e.delta for e in events if e.type == "conversation.item.input_audio_transcription.delta"]
+    assert word_error_rate([TEXT], [done.transcript]).wer <= base + 0.1, done.transcript
+    assert not [e.type for e in events if e.type.startswith("response.")]
