@@ -2,9 +2,11 @@
 # System packages the tests need: PortAudio for sounddevice, PulseAudio for virtual microphones
 # and speakers, espeak-ng/sox/ffmpeg for making and measuring audio, tmux for driving the TUI,
 # Chromium for the browser page, libspeexdsp for echo cancellation, HAProxy for the deploy recipe
-# test. Installs only what is missing.
+# test, Node.js and npm for the OpenAI Node SDK test (not when Node already comes from elsewhere,
+# e.g. NodeSource). Installs only what is missing.
 set -euo pipefail
 pkgs=(libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins espeak-ng sox tmux ffmpeg libspeexdsp1 chromium haproxy)
+command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

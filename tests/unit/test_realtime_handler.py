@@ -340,9 +340,12 @@ def test_item_after_an_unknown_previous_item(rt: Session) -> None:
 
 @pytest.mark.parametrize(("session", "expected"), [
     ("now", error("'session' must be an object", "session", "invalid_type")),
-    ({"audio": {"input": {"format": {"type": "audio/pcmu"}}}},
-     error("'session.audio.input.format.type': only 'audio/pcm' is supported, not 'audio/pcmu'",
+    ({"audio": {"input": {"format": {"type": "audio/opus"}}}},
+     error("'session.audio.input.format.type' must be 'audio/pcm', 'audio/pcmu' or 'audio/pcma', not 'audio/opus'",
            "session.audio.input.format.type", "unsupported_audio_format")),
+    ({"audio": {"output": {"format": {"type": "audio/pcmu", "rate": 24000}}}},
+     error("'session.audio.output.format.rate': audio/pcmu is 8000 Hz", "session.audio.output.format.rate",
+           "unsupported_audio_format")),
     ({"audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": "high"}}}},
      error("'session.audio.input.turn_detection.threshold' has the wrong type: expected integer or number",
            "session.audio.input.turn_detection.threshold", "invalid_type")),

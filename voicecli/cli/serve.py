@@ -68,6 +68,14 @@ def serve(
         "--max-audio-s", min=1.0, help="Longest audio accepted for transcription.")] = 600.0,
     idle_timeout_s: Annotated[float, typer.Option(
         "--idle-timeout-s", min=1.0, help="Close realtime sessions idle this long.")] = 300.0,
+    tls_cert: Annotated[Path | None, typer.Option(
+        "--tls-cert", metavar="PATH", help="Serve HTTPS/WSS with this PEM certificate (chain); needs --tls-key.",
+    )] = None,
+    tls_key: Annotated[Path | None, typer.Option(
+        "--tls-key", metavar="PATH", help="The certificate's PEM key.")] = None,
+    tls_self_signed: Annotated[bool, typer.Option(
+        "--tls-self-signed", help="Serve HTTPS/WSS with a self-signed certificate for this machine, made once in "
+        "the data dir (its path and fingerprint are printed).")] = False,
     allow_download: AllowDownloadOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and access logs.")] = False,
 ) -> None:
@@ -83,6 +91,7 @@ def serve(
         api_key = resolve_api_key(api_key, api_key_file, from_command_line=getattr(source, "name", "") == "COMMANDLINE")
         if no_http and not wyoming:
             raise ConfigError("--no-http leaves nothing to serve", "add --wyoming tcp://HOST:PORT")
+        tls = _tls(tls_cert, tls_key, tls_self_signed, host) if not no_http else None
         if not no_http:
             check_bind(host, api_key)
             _check_port_free(host, port)
@@ -109,14 +118,38 @@ def serve(
         if not no_http:
             scheme_host = f"[{host}]" if ":" in host else host
             note = "" if is_loopback(host) else " (API key required)"
-            err_console.print(f"voicecli serve: http://{scheme_host}:{port}/v1 and ws://{scheme_host}:{port}/v1/realtime"
+            http, ws = ("https", "wss") if tls else ("http", "ws")
+            err_console.print(f"voicecli serve: {http}://{scheme_host}:{port}/v1 and {ws}://{scheme_host}:{port}/v1/realtime"
                               f"{note} — stt {engines.transcriber.name}, llm {engines.chat.name}, "
                               f"tts {engines.speaker.name}", highlight=False)
             page_host = "localhost" if host in ("127.0.0.1", "::1", "0.0.0.0", "::") else scheme_host
-            err_console.print(f"voicecli serve: the voice page is at http://{page_host}:{port}/", highlight=False)
+            err_console.print(f"voicecli serve: the voice page is at {http}://{page_host}:{port}/", highlight=False)
         if wyoming:
             err_console.print(f"voicecli serve: Wyoming at {wyoming}", highlight=False)
-        asyncio.run(_run(engines, config, wyoming, no_http, verbose, zeroconf))
+        asyncio.run(_run(engines, config, wyoming, no_http, verbose, zeroconf, tls))
+
+
+def _tls(cert: Path | None, key: Path | None, self_signed: bool, host: str) -> Any:
+    """The TLS files to serve with (None: plain HTTP); a self-signed certificate is made (or
+    reused) now and its path and fingerprint printed for clients to trust."""
+    from voicecli.config import data_dir
+    from voicecli.errors import ConfigError
+    from voicecli.server import tls
+
+    if self_signed:
+        if cert or key:
+            raise ConfigError("--tls-self-signed and --tls-cert/--tls-key were both given", "choose one")
+        files, made = tls.self_signed(data_dir() / "tls", tls.host_names(host))
+        err_console.print(f"voicecli serve: {'made a' if made else 'using the'} self-signed TLS certificate "
+                          f"{files.cert} (SHA-256 {tls.fingerprint(files.cert)}); trust it in clients, e.g. "
+                          f"NODE_EXTRA_CA_CERTS={files.cert} or SSL_CERT_FILE={files.cert}",
+                          highlight=False, soft_wrap=True, emoji=False, markup=False)  # ":AB:" is no emoji
+        return files
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ConfigError("TLS needs both --tls-cert and --tls-key", "give both, or --tls-self-signed")
+    return tls.checked(cert, key)
 
 
 def resolve_api_key(api_key: str | None, key_file: Path | None, *, from_command_line: bool) -> str | None:
@@ -184,7 +217,7 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 async def _run(engines: Any, config: Any, wyoming: str | None, no_http: bool, verbose: bool,
-               zeroconf: bool = False) -> None:
+               zeroconf: bool = False, tls: Any = None) -> None:
     wyoming_task: asyncio.Task[Any] | None = None
     if wyoming:
         serve_wyoming = _wyoming_module().serve_wyoming
@@ -201,7 +234,8 @@ async def _run(engines: Any, config: Any, wyoming: str | None, no_http: bool, ve
     uv = uvicorn.Config(app, host=config.host, port=config.port, log_level="info" if verbose else "warning",
                         access_log=verbose, ws_max_size=config.limits.max_ws_message_bytes + 1024 * 1024,
                         ws_ping_interval=20.0, ws_ping_timeout=20.0, timeout_graceful_shutdown=3,
-                        lifespan="on", server_header=False)
+                        lifespan="on", server_header=False,
+                        ssl_certfile=tls and str(tls.cert), ssl_keyfile=tls and str(tls.key))
     server = uvicorn.Server(uv)
     try:
         if wyoming_task is None:

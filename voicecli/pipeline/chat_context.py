@@ -86,6 +86,14 @@ class ChatContext:
             return
 
 
+def standalone_prompt(system_prompt: str, context: Sequence[ChatMessage], user: str, budget_tokens: int,
+                      count_tokens: Callable[[str], int]) -> list[ChatMessage]:
+    """The messages for a reply to ``user`` after ``context`` instead of the history (an
+    out-of-band reply on its own input), trimmed to ``budget_tokens``."""
+    return trim_history(ChatMessage("system", system_prompt), [*context, ChatMessage("user", user)],
+                        budget_tokens, count_tokens)
+
+
 def without_unanswered_calls(messages: list[ChatMessage]) -> list[ChatMessage]:
     """``messages`` without the calls no ``tool`` message answered (the adapter's client never
     gave their result before the user went on): OpenAI-style servers refuse a call without its

@@ -397,13 +397,16 @@ class Conversation:
         r.respond = respond
         return self._turn
 
-    def reply_to(self, text: str | None, system_prompt: str | None = None) -> int:
+    def reply_to(self, text: str | None, system_prompt: str | None = None, out_of_band: bool = False,
+                 context: tuple[ChatMessage, ...] | None = None) -> int:
         """Answer ``text`` now, like ``submit_text`` but synchronous, optionally with a system
         prompt for this reply only (realtime ``response.create``); None: go on from the results
-        given with :meth:`add_tool_result`. Returns the turn number."""
+        given with :meth:`add_tool_result`. ``out_of_band``: the turn stays out of the history
+        (answered from ``context`` instead of it, if given). Returns the turn number."""
         now = time.monotonic()
         r = self._start_turn(None, now, now, None, text="" if text is None else text.strip() or "…")
         r.system_prompt, r.continues = system_prompt, text is None
+        r.out_of_band, r.context = out_of_band, context
         r.respond = True
         return self._turn
 

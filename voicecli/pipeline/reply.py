@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from voicecli.llm.tools import ToolCall, ToolOutcome
+from voicecli.llm.types import ChatMessage
 from voicecli.pipeline.events import Event, Latency
 
 
@@ -65,6 +66,10 @@ class Reply:
     continues: bool = False
     """No new user message: the reply answers the results the adapter's client gave for the last
     turn's calls (``reply_to(None)``); its turn's ``user`` is empty."""
+    out_of_band: bool = False
+    """Answered, but not recorded in the history (realtime ``conversation: "none"``)."""
+    context: tuple[ChatMessage, ...] | None = None
+    """Messages to answer from instead of the history (with ``out_of_band``)."""
     cancel: threading.Event = field(default_factory=threading.Event)
     """Set when the reply ends for any reason; worker threads (the LLM stream) watch it."""
     gate: asyncio.Event = field(default_factory=asyncio.Event)

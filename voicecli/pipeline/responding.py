@@ -19,7 +19,7 @@ import numpy as np
 from voicecli.audio.playback import Player
 from voicecli.errors import VoicecliError
 from voicecli.llm.tools import ToolRunner
-from voicecli.pipeline.chat_context import ChatContext, clean_transcript, heard_text, said_text
+from voicecli.pipeline.chat_context import ChatContext, clean_transcript, heard_text, said_text, standalone_prompt
 from voicecli.pipeline.conversation_options import ConversationOptions
 from voicecli.pipeline.events import (
     AssistantState,
@@ -129,8 +129,11 @@ class Responder:
         system = o.system_prompt if r.system_prompt is None else r.system_prompt
         if r.language:
             system = reply_in(system, r.language)
-        messages = self.context.prompt(system, None if r.continues else r.user, o.history_tokens,
-                                       self.engines.chat.count_tokens)
+        if r.context is not None:  # out of band, on its own input
+            messages = standalone_prompt(system, r.context, r.user, o.history_tokens, self.engines.chat.count_tokens)
+        else:
+            messages = self.context.prompt(system, None if r.continues else r.user, o.history_tokens,
+                                           self.engines.chat.count_tokens)
         hooks.show(r, ReplyStarted(r.turn))
         voice = self.voice.for_next_reply()  # after ReplyStarted: an adapter may pick the voice then
         if r.language and voice is self.engines.speaker:  # nobody chose another: the language's voice
@@ -178,10 +181,12 @@ class Responder:
                             latency=r.latency, interrupted_by=r.interrupted_by,
                             interrupt_output_s=r.interrupt_output_s, tools=tuple(r.tool_outcomes),
                             language=r.language, voice=r.voice)
-        self.context.add_turn(None if r.continues else r.user, heard, interrupted, r.tool_outcomes, r.pending_calls)
-        self.completed.append(record)
-        if self.on_turn is not None:
-            self.on_turn(record)
+        if not r.out_of_band:
+            self.context.add_turn(None if r.continues else r.user, heard, interrupted, r.tool_outcomes,
+                                  r.pending_calls)
+            self.completed.append(record)
+            if self.on_turn is not None:
+                self.on_turn(record)
         self.emit(TurnCompleted(record))
 
     def truncate(self, turn: int, heard: str) -> bool:

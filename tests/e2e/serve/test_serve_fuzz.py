@@ -108,7 +108,7 @@ HOSTILE = [
     '{"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_audio", "audio": "%%%"}]}}',
     '{"type": "conversation.item.create", "previous_item_id": "nope", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "x"}]}}',
     '{"type": "conversation.item.truncate", "item_id": "nope", "content_index": 0, "audio_end_ms": -5}',
-    '{"type": "session.update", "session": {"audio": {"input": {"format": {"type": "audio/pcmu"}}}}}',
+    '{"type": "session.update", "session": {"audio": {"input": {"format": {"type": "audio/opus"}}}}}',
     '{"type": "session.update", "session": {"audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": "high"}}}}}',
     '{"type": "session.update", "session": {"audio": {"input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": 1e308}}}}}',
     '{"type": "response.create", "response": {"output_modalities": ["audio", "text", "smell"]}}',

@@ -9,7 +9,9 @@ the talk pipeline's Conversation. One owner per concern:
 - ``context_budget``: the prompt text cut to the LLM's budget before it is tokenised (pure);
 - ``protocol`` / ``parsing``: the wire vocabulary and validation of client payloads (pure);
 - ``outbox``: naming, serialising and the bounded send queue;
-- ``input_buffer``: input audio, 24 kHz base64 → 16 kHz, bounded;
+- ``input_buffer``: input audio, base64 in the input format → 16 kHz, bounded;
+- ``wire_audio``: the wire audio formats (24 kHz PCM16, 8 kHz G.711) and their codecs;
+- ``response_input``: a response's own ``input`` and ``metadata`` (out-of-band responses);
 - ``items``: the conversation items (typed) and their store;
 - ``responses``: the response lifecycle and what each spoken reply sent;
 - ``turns``: user turns ↔ pipeline turns, transcripts, queued commits;

@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING, Any
 from voicecli.server.realtime.input_buffer import MIN_COMMIT_MS, decode_item_audio
 from voicecli.server.realtime.items import FunctionCallOutputItem, InputText, MessageItem
 from voicecli.server.realtime.parsing import ToolLimits, parse_message, parse_response_create, parse_session_update
-from voicecli.server.realtime.protocol import BETA, ClientEventError, looks_beta, new_id, render_session
+from voicecli.server.realtime.protocol import (
+    BETA,
+    ClientEventError,
+    SessionConfig,
+    looks_beta,
+    new_id,
+    render_session,
+)
+from voicecli.server.realtime.response_input import with_input
+from voicecli.server.realtime.wire_audio import WireFormat
 
 if TYPE_CHECKING:
     from voicecli.server.realtime.session import RealtimeSession
@@ -26,6 +35,7 @@ class ClientEvents:
         self.s = session
         self._handlers: dict[str, Callable[[ClientEvent], Awaitable[None] | None]] = {
             "session.update": self.session_update,
+            "transcription_session.update": self.transcription_session_update,
             "input_audio_buffer.append": self.append,
             "input_audio_buffer.commit": self.commit,
             "input_audio_buffer.clear": self.clear,
@@ -53,16 +63,37 @@ class ClientEvents:
         if not s.dialect_locked and isinstance(session, dict) and looks_beta(session):
             s.sender.dialect = BETA
         s.dialect_locked = True
-        cfg = parse_session_update(s.cfg, session, ToolLimits(s.limits.max_tools, s.limits.max_tools_bytes))
+        await self._apply(parse_session_update(s.cfg, session, ToolLimits(s.limits.max_tools,
+                                                                          s.limits.max_tools_bytes)))
+        s.sender.send("session.updated", session=render_session(s.cfg, s.id, s.sender.dialect))
+
+    async def transcription_session_update(self, e: ClientEvent) -> None:
+        """The beta form of ``session.update`` with ``type: "transcription"`` (flat beta keys)."""
+        s = self.s
+        session = e.get("session")
+        if not isinstance(session, dict):
+            raise ClientEventError("'session' must be an object", "session", "invalid_type")
+        if not s.dialect_locked:
+            s.sender.dialect = BETA
+        s.dialect_locked = True
+        await self._apply(parse_session_update(s.cfg, {**session, "type": "transcription"}))
+        s.sender.send("transcription_session.updated", session=render_session(s.cfg, s.id, s.sender.dialect))
+
+    async def _apply(self, cfg: SessionConfig) -> None:
+        s = self.s
+        if cfg.kind != s.cfg.kind and s.responses.active is not None:
+            raise ClientEventError("the session type cannot change while a response is active", "session.type",
+                                   "conversation_already_has_active_response")
         if cfg.voice != s.cfg.voice:
             await s.voice.change(cfg.voice)
         s.cfg = cfg
+        s.buffer.use_format(WireFormat(cfg.input_format))
+        s.responses.output_format = WireFormat(cfg.output_format)
         if s.responses.active is None:
             s.voice.speak(cfg.output_audio)
         if cfg.turn_detection is None:
             s.conv.reset_input()
         s.conv.reconfigure(s.options())
-        s.sender.send("session.updated", session=render_session(cfg, s.id, s.sender.dialect))
 
     # --- input audio buffer --------------------------------------------------------------------
     def append(self, e: ClientEvent) -> None:
@@ -131,7 +162,7 @@ class ClientEvents:
             s.extra_system.append(message.text)
             s.conv.reconfigure(s.options())
         elif message.audio_b64 is not None:
-            samples = decode_item_audio(message.audio_b64, s.limits.max_buffered_audio_s)
+            samples = decode_item_audio(message.audio_b64, s.limits.max_buffered_audio_s, s.buffer.format)
             s.turns.add_audio_item(item_id, samples, s.busy())
             return
         else:
@@ -193,10 +224,14 @@ class ClientEvents:
     # --- responses ----------------------------------------------------------------------------
     async def response_create(self, e: ClientEvent) -> None:
         s = self.s
+        if s.cfg.kind == "transcription":
+            raise ClientEventError("a transcription session creates no responses (session.type is "
+                                   "'transcription')", None, "invalid_session_type")
         if s.responses.active is not None:
             raise ClientEventError(f"conversation already has an active response ({s.responses.active.id})",
                                    None, "conversation_already_has_active_response")
         params = parse_response_create(e.get("response"), ToolLimits(s.limits.max_tools, s.limits.max_tools_bytes))
+        params = with_input(params, e.get("response"), s.items, s.limits.max_text_chars)
         s.options(params)  # checks the response's tools and tool choice against the session's
         speaker = await s.voice.for_response(params.voice)
         if s.responses.active is not None:  # another one started while the voice loaded

@@ -1,6 +1,6 @@
 """``GET /v1/realtime``: the WebSocket handshake (session slots, subprotocol, dialect, model,
-voicecli's own options) and one :class:`~.session.RealtimeSession` until the client leaves. The
-API key is checked before this runs, by :class:`~voicecli.server.limits.AuthMiddleware`."""
+``intent=transcription``, voicecli's own options) and one :class:`~.session.RealtimeSession` until
+the client leaves. The API key is checked before this runs, by :class:`~voicecli.server.limits.AuthMiddleware`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from starlette.websockets import WebSocket
 
 from voicecli.server.limits import settle_after_denial
 from voicecli.server.realtime.parsing import MAX_MODEL_CHARS
-from voicecli.server.realtime.protocol import BETA, GA, new_id
+from voicecli.server.realtime.protocol import BETA, GA, SessionKind, new_id
 from voicecli.server.realtime.session import RealtimeSession
 from voicecli.server.state import ServerState
 
@@ -37,7 +37,8 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
         beta = "realtime=v1" in websocket.headers.get("openai-beta", "").replace(" ", "")
         model = websocket.query_params.get("model") or state.config.model_id
         latency = websocket.query_params.get(LATENCY_QUERY, "").lower() in TRUE_VALUES
-        session = RealtimeSession(websocket, state, BETA if beta else GA, model[:MAX_MODEL_CHARS], latency)
+        kind: SessionKind = "transcription" if websocket.query_params.get("intent") == "transcription" else "realtime"
+        session = RealtimeSession(websocket, state, BETA if beta else GA, model[:MAX_MODEL_CHARS], latency, kind)
         await session.run()
     finally:
         state.slots.release()

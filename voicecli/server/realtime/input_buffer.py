@@ -1,5 +1,6 @@
-"""The input audio buffer: base64 PCM16 at 24 kHz from ``input_audio_buffer.append`` (or an audio
-item) decoded and resampled to the pipeline's 16 kHz, and the audio not yet committed, bounded."""
+"""The input audio buffer: base64 audio in the session's input format (24 kHz PCM16 or 8 kHz
+G.711, :mod:`.wire_audio`) from ``input_audio_buffer.append`` (or an audio item) decoded and
+resampled to the pipeline's 16 kHz, and the audio not yet committed, bounded."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import collections
 
 import numpy as np
 
-from voicecli.audio.format import PIPELINE_RATE_HZ, pcm16_to_float
+from voicecli.audio.format import PIPELINE_RATE_HZ
 from voicecli.audio.resample import StreamResampler, resample
-from voicecli.server.realtime.protocol import WIRE_RATE_HZ, ClientEventError
+from voicecli.server.realtime.protocol import ClientEventError
+from voicecli.server.realtime.wire_audio import PCM16, WireFormat
 
 MIN_COMMIT_MS = 100
 """Shortest audio a commit (or an audio item) may carry."""
@@ -31,11 +33,19 @@ class InputBuffer:
 
     def __init__(self, max_s: float) -> None:
         self.max_s = max_s
-        self._resampler = StreamResampler(WIRE_RATE_HZ, PIPELINE_RATE_HZ)
+        self.format = PCM16
+        self._resampler = StreamResampler(PCM16.rate_hz, PIPELINE_RATE_HZ)
         self._carry = b""
         self._chunks: collections.deque[np.ndarray] = collections.deque()
         self.samples = 0
         """16 kHz samples buffered."""
+
+    def use_format(self, fmt: WireFormat) -> None:
+        """Appends from now on are in ``fmt`` (the audio already buffered stays)."""
+        if fmt != self.format:
+            self.format = fmt
+            self._resampler = StreamResampler(fmt.rate_hz, PIPELINE_RATE_HZ)
+            self._carry = b""
 
     def append(self, audio: object, keep_newest: bool) -> np.ndarray:
         """Decode and buffer one ``append``'s audio; returns its 16 kHz samples. When full, a
@@ -43,12 +53,13 @@ class InputBuffer:
         if not isinstance(audio, str):
             raise ClientEventError("'audio' must be a base64 string", "audio", "invalid_type")
         data = self._carry + _b64decode(audio, "audio")
-        self._carry = data[-1:] if len(data) % 2 else b""
-        if len(data) % 2:
-            data = data[:-1]
+        odd = len(data) % self.format.bytes_per_sample
+        self._carry = data[-odd:] if odd else b""
+        if odd:
+            data = data[:-odd]
         if not data:
             return np.zeros(0, np.float32)
-        samples = self._resampler.process(pcm16_to_float(data))
+        samples = self._resampler.process(self.format.decode(data))
         room = int(self.max_s * PIPELINE_RATE_HZ) - self.samples
         if not keep_newest and len(samples) > room:
             raise ClientEventError(f"input audio buffer is full ({self.max_s:.0f} s); commit or clear it",
@@ -72,9 +83,11 @@ class InputBuffer:
         return audio
 
 
-def decode_item_audio(b64: str, max_s: float) -> np.ndarray:
-    """The 16 kHz samples of an ``input_audio`` content part (one complete PCM16 clip)."""
-    samples = resample(pcm16_to_float(_b64decode(b64, "item.content.audio")), WIRE_RATE_HZ, PIPELINE_RATE_HZ)
+def decode_item_audio(b64: str, max_s: float, fmt: WireFormat = PCM16) -> np.ndarray:
+    """The 16 kHz samples of an ``input_audio`` content part (one complete clip in ``fmt``)."""
+    data = _b64decode(b64, "item.content.audio")
+    data = data[:len(data) - len(data) % fmt.bytes_per_sample]
+    samples = resample(fmt.decode(data), fmt.rate_hz, PIPELINE_RATE_HZ)
     if len(samples) < MIN_COMMIT_SAMPLES:
         raise ClientEventError("audio item is too short", "item.content.audio")
     if len(samples) > max_s * PIPELINE_RATE_HZ:

@@ -125,6 +125,9 @@ class ItemStore:
     def get(self, item_id: str) -> Item | None:
         return self._items.get(item_id)
 
+    def first_id(self) -> str | None:
+        return self._order[0] if self._order else None
+
     def last_id(self) -> str | None:
         return self._order[-1] if self._order else None
 

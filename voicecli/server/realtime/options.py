@@ -9,7 +9,13 @@ from dataclasses import replace
 
 from voicecli.config import Settings
 from voicecli.pipeline.conversation import ConversationOptions
-from voicecli.server.realtime.protocol import ResponseParams, SessionConfig, TurnDetection
+from voicecli.server.realtime.protocol import (
+    InputTranscription,
+    ResponseParams,
+    SessionConfig,
+    SessionKind,
+    TurnDetection,
+)
 from voicecli.server.realtime.tools import tool_request
 
 NO_BARGE_IN_MS = 10**9
@@ -19,12 +25,14 @@ MIN_END_SILENCE_MS = 96
 """Three VAD frames: shorter silences would end turns inside words."""
 
 
-def initial_config(settings: Settings, model: str) -> SessionConfig:
-    """What ``session.created`` reports: the server's own VAD and system prompt."""
+def initial_config(settings: Settings, model: str, kind: SessionKind = "realtime") -> SessionConfig:
+    """What ``session.created`` reports: the server's own VAD and system prompt (a transcription
+    session, ``?intent=transcription``, transcribes from the start)."""
     vad = settings.vad
     td = TurnDetection(threshold=vad.threshold, prefix_padding_ms=vad.preroll_ms,
                        silence_duration_ms=vad.end_silence_ms)
-    return SessionConfig(model=model, instructions=settings.llm.system_prompt, turn_detection=td)
+    return SessionConfig(kind=kind, model=model, instructions=settings.llm.system_prompt, turn_detection=td,
+                         transcription=InputTranscription() if kind == "transcription" else None)
 
 
 def system_prompt(instructions: str, extra_system: Sequence[str]) -> str:
@@ -55,5 +63,5 @@ def conversation_options(base: ConversationOptions, cfg: SessionConfig, max_toke
     return replace(base, endpointer=endpointer, system_prompt=system_prompt(cfg.instructions, extra_system),
                    tools=tool_request(tools, choice, "response" if params is not None else "session"),
                    speed=cfg.speed, stt=stt, generation=replace(base.generation, max_tokens=max_tokens),
-                   auto_respond=bool(td and td.create_response),
+                   auto_respond=bool(td and td.create_response) and cfg.kind == "realtime",
                    barge_in_ms=base.barge_in_ms if (td and td.interrupt_response) else NO_BARGE_IN_MS)

@@ -9,7 +9,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from voicecli.server.realtime.protocol import (
-    WIRE_RATE_HZ,
     ClientEventError,
     InputTranscription,
     ResponseParams,
@@ -18,6 +17,7 @@ from voicecli.server.realtime.protocol import (
     TurnDetection,
 )
 from voicecli.server.realtime.tools import tool_request
+from voicecli.server.realtime.wire_audio import parse_format
 
 MAX_INSTRUCTIONS_CHARS = 32_000
 """Longest ``instructions`` accepted, for the session and for one response alike."""
@@ -115,25 +115,6 @@ def parse_turn_detection(value: Any, current: TurnDetection | None, param: str) 
     return replace(td, **changes)
 
 
-def _format(value: Any, param: str) -> None:
-    """Only 24 kHz PCM16 is supported on the wire."""
-    if isinstance(value, str):
-        if value != "pcm16":
-            raise ClientEventError(f"'{param}': only 'pcm16' (24 kHz) is supported, not '{value}'", param,
-                                   "unsupported_audio_format")
-        return
-    if not isinstance(value, dict):
-        raise ClientEventError(f"'{param}' must be an object", param, "invalid_type")
-    kind = value.get("type", "audio/pcm")
-    if kind != "audio/pcm":
-        raise ClientEventError(f"'{param}.type': only 'audio/pcm' is supported, not {kind!r}", f"{param}.type",
-                               "unsupported_audio_format")
-    rate = value.get("rate", WIRE_RATE_HZ)
-    if rate != WIRE_RATE_HZ or isinstance(rate, bool):
-        raise ClientEventError(f"'{param}.rate': only 24000 is supported", f"{param}.rate",
-                               "unsupported_audio_format")
-
-
 def _transcription(value: Any, param: str) -> InputTranscription | None:
     if value is None:
         return None
@@ -188,6 +169,12 @@ def _voicecli(value: Any, param: str) -> dict[str, Any]:
     return {"latency_events": _get(value, "latency_events", bool, f"{param}.latency_events")} if value else {}
 
 
+def _include(value: Any, param: str) -> None:
+    """Accepted and not applied (no logprobs): ``["item.input_audio_transcription.logprobs"]``."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ClientEventError(f"'{param}' must be an array of strings", param, "invalid_type")
+
+
 def _modalities(value: Any, param: str) -> bool:
     if not isinstance(value, list) or not value or not all(isinstance(m, str) for m in value):
         raise ClientEventError(f"'{param}' must be a non-empty array of strings", param, "invalid_type")
@@ -219,8 +206,12 @@ def parse_session_update(cfg: SessionConfig, s: Any, tool_limits: ToolLimits = T
     if not isinstance(s, dict):
         raise ClientEventError("'session' must be an object", "session", "invalid_type")
     c: dict[str, Any] = {}
-    if "type" in s and s["type"] not in ("realtime", None):
-        raise ClientEventError("only session.type 'realtime' is supported", "session.type")
+    if "type" in s and s["type"] is not None:
+        if s["type"] not in ("realtime", "transcription"):
+            raise ClientEventError("'session.type' must be 'realtime' or 'transcription'", "session.type")
+        c["kind"] = s["type"]
+    if s.get("include") is not None:
+        _include(s["include"], "session.include")
     if "model" in s and s["model"] is not None:
         c["model"] = _string(s, "model", "session.model", MAX_MODEL_CHARS)
     if "instructions" in s:
@@ -234,9 +225,9 @@ def parse_session_update(cfg: SessionConfig, s: Any, tool_limits: ToolLimits = T
     if "speed" in s:
         c["speed"] = _number(s, "speed", "session.speed", 0.25, 1.5)
     if "input_audio_format" in s:
-        _format(s["input_audio_format"], "session.input_audio_format")
+        c["input_format"] = parse_format(s["input_audio_format"], "session.input_audio_format").name
     if "output_audio_format" in s:
-        _format(s["output_audio_format"], "session.output_audio_format")
+        c["output_format"] = parse_format(s["output_audio_format"], "session.output_audio_format").name
     if "turn_detection" in s:
         c["turn_detection"] = parse_turn_detection(s["turn_detection"], cfg.turn_detection, "session.turn_detection")
     if "input_audio_transcription" in s:
@@ -257,6 +248,8 @@ def parse_session_update(cfg: SessionConfig, s: Any, tool_limits: ToolLimits = T
     if "audio" in s:
         c.update(_audio_section(s["audio"], cfg))
     new = replace(cfg, **c)
+    if new.kind == "transcription" and new.transcription is None:
+        new = replace(new, transcription=InputTranscription())  # what a transcription session is for
     if "tools" in c or "tool_choice" in c:
         tool_request(new.tools, new.tool_choice, "session")  # raises for a bad tool or choice
     return new
@@ -273,7 +266,7 @@ def _audio_section(audio: Any, cfg: SessionConfig) -> dict[str, Any]:
                                "invalid_type")
     c: dict[str, Any] = {}
     if "format" in inp:
-        _format(inp["format"], "session.audio.input.format")
+        c["input_format"] = parse_format(inp["format"], "session.audio.input.format").name
     if "turn_detection" in inp:
         c["turn_detection"] = parse_turn_detection(inp["turn_detection"], cfg.turn_detection,
                                                    "session.audio.input.turn_detection")
@@ -282,7 +275,7 @@ def _audio_section(audio: Any, cfg: SessionConfig) -> dict[str, Any]:
     if "noise_reduction" in inp:
         c["noise_reduction"] = _noise_reduction(inp["noise_reduction"], "session.audio.input.noise_reduction")
     if "format" in out:
-        _format(out["format"], "session.audio.output.format")
+        c["output_format"] = parse_format(out["format"], "session.audio.output.format").name
     if "voice" in out:
         c["voice"] = _voice(out["voice"], "session.audio.output.voice")
     if "speed" in out:

@@ -8,13 +8,19 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from voicecli.llm.types import ChatMessage
+
 Dialect = Literal["ga", "beta"]
 Role = Literal["user", "system", "assistant"]
 GA: Final = "ga"
 BETA: Final = "beta"
 
 WIRE_RATE_HZ = 24_000
-"""Realtime audio is 24 kHz PCM16 mono both ways."""
+"""Realtime PCM16 audio is 24 kHz mono."""
+G711_RATE_HZ = 8_000
+FormatName = Literal["pcm16", "g711_ulaw", "g711_alaw"]
+AUDIO_FORMATS: dict[FormatName, str] = {"pcm16": "audio/pcm", "g711_ulaw": "audio/pcmu", "g711_alaw": "audio/pcma"}
+"""Beta audio format name → GA ``type``; G.711 is 8 kHz (see :mod:`.wire_audio`)."""
 
 # GA server event name → beta name (events not listed are the same in both dialects).
 _BETA_NAMES = {
@@ -94,10 +100,15 @@ class InputTranscription:
         return {"model": self.model, "language": self.language, "prompt": self.prompt}
 
 
+SessionKind = Literal["realtime", "transcription"]
+
+
 @dataclass(frozen=True)
 class SessionConfig:
     """The effective session configuration, dialect-neutral."""
 
+    kind: SessionKind = "realtime"
+    """``transcription``: input audio is transcribed into items, no response is ever created."""
     model: str = "voicecli"
     instructions: str = ""
     output_audio: bool = True
@@ -114,6 +125,8 @@ class SessionConfig:
     tools: tuple[dict[str, Any], ...] = ()
     """Function tools as the client gave them (checked; echoed back as given; see :mod:`.tools`)."""
     tool_choice: str | dict[str, Any] = "auto"
+    input_format: FormatName = "pcm16"
+    output_format: FormatName = "pcm16"
     latency_events: bool = False
     """voicecli's own per-turn latency event, for clients that ask for it (never echoed)."""
 
@@ -127,6 +140,11 @@ class ResponseParams:
     voice: str | None = None
     max_output_tokens: int | None = None
     out_of_band: bool = False
+    """``conversation: "none"``: the response adds nothing to the conversation."""
+    input: tuple[ChatMessage, ...] | None = None
+    """Its own context instead of the conversation (``response.input``, references resolved)."""
+    metadata: dict[str, str] | None = None
+    """Echoed in the response object of its events."""
     tools: tuple[dict[str, Any], ...] | None = None
     """This response's tools instead of the session's."""
     tool_choice: str | dict[str, Any] | None = None
@@ -135,22 +153,35 @@ class ResponseParams:
 def render_session(cfg: SessionConfig, session_id: str, dialect: Dialect) -> dict[str, Any]:
     td = cfg.turn_detection.to_wire() if cfg.turn_detection else None
     transcription = cfg.transcription.to_wire() if cfg.transcription else None
+    if cfg.kind == "transcription":
+        if dialect == BETA:
+            return {"id": session_id, "object": "realtime.transcription_session", "modalities": ["text"],
+                    "input_audio_format": cfg.input_format, "input_audio_transcription": transcription,
+                    "turn_detection": td, "input_audio_noise_reduction": cfg.noise_reduction, "include": None}
+        return {"type": "transcription", "object": "realtime.transcription_session", "id": session_id,
+                "audio": {"input": {"format": format_wire(cfg.input_format), "transcription": transcription,
+                                    "noise_reduction": cfg.noise_reduction, "turn_detection": td}},
+                "include": None}
     max_tokens: Any = cfg.max_output_tokens if cfg.max_output_tokens is not None else "inf"
     if dialect == BETA:
         return {"id": session_id, "object": "realtime.session", "model": cfg.model,
                 "modalities": ["text", "audio"] if cfg.output_audio else ["text"],
                 "instructions": cfg.instructions, "voice": cfg.voice,
-                "input_audio_format": "pcm16", "output_audio_format": "pcm16",
+                "input_audio_format": cfg.input_format, "output_audio_format": cfg.output_format,
                 "input_audio_transcription": transcription, "turn_detection": td,
                 "input_audio_noise_reduction": cfg.noise_reduction, "speed": cfg.speed,
                 "tools": list(cfg.tools), "tool_choice": cfg.tool_choice, "temperature": cfg.temperature,
                 "max_response_output_tokens": max_tokens}
-    fmt = {"type": "audio/pcm", "rate": WIRE_RATE_HZ}
     return {"type": "realtime", "object": "realtime.session", "id": session_id, "model": cfg.model,
             "output_modalities": ["audio"] if cfg.output_audio else ["text"],
             "instructions": cfg.instructions,
-            "audio": {"input": {"format": fmt, "transcription": transcription,
+            "audio": {"input": {"format": format_wire(cfg.input_format), "transcription": transcription,
                                 "noise_reduction": cfg.noise_reduction, "turn_detection": td},
-                      "output": {"format": fmt, "voice": cfg.voice, "speed": cfg.speed}},
+                      "output": {"format": format_wire(cfg.output_format), "voice": cfg.voice, "speed": cfg.speed}},
             "tools": list(cfg.tools), "tool_choice": cfg.tool_choice, "max_output_tokens": max_tokens,
             "tracing": None, "truncation": "auto", "prompt": None, "include": None}
+
+
+def format_wire(name: FormatName) -> dict[str, Any]:
+    """The GA form of an audio format: ``{"type": "audio/pcm", "rate": 24000}``, ``{"type": "audio/pcmu"}``."""
+    return {"type": AUDIO_FORMATS[name], "rate": WIRE_RATE_HZ} if name == "pcm16" else {"type": AUDIO_FORMATS[name]}

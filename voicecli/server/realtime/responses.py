@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from voicecli.audio.format import float_to_pcm16
 from voicecli.audio.resample import resample
 from voicecli.llm.tools import ToolCall
 from voicecli.pipeline.conversation import heard_text
@@ -28,6 +27,7 @@ from voicecli.server.realtime.protocol import (
     ResponseParams,
     new_id,
 )
+from voicecli.server.realtime.wire_audio import PCM16, WireFormat
 
 AUDIO_DELTA_MS = 200
 """Audio is sent in deltas of this length (a sentence is synthesised at once)."""
@@ -51,7 +51,9 @@ class Response:
     text: str = ""
     pieces: list[str] = field(default_factory=list)
     piece_samples: list[int] = field(default_factory=list)
-    """24 kHz samples sent per piece (for conversation.item.truncate)."""
+    """24 kHz samples sent per piece (for conversation.item.truncate; G.711's 8 kHz counted ×3)."""
+    format: WireFormat = PCM16
+    """The session's output format when the response began."""
     failed: str | None = None
     message_closed: bool = False
     output: list[dict[str, Any]] = field(default_factory=list)
@@ -105,13 +107,14 @@ class Responses:
         self._conversation_id = conversation_id
         self._on_done = on_done
         self.active: Response | None = None
+        self.output_format = PCM16
         self._spoken: dict[str, SpokenReply] = {}
         self._turn_ids: dict[int, tuple[str, str]] = {}
         """turn → (response id, assistant item id), for the per-turn latency event."""
         self._pending_truncations: dict[int, str] = {}
 
     def create(self, params: ResponseParams, audio: bool, turn: int | None = None) -> Response:
-        resp = Response(new_id("resp"), new_id("item"), params, audio, turn=turn)
+        resp = Response(new_id("resp"), new_id("item"), params, audio, turn=turn, format=self.output_format)
         self.active = resp
         self._send.send("response.created", response=self._wire(resp, "in_progress"))
         return resp
@@ -145,16 +148,17 @@ class Responses:
         if resp is None or not resp.audio:
             return False
         self._begin_output(resp)
-        wire = resample(np.asarray(samples, dtype=np.float32), rate_hz, WIRE_RATE_HZ)
+        fmt = resp.format
+        wire = resample(np.asarray(samples, dtype=np.float32), rate_hz, fmt.rate_hz)
         piece_text = text if not resp.transcript else " " + text
         resp.transcript.append(piece_text)
         resp.pieces.append(text)
-        resp.piece_samples.append(len(wire))
+        resp.piece_samples.append(len(wire) * WIRE_RATE_HZ // fmt.rate_hz)
         ids = resp.ids()
         self._send.send("response.output_audio_transcript.delta", **ids, delta=piece_text)
-        step = WIRE_RATE_HZ * AUDIO_DELTA_MS // 1000
+        step = fmt.rate_hz * AUDIO_DELTA_MS // 1000
         for i in range(0, len(wire), step):
-            chunk = float_to_pcm16(wire[i:i + step])
+            chunk = fmt.encode(wire[i:i + step])
             self._send.send("response.output_audio.delta", **ids, delta=base64.b64encode(chunk).decode("ascii"))
         return True
 
@@ -165,7 +169,8 @@ class Responses:
         item = resp.item("in_progress")
         self._send.send("response.output_item.added", response_id=resp.id, output_index=0,
                         item=item.to_wire(self._send.dialect))
-        self._items.add(item)
+        if not resp.params.out_of_band:
+            self._items.add(item)
         part = {"type": "audio", "transcript": ""} if resp.audio else {"type": "text", "text": ""}
         self._send.send("response.content_part.added", **resp.ids(), part=part)
 
@@ -181,7 +186,8 @@ class Responses:
         started = FunctionCallItem(new_id("item"), call.id, call.name, "", "in_progress")
         self._send.send("response.output_item.added", response_id=resp.id, output_index=index,
                         item=started.to_wire(self._send.dialect))
-        self._items.add(started)
+        if not resp.params.out_of_band:
+            self._items.add(started)
         ids = {"response_id": resp.id, "item_id": started.id, "output_index": index, "call_id": call.id}
         self._send.send("response.function_call_arguments.delta", **ids, delta=call.arguments)
         named = {"name": call.name} if self._send.dialect == GA else {}
@@ -190,7 +196,7 @@ class Responses:
         self._items.replace(item)
         wire = item.to_wire(self._send.dialect)
         self._send.send("response.output_item.done", response_id=resp.id, output_index=index, item=wire)
-        if self._send.dialect == GA:
+        if self._send.dialect == GA and not resp.params.out_of_band:
             self._send.send("conversation.item.done", item=wire, previous_item_id=self._items.previous(item.id))
         resp.output.append(wire)
         return item
@@ -222,10 +228,10 @@ class Responses:
             self._items.replace(item)
             wire = item.to_wire(self._send.dialect)
             self._send.send("response.output_item.done", response_id=resp.id, output_index=0, item=wire)
-            if self._send.dialect == GA:
+            if self._send.dialect == GA and not resp.params.out_of_band:
                 self._send.send("conversation.item.done", item=wire, previous_item_id=self._items.previous(item.id))
             resp.output.insert(0, wire)
-            if resp.audio and resp.turn is not None:
+            if resp.audio and resp.turn is not None and not resp.params.out_of_band:
                 self._spoken[resp.item_id] = SpokenReply(resp.turn, tuple(resp.pieces), tuple(resp.piece_samples))
                 while len(self._spoken) > self._max_spoken:  # the oldest can no longer be truncated
                     del self._spoken[next(iter(self._spoken))]
@@ -240,7 +246,8 @@ class Responses:
                                                    "message": resp.failed}}
         obj: dict[str, Any] = {"id": resp.id, "object": "realtime.response", "status": status,
                                "status_details": details, "output": output or [],
-                               "conversation_id": self._conversation_id, "metadata": None,
+                               "conversation_id": None if resp.params.out_of_band else self._conversation_id,
+                               "metadata": resp.params.metadata,
                                "usage": resp.usage() if status != "in_progress" else None}
         if self._send.dialect == BETA:
             obj["modalities"] = ["text", "audio"] if resp.audio else ["text"]

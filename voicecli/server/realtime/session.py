@@ -16,6 +16,7 @@ from dataclasses import replace
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from voicecli.audio.io import InstantOutput, PushSource
+from voicecli.llm.types import ChatMessage
 from voicecli.pipeline.conversation import ConversationOptions
 from voicecli.pipeline.options import conversation_options as pipeline_options
 from voicecli.pipeline.session import build_conversation
@@ -26,7 +27,15 @@ from voicecli.server.realtime.items import FunctionCallOutputItem, InputText, It
 from voicecli.server.realtime.options import conversation_options, initial_config
 from voicecli.server.realtime.outbox import EventSender, Outbox
 from voicecli.server.realtime.pipeline_events import PipelineEvents
-from voicecli.server.realtime.protocol import BETA, ClientEventError, Dialect, ResponseParams, new_id, render_session
+from voicecli.server.realtime.protocol import (
+    BETA,
+    ClientEventError,
+    Dialect,
+    ResponseParams,
+    SessionKind,
+    new_id,
+    render_session,
+)
 from voicecli.server.realtime.rate_limit import ClientRateLimit, RateLimits
 from voicecli.server.realtime.responses import Response, Responses
 from voicecli.server.realtime.session_voice import SessionVoice
@@ -49,7 +58,7 @@ TOO_FAST = "client sends events too fast"
 
 class RealtimeSession:
     def __init__(self, ws: WebSocket, state: ServerState, dialect: Dialect, model: str,
-                 latency_events: bool = False) -> None:
+                 latency_events: bool = False, kind: SessionKind = "realtime") -> None:
         self.ws = ws
         self.state = state
         self.limits = state.config.limits
@@ -58,7 +67,7 @@ class RealtimeSession:
         self.dialect_locked = dialect == BETA
         """A GA client's first session.update may still turn out to speak beta."""
         settings = state.engines.settings
-        self.cfg = replace(initial_config(settings, model), latency_events=latency_events)
+        self.cfg = replace(initial_config(settings, model, kind), latency_events=latency_events)
         self.base_options = pipeline_options(settings)
         self.prompt = PromptBudget(self.base_options.history_tokens, state.engines.chat.count_tokens)
         self.extra_system: list[str] = []
@@ -285,6 +294,9 @@ class RealtimeSession:
         """Start ``resp`` on the user input since the last response. Results of the calls the
         last reply ended with go into the history after those calls; a response with nothing
         else new goes on from them (no user message). A result for another call is user text."""
+        if resp.params.out_of_band:
+            self._start_out_of_band(resp, speaker)
+            return
         instructions = resp.params.instructions
         system = self.system(instructions)
         answered = False
@@ -300,16 +312,46 @@ class RealtimeSession:
         resp.turn = self.conv.reply_to(text or (None if answered else PLACEHOLDER_PROMPT),
                                        system_prompt=None if instructions is None else system.text)
 
+    def _start_out_of_band(self, resp: Response, speaker: Synthesizer | None) -> None:
+        """A ``conversation: "none"`` response: the pending input and tool results stay for the
+        next in-band response; its own ``input`` (if given) replaces the history as context, its
+        last user message being what it answers; its reply is not recorded."""
+        params = resp.params
+        context: tuple[ChatMessage, ...] | None = None
+        extra = list(self.extra_system)
+        text = PLACEHOLDER_PROMPT
+        if params.input is not None:
+            extra += [m.content for m in params.input if m.role == "system" and m.content]
+            messages = [m for m in params.input if m.role != "system"]
+            if messages and messages[-1].role == "user" and messages[-1].content.strip():
+                text = messages.pop().content
+            context = tuple(messages)
+        system = self.prompt.system(self.cfg.instructions if params.instructions is None else params.instructions,
+                                    extra)
+        self.voice.speak(resp.audio, speaker)
+        self.conv.reconfigure(self.options(params))
+        text = self.prompt.user([text], system.tokens) or PLACEHOLDER_PROMPT
+        resp.turn = self.conv.reply_to(text, system_prompt=system.text, out_of_band=True, context=context)
+
     def after_transcript(self) -> None:
         """Runs once the Conversation has finished the transcribed turn: start a response that
         was requested while transcription ran, or a commit that waited for a busy pipeline."""
         if self.closed or self.turns.awaiting:
             return
+        if self.cfg.kind == "transcription":
+            self._transcribed_only()
         resp = self.responses.active
         if resp is not None and resp.turn is None:
             self._start_response(resp, self._requested_speaker)
         elif resp is None and self.turns.has_queued():
             self.turns.submit_queued()
+
+    def _transcribed_only(self) -> None:
+        """A transcription session answers nothing: its transcripts wait for no response, and its
+        oldest items go once it holds the most items a session may (it may run for hours)."""
+        self.turns.take_pieces()
+        while len(self.items) > self.limits.max_items and (oldest := self.items.first_id()) is not None:
+            self.forget(self.items.delete(oldest))
 
     def _response_done(self) -> None:
         self.voice.speak(self.cfg.output_audio)
