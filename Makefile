@@ -17,13 +17,13 @@ $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: $(VENV)/bin/activate pyproject.toml constraints.txt
-	$(PIP_INSTALL) -e '.[serve,tools]'
+	$(PIP_INSTALL) -e '.[serve,webrtc,tools]'
 	# Smart Turn v3.2 (semantic end of turn) ships inside pipecat-ai; only its model file is used
 	$(PIP) install --no-deps 'pipecat-ai==1.14.0'
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.installed
-	$(PIP_INSTALL) -e '.[serve,tools,plot,multilingual,dev,wake]'
+	$(PIP_INSTALL) -e '.[serve,webrtc,tools,plot,multilingual,dev,wake]'
 	# openWakeWord (talk --wake-word): its ONNX models run on onnxruntime; it declares tflite-runtime
 	$(PIP) install --no-deps 'openwakeword==0.5.1'
 	touch $@

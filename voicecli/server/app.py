@@ -36,6 +36,16 @@ WEB_PAGE_PATHS = ("/", "/static/")
 header when it loads a page; the page then sends the key itself on every API call."""
 
 
+def _add_webrtc_route(app: FastAPI) -> None:
+    """``POST /v1/realtime/calls`` (WebRTC), when aiortc is installed (the ``webrtc`` extra)."""
+    try:
+        from voicecli.server.realtime.webrtc import create_call
+    except ImportError:
+        log.info("aiortc is not installed: no WebRTC (POST /v1/realtime/calls); pip install 'voicecli[webrtc]'")
+        return
+    app.add_api_route("/v1/realtime/calls", create_call, methods=["POST"], include_in_schema=False)
+
+
 def create_app(engines: Any, config: ServerConfig, public_paths: tuple[str, ...] = WEB_PAGE_PATHS) -> FastAPI:
     """One app per process: the engines are loaded once by the caller and shared by every
     request and realtime session. ``public_paths`` are exempt from the API key (see
@@ -54,6 +64,7 @@ def create_app(engines: Any, config: ServerConfig, public_paths: tuple[str, ...]
     app.state.voicecli = state
     app.include_router(router)
     app.add_api_websocket_route("/v1/realtime", realtime_endpoint)
+    _add_webrtc_route(app)
     from voicecli.server.web import mount_web
 
     mount_web(app)  # the browser voice page at /

@@ -8,11 +8,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from voicecli.server.realtime.input_buffer import MIN_COMMIT_MS, decode_item_audio
 from voicecli.server.realtime.items import FunctionCallOutputItem, InputText, MessageItem
 from voicecli.server.realtime.parsing import ToolLimits, parse_message, parse_response_create, parse_session_update
 from voicecli.server.realtime.protocol import (
     BETA,
+    WIRE_RATE_HZ,
     ClientEventError,
     SessionConfig,
     looks_beta,
@@ -45,7 +48,7 @@ class ClientEvents:
             "conversation.item.delete": self.item_delete,
             "response.create": self.response_create,
             "response.cancel": self.response_cancel,
-            "output_audio_buffer.clear": self.ignored,
+            "output_audio_buffer.clear": self.output_clear,
         }
 
     def handles(self, kind: str) -> bool:
@@ -66,6 +69,13 @@ class ClientEvents:
         await self._apply(parse_session_update(s.cfg, session, ToolLimits(s.limits.max_tools,
                                                                           s.limits.max_tools_bytes)))
         s.sender.send("session.updated", session=render_session(s.cfg, s.id, s.sender.dialect))
+
+    async def configure(self, session: object) -> None:
+        """The ``session`` object a WebRTC call was created with: applied before
+        ``session.created`` (which then shows it), so no ``session.updated``."""
+        self.s.dialect_locked = True
+        await self._apply(parse_session_update(self.s.cfg, session, ToolLimits(self.s.limits.max_tools,
+                                                                               self.s.limits.max_tools_bytes)))
 
     async def transcription_session_update(self, e: ClientEvent) -> None:
         """The beta form of ``session.update`` with ``type: "transcription"`` (flat beta keys)."""
@@ -102,6 +112,15 @@ class ClientEvents:
         samples = s.buffer.append(e.get("audio"), keep_newest=vad)
         if vad and len(samples):
             s.source.push(samples)
+
+    def input_samples(self, samples16k: np.ndarray) -> None:
+        """Audio that arrived outside events (WebRTC's media track), already at 16 kHz: as if
+        appended to the input buffer."""
+        s = self.s
+        vad = s.cfg.turn_detection is not None
+        s.buffer.add(samples16k, keep_newest=vad)
+        if vad and len(samples16k):
+            s.source.push(samples16k)
 
     def commit(self, e: ClientEvent) -> None:
         s = self.s
@@ -191,8 +210,7 @@ class ClientEvents:
         item_id = e.get("item_id")
         if not isinstance(item_id, str):
             raise ClientEventError("'item_id' must be a string", "item_id", "invalid_type")
-        reply = s.responses.spoken(item_id)
-        if reply is None:
+        if s.responses.spoken(item_id) is None:
             raise ClientEventError(f"no assistant audio item {item_id[:60]!r}", "item_id", "item_not_found")
         index = e.get("content_index", 0)
         if index != 0 or isinstance(index, bool):
@@ -200,6 +218,18 @@ class ClientEvents:
         end_ms = e.get("audio_end_ms")
         if isinstance(end_ms, bool) or not isinstance(end_ms, int) or end_ms < 0:
             raise ClientEventError("'audio_end_ms' must be a non-negative integer", "audio_end_ms", "invalid_type")
+        self.truncate_spoken(item_id, end_ms)
+
+    def truncate_spoken(self, item_id: str, end_ms: int, played: bool = False) -> None:
+        """The assistant's audio item ``item_id`` was heard up to ``end_ms``: the item and the
+        LLM's history keep only the words said by then (the client says so with
+        ``conversation.item.truncate``; on WebRTC the server's player knows)."""
+        s = self.s
+        reply = s.responses.spoken(item_id)
+        if reply is None:
+            return
+        if played:  # the server's player: its count may pass the item's by a resampled sample
+            end_ms = min(end_ms, sum(reply.piece_samples) * 1000 // WIRE_RATE_HZ)
         heard = reply.heard_until(end_ms)
         if not s.conv.truncate_history(reply.turn, heard):
             s.responses.defer_truncation(reply.turn, heard)
@@ -253,5 +283,7 @@ class ClientEvents:
         if resp.turn is None or not s.conv.cancel_reply("client"):
             s.responses.finish(resp, "cancelled", "client_cancelled")
 
-    def ignored(self, e: ClientEvent) -> None:
-        """``output_audio_buffer.clear`` is for WebRTC/SIP; over WebSocket the client owns playback."""
+    def output_clear(self, e: ClientEvent) -> None:
+        """``output_audio_buffer.clear``: on WebRTC, stop the reply playing and keep only what
+        was heard; over WebSocket the client owns playback, so nothing to do."""
+        self.s.stop_playback()

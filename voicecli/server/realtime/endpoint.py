@@ -14,6 +14,7 @@ from voicecli.server.limits import settle_after_denial
 from voicecli.server.realtime.parsing import MAX_MODEL_CHARS
 from voicecli.server.realtime.protocol import BETA, GA, SessionKind, new_id
 from voicecli.server.realtime.session import RealtimeSession
+from voicecli.server.realtime.transport import WebSocketTransport
 from voicecli.server.state import ServerState
 
 SUBPROTOCOL = "realtime"
@@ -38,7 +39,8 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
         model = websocket.query_params.get("model") or state.config.model_id
         latency = websocket.query_params.get(LATENCY_QUERY, "").lower() in TRUE_VALUES
         kind: SessionKind = "transcription" if websocket.query_params.get("intent") == "transcription" else "realtime"
-        session = RealtimeSession(websocket, state, BETA if beta else GA, model[:MAX_MODEL_CHARS], latency, kind)
+        session = RealtimeSession(WebSocketTransport(websocket), state, BETA if beta else GA,
+                                  model[:MAX_MODEL_CHARS], latency, kind)
         await session.run()
     finally:
         state.slots.release()

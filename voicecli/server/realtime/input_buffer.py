@@ -59,7 +59,10 @@ class InputBuffer:
             data = data[:-odd]
         if not data:
             return np.zeros(0, np.float32)
-        samples = self._resampler.process(self.format.decode(data))
+        return self.add(self._resampler.process(self.format.decode(data)), keep_newest)
+
+    def add(self, samples: np.ndarray, keep_newest: bool) -> np.ndarray:
+        """Buffer 16 kHz samples (as :meth:`append` does once it has decoded them)."""
         room = int(self.max_s * PIPELINE_RATE_HZ) - self.samples
         if not keep_newest and len(samples) > room:
             raise ClientEventError(f"input audio buffer is full ({self.max_s:.0f} s); commit or clear it",

@@ -39,6 +39,9 @@ class PipelineEvents:
         s = self.s
         if isinstance(e, ev.UserSpeechStarted):
             s.turns.speech_started(e.audio_ms)
+            td = s.cfg.turn_detection
+            if td is not None and td.interrupt_response:
+                s.stop_playback()
         elif isinstance(e, ev.UserSpeechStopped):
             s.buffer.take()
             s.turns.speech_stopped(e.audio_ms)

@@ -27,6 +27,7 @@ from voicecli.server.realtime.protocol import (
     ResponseParams,
     new_id,
 )
+from voicecli.server.realtime.transport import AudioOut
 from voicecli.server.realtime.wire_audio import PCM16, WireFormat
 
 AUDIO_DELTA_MS = 200
@@ -97,11 +98,13 @@ class SpokenReply:
 
 class Responses:
     """Owns the active response and the events of its lifecycle. ``on_done`` runs after every
-    ``response.done`` (the session then restores its voice and resumes queued input)."""
+    ``response.done`` (the session then restores its voice and resumes queued input). With an
+    ``audio_out`` (WebRTC) the reply's audio plays there instead of going out as deltas."""
 
     def __init__(self, sender: EventSender, items: ItemStore, conversation_id: str,
-                 on_done: Callable[[], None], max_spoken: int = 1000) -> None:
+                 on_done: Callable[[], None], max_spoken: int = 1000, audio_out: AudioOut | None = None) -> None:
         self._send = sender
+        self._audio_out = audio_out
         self._max_spoken = max_spoken
         self._items = items
         self._conversation_id = conversation_id
@@ -149,13 +152,18 @@ class Responses:
             return False
         self._begin_output(resp)
         fmt = resp.format
-        wire = resample(np.asarray(samples, dtype=np.float32), rate_hz, fmt.rate_hz)
+        samples = np.asarray(samples, dtype=np.float32)
+        wire = resample(samples, rate_hz, fmt.rate_hz) if self._audio_out is None else samples
         piece_text = text if not resp.transcript else " " + text
         resp.transcript.append(piece_text)
         resp.pieces.append(text)
-        resp.piece_samples.append(len(wire) * WIRE_RATE_HZ // fmt.rate_hz)
+        resp.piece_samples.append(len(samples) * WIRE_RATE_HZ // rate_hz if self._audio_out is not None
+                                  else len(wire) * WIRE_RATE_HZ // fmt.rate_hz)
         ids = resp.ids()
         self._send.send("response.output_audio_transcript.delta", **ids, delta=piece_text)
+        if self._audio_out is not None:
+            self._audio_out.play(resp.id, resp.item_id, samples, rate_hz)
+            return True
         step = fmt.rate_hz * AUDIO_DELTA_MS // 1000
         for i in range(0, len(wire), step):
             chunk = fmt.encode(wire[i:i + step])
@@ -207,6 +215,8 @@ class Responses:
             return
         self.active = None
         self._close_message(resp, "completed" if status == "completed" else "incomplete")
+        if self._audio_out is not None:
+            self._audio_out.done(resp.id)
         self._send.send("response.done", response=self._wire(resp, status, reason, resp.output))
         self._on_done()
 

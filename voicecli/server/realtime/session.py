@@ -1,4 +1,4 @@
-"""One OpenAI Realtime session on one WebSocket, on top of one
+"""One OpenAI Realtime session on one connection (a WebSocket or a WebRTC call, :mod:`.transport`), on top of one
 :class:`~voicecli.pipeline.conversation.Conversation` (PushSource in, InstantOutput out). The
 session reads client events (rate-limited, :mod:`.rate_limit`) and dispatches them
 (:mod:`.client_events`), hands pipeline events to :mod:`.pipeline_events`, and runs the session's
@@ -12,8 +12,6 @@ import json
 import logging
 import time
 from dataclasses import replace
-
-from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from voicecli.audio.io import InstantOutput, PushSource
 from voicecli.llm.types import ChatMessage
@@ -39,6 +37,7 @@ from voicecli.server.realtime.protocol import (
 from voicecli.server.realtime.rate_limit import ClientRateLimit, RateLimits
 from voicecli.server.realtime.responses import Response, Responses
 from voicecli.server.realtime.session_voice import SessionVoice
+from voicecli.server.realtime.transport import Transport
 from voicecli.server.realtime.turns import UserTurns
 from voicecli.server.state import NORMAL, URGENT, ServerState, SessionExecutor
 from voicecli.tts.types import Synthesizer
@@ -57,13 +56,13 @@ TOO_FAST = "client sends events too fast"
 
 
 class RealtimeSession:
-    def __init__(self, ws: WebSocket, state: ServerState, dialect: Dialect, model: str,
+    def __init__(self, transport: Transport, state: ServerState, dialect: Dialect, model: str,
                  latency_events: bool = False, kind: SessionKind = "realtime") -> None:
-        self.ws = ws
+        self.transport = transport
         self.state = state
         self.limits = state.config.limits
         self.id = new_id("sess")
-        self.peer = f"{ws.client.host}:{ws.client.port}" if ws.client else "?"
+        self.peer = transport.peer
         self.dialect_locked = dialect == BETA
         """A GA client's first session.update may still turn out to speak beta."""
         settings = state.engines.settings
@@ -72,7 +71,7 @@ class RealtimeSession:
         self.prompt = PromptBudget(self.base_options.history_tokens, state.engines.chat.count_tokens)
         self.extra_system: list[str] = []
         """System messages the client added as items."""
-        self.sender = EventSender(Outbox(ws, self.limits.max_outbound_bytes), dialect, state.metrics,
+        self.sender = EventSender(Outbox(transport, self.limits.max_outbound_bytes), dialect, state.metrics,
                                   self._client_too_slow)
         lim = self.limits
         self.rate = ClientRateLimit(RateLimits(lim.realtime_events_per_s, lim.realtime_event_burst,
@@ -94,10 +93,12 @@ class RealtimeSession:
         self.buffer = InputBuffer(self.limits.max_buffered_audio_s)
         self.items = ItemStore(self.sender)
         self.responses = Responses(self.sender, self.items, self.id, self._response_done,
-                                   max_spoken=self.limits.max_items)
+                                   max_spoken=self.limits.max_items, audio_out=transport.audio_out)
         self.turns = UserTurns(self.sender, self.items, self.conv, self.after_transcript)
         self.client_events = ClientEvents(self)
         self._requested_speaker: Synthesizer | None = None
+        self._cut: tuple[str, int] | None = None
+        """WebRTC: the reply item the player cut off while its response ran, and the ms heard."""
 
     @property
     def closed(self) -> bool:
@@ -144,7 +145,7 @@ class RealtimeSession:
                 writer.cancel()
         await asyncio.gather(writer, return_exceptions=True)
         try:
-            await asyncio.wait_for(self.ws.close(self._close_code, self._close_reason[:120]), timeout=timeout_s)
+            await asyncio.wait_for(self.transport.close(self._close_code, self._close_reason[:120]), timeout=timeout_s)
         except Exception:  # noqa: BLE001 - the client may already be gone
             if outbox.overflowed:
                 log.warning("%s: client %s never read up to the close frame; abandoned", self.id, self.peer)
@@ -202,19 +203,10 @@ class RealtimeSession:
 
     async def _read_loop(self) -> None:
         while True:
-            try:
-                msg = await self.ws.receive()
-            except (WebSocketDisconnect, RuntimeError):
+            raw = await self.transport.receive()
+            if raw is None:
                 self._finish(1001)
                 return
-            if msg["type"] == "websocket.disconnect":
-                self._finish(1001)
-                return
-            raw = msg.get("text")
-            if raw is None:
-                raw = msg.get("bytes")
-            if raw is None:
-                continue
             now = time.monotonic()
             if not self.rate.allow(len(raw), now):
                 self._client_too_fast()  # no JSON work for a flood: the session ends here
@@ -353,7 +345,22 @@ class RealtimeSession:
         while len(self.items) > self.limits.max_items and (oldest := self.items.first_id()) is not None:
             self.forget(self.items.delete(oldest))
 
+    def stop_playback(self) -> None:
+        """WebRTC: the server's player stops (barge-in, ``output_audio_buffer.clear``) and the
+        item it cut off keeps only what was heard (once its response is over, if it still runs)."""
+        out = self.transport.audio_out
+        cut = out.clear() if out is not None else None
+        if cut is None:
+            return
+        if self.responses.spoken(cut[0]) is None:
+            self._cut = cut
+        else:
+            self.client_events.truncate_spoken(*cut, played=True)
+
     def _response_done(self) -> None:
+        if self._cut is not None:
+            cut, self._cut = self._cut, None
+            self.client_events.truncate_spoken(*cut, played=True)
         self.voice.speak(self.cfg.output_audio)
         self.conv.reconfigure(self.options())  # a response's overrides (tools, length) end with it
         if self.turns.has_queued() and not self.turns.awaiting:
