@@ -6,6 +6,7 @@
 //   state.js            the state snapshot and its named transitions
 //   view.js             element lookups, rendering the state, the error banner
 //   realtime-client.js  the WebSocket, event ids and counts, the event dispatch table
+//   webrtc-link.js      a WebRTC call instead of the WebSocket (?transport=webrtc)
 //   session.js          Start/Stop, the session handshake, settings on a live session, errors
 //   conversation.js     the conversation's events, reply audio, barge-in and truncation
 //   push-to-talk.js     hold to talk (button or space bar)
@@ -62,6 +63,8 @@ window.voicecli = Object.freeze({
   get items() { return transcript.items; },
   get clocks() { return latency.clocks; },
   get defaultsFromServer() { return session.serverDefaults; },
+  get transport() { return client.rtc ? "webrtc" : (client.connected ? "websocket" : null); },
+  rtcReceivedEnergy() { return client.rtc ? client.rtc.receivedEnergy() : Promise.resolve(0); },
 });
 
 function wire() {

@@ -28,6 +28,13 @@ export class Conversation {
   /** Stop the reply: cancel it, flush the player, truncate what was not played. */
   async interrupt(why) {
     const resp = this.active();
+    if (this.client.rtc) {
+      // WebRTC: the server plays the reply, so it stops it and truncates to what was played.
+      if (resp && !resp.dropAudio) { resp.dropAudio = true; this.client.send({ type: "response.cancel" }); }
+      this.client.send({ type: "output_audio_buffer.clear" });
+      this.store.apply("interrupted");
+      return;
+    }
     if (resp && !resp.dropAudio) {
       resp.dropAudio = true; // audio still in flight for it is not played
       this.client.send({ type: "response.cancel" });
@@ -101,6 +108,10 @@ export class Conversation {
         }
       },
       "response.done": (e) => this.onResponseDone(e.response || {}),
+      // WebRTC only: the server's player.
+      "output_audio_buffer.started": () => this.store.apply("playbackStarted"),
+      "output_audio_buffer.stopped": () => this.store.apply("playbackStopped"),
+      "output_audio_buffer.cleared": () => this.store.apply("playbackStopped"),
       "conversation.item.truncated": (e) => {
         this.app.dataset.truncatedMs = String(e.audio_end_ms);
         this.client.send({ type: "conversation.item.retrieve", item_id: e.item_id });

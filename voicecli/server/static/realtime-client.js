@@ -1,5 +1,5 @@
-// The realtime WebSocket (/v1/realtime, GA event names): connect with the API key as a
-// subprotocol, send events with ids (so an error can be traced to the event that caused it),
+// The realtime connection (GA event names): the WebSocket (/v1/realtime, the API key as a
+// subprotocol) or a WebRTC call's data channel (webrtc-link.js, which looks like a WebSocket); send events with ids (so an error can be traced to the event that caused it),
 // count what goes each way, and dispatch every server event to the handler registered for its
 // type in a table.
 
@@ -13,6 +13,7 @@ function wsUrl() {
 export class RealtimeClient {
   constructor() {
     this.ws = null;
+    this.rtc = null; // the WebRTC link, when the session runs on one
     this.handlers = new Map(); // event type → handler(event)
     this.sentTypes = new Map(); // our event_id → type
     this.eventSeq = 0;
@@ -34,8 +35,13 @@ export class RealtimeClient {
   connect(apiKey) {
     const protocols = ["realtime"];
     if (apiKey) protocols.push(`openai-insecure-api-key.${apiKey}`);
-    const ws = new WebSocket(wsUrl(), protocols);
+    this.attach(new WebSocket(wsUrl(), protocols));
+  }
+
+  /** Use an open link: a WebSocket, or a WebRTC call's (webrtc-link.js, with rtc true). */
+  attach(ws, rtc = false) {
     this.ws = ws;
+    this.rtc = rtc ? ws : null;
     ws.onmessage = (m) => {
       let e;
       try { e = JSON.parse(m.data); } catch { return; }
@@ -54,6 +60,7 @@ export class RealtimeClient {
   detach() {
     const ws = this.ws;
     this.ws = null;
+    this.rtc = null;
     return ws;
   }
 
@@ -66,7 +73,7 @@ export class RealtimeClient {
   /** Send one client event with a fresh event_id; false if the socket is not open. */
   send(event) {
     const ws = this.ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    if (!ws || ws.readyState !== 1) return false; // WebSocket.OPEN
     const id = `evt_web_${++this.eventSeq}`;
     event.event_id = id;
     this.sentTypes.set(id, event.type);

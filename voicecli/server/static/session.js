@@ -5,6 +5,7 @@
 import { floatToBase64Pcm16 } from "./wire.js";
 import { QUIET_ERRORS } from "./conversation.js";
 import { MicrophoneRefused } from "./audio-in.js";
+import { openCall, webrtcRequested } from "./webrtc-link.js";
 
 export class Session {
   /** deps: {store, client, settings, audioOut, mic, conversation, latency, showError, hideError} */
@@ -32,6 +33,7 @@ export class Session {
       return;
     }
     if (store.state.connection !== "connecting") return; // Stop was pressed meanwhile
+    if (webrtcRequested() && await this.startCall()) return;
     try {
       this.client.connect(this.settings.apiKey());
     } catch (err) {
@@ -40,6 +42,22 @@ export class Session {
       return;
     }
     store.apply("socketOpened");
+  }
+
+  /** ?transport=webrtc: a WebRTC call; false (after a short notice) to fall back to the WebSocket. */
+  async startCall() {
+    let link;
+    try {
+      link = await openCall(this.settings.apiKey());
+    } catch (err) {
+      console.warn("WebRTC call failed, using the WebSocket:", err);
+      this.showError(`WebRTC is not available (${err.message || err}); using the WebSocket.`, 6000);
+      return false;
+    }
+    if (this.store.state.connection !== "connecting") { link.close(); return true; } // Stop meanwhile
+    this.client.attach(link, true);
+    this.store.apply("socketOpened");
+    return true;
   }
 
   stop() {
@@ -81,6 +99,7 @@ export class Session {
   /** A captured block: sent while hands-free, or while the talk button is held (plus its tail). */
   onMicBlock(samples) {
     const s = this.store.state;
+    if (this.client.rtc) return; // on WebRTC the microphone is the call's audio track
     if (s.ready && (s.mode === "vad" || s.pttHeld || s.pttTail)) {
       this.client.send({ type: "input_audio_buffer.append", audio: floatToBase64Pcm16(samples) });
     }
