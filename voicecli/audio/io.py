@@ -315,6 +315,11 @@ class PushSource:
     def start(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[CapturedFrame | None]) -> None:
         self._queue = queue
 
+    @property
+    def started(self) -> bool:
+        """The Conversation runs: :meth:`push` may be called."""
+        return self._queue is not None
+
     def push(self, samples16k: np.ndarray) -> None:
         assert self._queue is not None, "start() first"
         now = time.monotonic()

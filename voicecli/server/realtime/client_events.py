@@ -115,11 +115,10 @@ class ClientEvents:
 
     def input_samples(self, samples16k: np.ndarray) -> None:
         """Audio that arrived outside events (WebRTC's media track), already at 16 kHz: as if
-        appended to the input buffer."""
+        appended to the input buffer, which (a stream cannot be refused) keeps the newest."""
         s = self.s
-        vad = s.cfg.turn_detection is not None
-        s.buffer.add(samples16k, keep_newest=vad)
-        if vad and len(samples16k):
+        s.buffer.add(samples16k, keep_newest=True)
+        if s.cfg.turn_detection is not None and len(samples16k):
             s.source.push(samples16k)
 
     def commit(self, e: ClientEvent) -> None:

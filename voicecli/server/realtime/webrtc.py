@@ -175,19 +175,11 @@ def _on_track(pc: RTCPeerConnection, session: RealtimeSession, transport: DataCh
     if track.kind != "audio":
         return
     pc.addTrack(transport.track)
-    muted = [False]
 
     def on_samples(samples: np.ndarray) -> None:
-        if session.closed:
-            return
-        session.last_activity = time.monotonic()
-        try:
+        if session.source.started and not session.closed:  # (audio before the session runs is dropped)
+            session.last_activity = time.monotonic()
             session.client_events.input_samples(samples)
-            muted[0] = False
-        except ClientEventError as exc:  # a full buffer without VAD: said once until it empties
-            if not muted[0]:
-                session.sender.error(exc.message, exc.param, exc.code)
-            muted[0] = True
 
     transport.tasks.append(asyncio.create_task(pump_input(track, on_samples), name=f"{session.id}-mic"))
 
