@@ -19,7 +19,7 @@ def test_web_page_over_webrtc(web_server, browser):  # noqa: F811
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto(web_server.url + "/?transport=webrtc")
     page.get_by_role("button", name="Start").click()
     wait_for(page, "() => document.getElementById('app').dataset.connection === 'connected'", 30, "connected")
