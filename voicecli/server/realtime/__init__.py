@@ -1,7 +1,11 @@
-"""The OpenAI Realtime API over WebSocket (``GET /v1/realtime``), GA and beta dialects, on top of
-the talk pipeline's Conversation. One owner per concern:
+"""The OpenAI Realtime API over WebSocket (``GET /v1/realtime``), GA and beta dialects, and over
+WebRTC (``POST /v1/realtime/calls``), on top of the talk pipeline's Conversation. One owner per
+concern:
 
 - ``endpoint``: the WebSocket route and handshake;
+- ``webrtc``: the WebRTC route (SDP offer → answer), the data-channel transport, the call's life;
+- ``webrtc_media``: a call's audio: the server's reply player on the outgoing track, the mic in;
+- ``transport``: the seam between a session and its connection (events in/out, audio out);
 - ``session``: one session's lifetime, reading (rate-limited) and client-event dispatch, the close;
 - ``rate_limit``: the per-connection token buckets on client events and bytes (pure);
 - ``client_events``: one handler per client event type;

@@ -172,8 +172,8 @@ async def _answer(state: ServerState, pc: RTCPeerConnection, transport: DataChan
 
 def _on_track(pc: RTCPeerConnection, session: RealtimeSession, transport: DataChannelTransport,
               track: MediaStreamTrack) -> None:
-    if track.kind != "audio":
-        return
+    if track.kind != "audio" or transport.tasks:
+        return  # the first audio track is the microphone; the reply goes back on its transceiver
     pc.addTrack(transport.track)
 
     def on_samples(samples: np.ndarray) -> None:
