@@ -215,9 +215,9 @@ class Responses:
             return
         self.active = None
         self._close_message(resp, "completed" if status == "completed" else "incomplete")
+        self._send.send("response.done", response=self._wire(resp, status, reason, resp.output))
         if self._audio_out is not None:
             self._audio_out.done(resp.id)
-        self._send.send("response.done", response=self._wire(resp, status, reason, resp.output))
         self._on_done()
 
     def _close_message(self, resp: Response, status: Literal["completed", "incomplete"]) -> None:
