@@ -5,21 +5,25 @@ remote track, which the project's STT hears as the reply's transcript."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, SPEECH_DIR
 from tests.e2e.serve.rt_client import load_wav_24k
-from tests.e2e.serve.webrtc_client import TRACK_RATE, run_call, write_mic_wav
 from tests.helpers import word_overlap
-
-pytestmark = [pytest.mark.models]
 
 pytest.importorskip("aiortc")
 
+from tests.e2e.serve.webrtc_client import TRACK_RATE, ScriptedMic, run_call  # noqa: E402
 
-def test_spoken_question_over_webrtc_gets_a_spoken_reply(server, transcribe, tmp_path):
-    mic = write_mic_wav(tmp_path / "mic.wav", load_wav_24k(EXAMPLES / "question.wav"), 24_000, silence_s=40)
+pytestmark = [pytest.mark.models]
+
+
+def test_spoken_question_over_webrtc_gets_a_spoken_reply(server, transcribe):
+    mic = ScriptedMic()
+    mic.say(load_wav_24k(EXAMPLES / "question.wav"), 24_000)
     result = run_call(server, mic, {"type": "realtime", "instructions": "Answer in one short sentence."})
     assert result.status == 201 and result.location.startswith("/v1/realtime/calls/rtc_"), result.location
     types = [e["type"] for e in result.events]
@@ -39,6 +43,27 @@ def test_spoken_question_over_webrtc_gets_a_spoken_reply(server, transcribe, tmp
     assert len(reply) / TRACK_RATE > 0.5, len(reply)
     heard = transcribe(reply, TRACK_RATE)
     assert word_overlap(heard, transcript) > 0.6, (heard, transcript)
+
+
+def test_speech_over_the_reply_stops_it_and_truncates_to_what_was_played(server):
+    """Barge-in: a second of the reply plays, then the caller speaks; the server's player stops,
+    and the assistant item keeps only what was played."""
+    mic = ScriptedMic()
+    mic.say(load_wav_24k(EXAMPLES / "question.wav"), 24_000)
+    interruption = load_wav_24k(SPEECH_DIR / "en_goforward.wav")
+
+    def on_event(event: dict) -> None:
+        if event["type"] == "output_audio_buffer.started":
+            asyncio.get_running_loop().call_later(1.0, mic.say, interruption, 24_000)
+
+    session = {"type": "realtime", "instructions": "Answer in three long sentences about the city."}
+    result = run_call(server, mic, session, until="conversation.item.truncated", on_event=on_event)
+    types = [e["type"] for e in result.events]
+    assert "conversation.item.truncated" in types, types
+    assert types.index("output_audio_buffer.started") < types.index("output_audio_buffer.cleared")
+    truncated = result.of("conversation.item.truncated")[0]
+    assert 500 < truncated["audio_end_ms"] < 10_000, truncated
+    assert types.count("input_audio_buffer.speech_started") >= 2
 
 
 def test_bad_offers_get_one_clear_error(server):

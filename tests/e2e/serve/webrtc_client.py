@@ -1,33 +1,64 @@
 """A WebRTC realtime client on aiortc and the official ``openai`` SDK's ``realtime.calls.create``:
-a WAV file as the microphone, the ``oai-events`` data channel, the server's reply recorded
+spoken clips as the microphone (on cue), the ``oai-events`` data channel, the server's reply recorded
 from the remote track (48 kHz mono float)."""
 
 from __future__ import annotations
 
 import asyncio
+import fractions
 import json
 import time
-import wave
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+from av import AudioFrame
+from openai import AsyncOpenAI
 
 from tests.e2e.serve.conftest import Server
+from voicecli.audio.resample import resample
 
 TRACK_RATE = 48_000
+FRAME = TRACK_RATE // 50
 
 
-def write_mic_wav(path: Path, clip: np.ndarray, rate: int, silence_s: float) -> Path:
-    """``clip`` then ``silence_s`` of silence, as a 16-bit WAV for aiortc's MediaPlayer."""
-    audio = np.concatenate([clip, np.zeros(int(silence_s * rate), np.float32)])
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
+class ScriptedMic(MediaStreamTrack):  # type: ignore[misc]
+    """The caller's microphone: silence, and the clips :meth:`say` is given, in real time
+    (20 ms frames at 48 kHz)."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queue: list[np.ndarray] = []
+        self.start: float | None = None
+        self.pts = 0
+
+    def say(self, clip: np.ndarray, rate: int) -> None:
+        self.queue.append(resample(clip, rate, TRACK_RATE))
+
+    async def recv(self) -> AudioFrame:
+        if self.start is None:
+            self.start = time.time()
+        else:
+            self.pts += FRAME
+            await asyncio.sleep(max(0.0, self.start + self.pts / TRACK_RATE - time.time()))
+        out = np.zeros(FRAME, np.float32)
+        filled = 0
+        while filled < FRAME and self.queue:
+            k = min(FRAME - filled, len(self.queue[0]))
+            out[filled:filled + k] = self.queue[0][:k]
+            self.queue[0] = self.queue[0][k:]
+            filled += k
+            if not len(self.queue[0]):
+                self.queue.pop(0)
+        pcm = (np.clip(out, -1, 1) * 32767).astype(np.int16).reshape(1, -1)
+        frame = AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = TRACK_RATE, self.pts, fractions.Fraction(1, TRACK_RATE)
+        return frame
 
 
 @dataclass
@@ -49,8 +80,6 @@ class CallResult:
 
 
 async def _record(track: Any, frames: list[np.ndarray]) -> None:
-    from aiortc.mediastreams import MediaStreamError
-
     while True:
         try:
             frame = await track.recv()
@@ -61,17 +90,13 @@ async def _record(track: Any, frames: list[np.ndarray]) -> None:
         frames.append(pcm.reshape(-1, channels).mean(axis=1) if not frame.format.is_planar else pcm.mean(axis=0))
 
 
-async def call(server: Server, mic_wav: Path, session: dict[str, Any], until: str = "output_audio_buffer.stopped",
-               timeout_s: float = 150) -> CallResult:
-    """One call: offer (mic track + ``oai-events``), POST through the SDK, answer, then collect
-    events and the reply audio until the event ``until`` (or the timeout), and hang up."""
-    from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-    from aiortc.contrib.media import MediaPlayer
-    from openai import AsyncOpenAI
-
+async def call(server: Server, mic: Any, session: dict[str, Any], until: str = "output_audio_buffer.stopped",
+               timeout_s: float = 150, on_event: Callable[[dict[str, Any]], None] | None = None) -> CallResult:
+    """One call: offer (``mic``, a :class:`ScriptedMic`, and ``oai-events``), POST through the
+    SDK, answer, then collect events (each also to ``on_event``) and the reply audio until the
+    event ``until`` (or the timeout), and hang up."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    player = MediaPlayer(str(mic_wav))
-    pc.addTrack(player.audio)
+    pc.addTrack(mic)
     channel = pc.createDataChannel("oai-events")
     done = asyncio.Event()
     result = CallResult(0, "")
@@ -81,6 +106,8 @@ async def call(server: Server, mic_wav: Path, session: dict[str, Any], until: st
     def on_message(message: str) -> None:
         event = json.loads(message)
         result.events.append(event)
+        if on_event is not None:
+            on_event(event)
         if event.get("type") == until:
             done.set()
 
