@@ -68,7 +68,7 @@ class ToneMic(aiortc.MediaStreamTrack):  # type: ignore[misc]
 def client() -> Iterator[TestClient]:
     engines = FakeEngines()
     engines.speaker = SlowSpeaker()
-    with TestClient(create_app(engines, ServerConfig())) as c:
+    with TestClient(create_app(engines, ServerConfig()), base_url="http://localhost") as c:
         yield c
 
 
@@ -182,6 +182,7 @@ def test_bad_offers_get_one_clear_error_each(client: TestClient) -> None:
 
 
 def test_no_free_slot_is_503() -> None:
-    with TestClient(create_app(FakeEngines(), ServerConfig(limits=Limits(max_sessions=0)))) as c:
+    app = create_app(FakeEngines(), ServerConfig(limits=Limits(max_sessions=0)))
+    with TestClient(app, base_url="http://localhost") as c:
         r = c.post("/v1/realtime/calls", content=b"v=0\r\n", headers={"Content-Type": "application/sdp"})
     assert r.status_code == 503 and r.json()["error"]["code"] == "session_limit_reached", r.text
