@@ -76,7 +76,8 @@ class CallResult:
     def reply_audio(self) -> np.ndarray:
         audio = np.concatenate(self.frames) if self.frames else np.zeros(0, np.float32)
         loud = np.flatnonzero(np.abs(audio) > 0.01)
-        return audio[loud[0]:loud[-1] + 1] if len(loud) else audio[:0]
+        pad = TRACK_RATE // 2  # the silence around it, as a recording would have
+        return audio[max(0, loud[0] - pad):loud[-1] + pad] if len(loud) else audio[:0]
 
 
 async def _record(track: Any, frames: list[np.ndarray]) -> None:
