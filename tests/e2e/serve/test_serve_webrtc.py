@@ -39,6 +39,8 @@ def test_spoken_question_over_webrtc_gets_a_spoken_reply(server, transcribe):
     transcript = result.of("response.output_audio_transcript.done")[0]["transcript"]
     assert transcript.strip()
     assert types.index("output_audio_buffer.started") < types.index("output_audio_buffer.stopped")
+    wait_s = result.at("output_audio_buffer.started") - result.at("input_audio_buffer.speech_stopped")
+    print(f"WebRTC: end of speech detected → reply playing on the track: {wait_s * 1000:.0f} ms")
     reply = result.reply_audio
     assert len(reply) / TRACK_RATE > 0.5, len(reply)
     heard = transcribe(reply, TRACK_RATE)

@@ -66,8 +66,14 @@ class CallResult:
     status: int
     location: str
     events: list[dict[str, Any]] = field(default_factory=list)
+    received_s: list[float] = field(default_factory=list)
+    """When each event arrived (monotonic seconds)."""
     frames: list[np.ndarray] = field(default_factory=list)
     """The remote track's frames (48 kHz mono float), silence included."""
+
+    def at(self, kind: str) -> float:
+        """When the first event of ``kind`` arrived."""
+        return self.received_s[[e.get("type") for e in self.events].index(kind)]
 
     def of(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e.get("type") == kind]
@@ -107,6 +113,7 @@ async def call(server: Server, mic: Any, session: dict[str, Any], until: str = "
     def on_message(message: str) -> None:
         event = json.loads(message)
         result.events.append(event)
+        result.received_s.append(time.monotonic())
         if on_event is not None:
             on_event(event)
         if event.get("type") == until:
