@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF
 PIP_INSTALL := CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install -c constraints.txt
 
-.PHONY: install install-dev system-deps demo test test-fast bench lint clean
+.PHONY: install install-dev system-deps demo test test-fast bench lint clean pipecat-venv
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,15 @@ $(VENV)/.dev-installed: $(VENV)/.installed
 	$(PIP) install --no-deps 'openwakeword==0.5.1'
 	touch $@
 
+# Pipecat's OpenAI Realtime service, for the client-compatibility test (its dependencies conflict
+# with voicecli's, so it gets a venv of its own; tests/e2e/serve/test_serve_pipecat.py runs it)
+PIPECAT_VENV ?= .venv-pipecat
+pipecat-venv: $(PIPECAT_VENV)/.installed
+$(PIPECAT_VENV)/.installed:
+	$(PYTHON) -m venv $(PIPECAT_VENV)
+	$(PIPECAT_VENV)/bin/pip install -q 'pipecat-ai[openai]==1.14.0'
+	touch $@
+
 install: $(VENV)/.installed
 
 install-dev: $(VENV)/.dev-installed
@@ -38,7 +47,7 @@ system-deps:
 demo: install
 	bash scripts/demo.sh
 
-test: system-deps install-dev
+test: system-deps install-dev $(PIPECAT_VENV)/.installed
 	bash scripts/run-tests.sh
 
 test-fast: install-dev

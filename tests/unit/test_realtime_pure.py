@@ -9,6 +9,7 @@ import pytest
 
 from voicecli.pipeline.conversation import ConversationOptions
 from voicecli.server.realtime.options import NO_BARGE_IN_MS, conversation_options
+from voicecli.server.realtime.parsing import parse_turn_detection
 from voicecli.server.realtime.protocol import (
     ClientEventError,
     InputTranscription,
@@ -17,6 +18,7 @@ from voicecli.server.realtime.protocol import (
     TurnDetection,
 )
 from voicecli.server.realtime.responses import SpokenReply
+from voicecli.vad.turn import SemanticTurnParams, params_for_eagerness
 
 BASE = ConversationOptions(system_prompt="base prompt")
 CAP = 1024
@@ -40,6 +42,31 @@ def test_turn_detection_switches(td: TurnDetection | None, auto_respond: bool, b
     assert (o.auto_respond, o.barge_in_ms) == (auto_respond, barge_in_ms)
     if td is None or td.type == "semantic_vad":
         assert o.endpointer == BASE.endpointer
+
+
+@pytest.mark.parametrize(("eagerness", "fallback_ms"), [("high", 2000), ("medium", 4000), ("auto", 4000),
+                                                      (None, 4000), ("low", 8000)])
+def test_semantic_vad_uses_the_turn_detector_at_its_eagerness(eagerness: str | None, fallback_ms: int) -> None:
+    td = TurnDetection(type="semantic_vad", eagerness=eagerness)
+    o = conversation_options(BASE, SessionConfig(turn_detection=td), CAP)
+    assert o.semantic_turn == params_for_eagerness(eagerness)
+    assert o.semantic_turn is not None and o.semantic_turn.max_silence_ms == fallback_ms
+
+
+def test_server_vad_and_manual_turns_end_after_silence_alone() -> None:
+    """Even when the server's own settings use the turn detector (talk's default)."""
+    base = replace(BASE, semantic_turn=SemanticTurnParams())
+    for td in (TurnDetection(), None):
+        assert conversation_options(base, SessionConfig(turn_detection=td), CAP).semantic_turn is None
+
+
+def test_switching_type_resets_the_eagerness_and_the_echo_shows_it() -> None:
+    high = parse_turn_detection({"type": "semantic_vad", "eagerness": "high"}, None, "turn_detection")
+    assert high.to_wire()["eagerness"] == "high" and "silence_duration_ms" not in high.to_wire()
+    server = parse_turn_detection({"type": "server_vad"}, high, "turn_detection")
+    assert "eagerness" not in server.to_wire() and server.silence_duration_ms == 500
+    assert parse_turn_detection({"type": "semantic_vad"}, server, "turn_detection").to_wire()["eagerness"] == "auto"
+    assert parse_turn_detection({"eagerness": "low"}, high, "turn_detection").to_wire()["eagerness"] == "low"
 
 
 @pytest.mark.parametrize(("threshold", "silence_ms", "want_threshold", "want_release", "want_silence_ms"), [

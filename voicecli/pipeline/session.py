@@ -29,7 +29,7 @@ def build_conversation(engines: EngineSet, *, source: Callable[[Player], FrameSo
                        options: ConversationOptions, echo_canceller: EchoCanceller | None = None,
                        on_turn: Callable[[TurnRecord], None] | None = None,
                        voice: Synthesizer | None = None, tools: ToolRunner | None = None,
-                       wake_detector: WakeDetector | None = None) -> Conversation:
+                       wake_detector: WakeDetector | None = None, turn_model: TurnModel | None = None) -> Conversation:
     """A conversation whose player runs at ``voice``'s rate (default: ``engines.speaker``).
 
     ``source`` and ``output`` are factories given that player (a file source mixing simulated
@@ -38,12 +38,14 @@ def build_conversation(engines: EngineSet, *, source: Callable[[Player], FrameSo
     reply on (:meth:`Conversation.use_speaker`). The conversation's parts stay reachable as
     ``.source``, ``.player`` and ``.output``. ``tools`` runs the calls the model makes (see
     :mod:`voicecli.pipeline.tool_use`). ``wake_detector``: the wake-word model when
-    ``options.wake`` names one (talk loads it before the other models: a bad name fails fast)."""
+    ``options.wake`` names one (talk loads it before the other models: a bad name fails fast).
+    ``turn_model``: a semantic turn model already loaded (a realtime session has it ready for a
+    ``semantic_vad`` switch); default: the one the options ask for, if any."""
     voice = voice or engines.speaker
     player = Player(voice.sample_rate_hz)
     conversation = Conversation(engines, source(player), player, output(player), emit, options,
                                 echo_canceller=echo_canceller, on_turn=on_turn,
-                                turn_model=load_turn_model(options, lambda why: emit(NoticeRaised(why))),
+                                turn_model=turn_model or load_turn_model(options, lambda why: emit(NoticeRaised(why))),
                                 tools=tools, wake_detector=wake_detector)
     if voice is not engines.speaker:
         conversation.use_speaker(voice)

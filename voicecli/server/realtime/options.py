@@ -17,6 +17,7 @@ from voicecli.server.realtime.protocol import (
     TurnDetection,
 )
 from voicecli.server.realtime.tools import tool_request
+from voicecli.vad.turn import SemanticTurnParams, params_for_eagerness
 
 NO_BARGE_IN_MS = 10**9
 """``interrupt_response: false``: no amount of speech interrupts a reply."""
@@ -43,7 +44,9 @@ def system_prompt(instructions: str, extra_system: Sequence[str]) -> str:
 def conversation_options(base: ConversationOptions, cfg: SessionConfig, max_tokens_cap: int,
                          extra_system: Sequence[str] = (), params: ResponseParams | None = None) -> ConversationOptions:
     """``base`` (from the server's settings) adjusted to the session config ``cfg`` and to one
-    response's ``params``; reply length is bounded by ``max_tokens_cap`` whatever the client asks."""
+    response's ``params``; reply length is bounded by ``max_tokens_cap`` whatever the client asks.
+    ``server_vad`` ends turns after silence alone, ``semantic_vad`` with the semantic turn detector
+    at its ``eagerness`` (:func:`semantic_turn`)."""
     td = cfg.turn_detection
     endpointer = base.endpointer
     if td is not None and td.type == "server_vad":
@@ -60,8 +63,19 @@ def conversation_options(base: ConversationOptions, cfg: SessionConfig, max_toke
                       initial_prompt=cfg.transcription.prompt or None)
     tools = params.tools if params is not None and params.tools is not None else cfg.tools
     choice = params.tool_choice if params is not None and params.tool_choice is not None else cfg.tool_choice
-    return replace(base, endpointer=endpointer, system_prompt=system_prompt(cfg.instructions, extra_system),
+    return replace(base, endpointer=endpointer, semantic_turn=semantic_turn(cfg),
+                   system_prompt=system_prompt(cfg.instructions, extra_system),
                    tools=tool_request(tools, choice, "response" if params is not None else "session"),
                    speed=cfg.speed, stt=stt, generation=replace(base.generation, max_tokens=max_tokens),
                    auto_respond=bool(td and td.create_response) and cfg.kind == "realtime",
                    barge_in_ms=base.barge_in_ms if (td and td.interrupt_response) else NO_BARGE_IN_MS)
+
+
+def semantic_turn(cfg: SessionConfig) -> SemanticTurnParams | None:
+    """The turn detector's parameters for a ``semantic_vad`` session (its ``eagerness``: the
+    longest wait is 2/4/8 s for high/medium/low, see :func:`params_for_eagerness`); None for
+    ``server_vad`` and for manual turns (the silence endpointer, or none)."""
+    td = cfg.turn_detection
+    if td is None or td.type != "semantic_vad":
+        return None
+    return params_for_eagerness(td.eagerness)

@@ -95,6 +95,8 @@ def parse_turn_detection(value: Any, current: TurnDetection | None, param: str) 
     if kind not in ("server_vad", "semantic_vad"):
         raise ClientEventError(f"'{param}.type' must be 'server_vad' or 'semantic_vad'", f"{param}.type")
     changes: dict[str, Any] = {"type": kind}
+    if kind != td.type:
+        changes["eagerness"] = None  # a new type starts from its defaults ("auto")
     if "threshold" in value:
         changes["threshold"] = _number(value, "threshold", f"{param}.threshold", 0.0, 1.0)
     if "prefix_padding_ms" in value:

@@ -17,7 +17,8 @@ from voicecli.audio.io import InstantOutput, PushSource
 from voicecli.llm.types import ChatMessage
 from voicecli.pipeline.conversation import ConversationOptions
 from voicecli.pipeline.options import conversation_options as pipeline_options
-from voicecli.pipeline.session import build_conversation
+from voicecli.pipeline.options import smart_turn_model_path
+from voicecli.pipeline.session import SMART_TURN_MISSING, build_conversation, load_turn_model
 from voicecli.server.realtime.client_events import ClientEvents
 from voicecli.server.realtime.context_budget import PromptBudget, SystemPrompt
 from voicecli.server.realtime.input_buffer import InputBuffer
@@ -41,6 +42,7 @@ from voicecli.server.realtime.transport import Transport
 from voicecli.server.realtime.turns import UserTurns
 from voicecli.server.state import NORMAL, URGENT, ServerState, SessionExecutor
 from voicecli.tts.types import Synthesizer
+from voicecli.vad.turn import params_for_eagerness
 
 log = logging.getLogger("voicecli.server.realtime")
 
@@ -67,7 +69,8 @@ class RealtimeSession:
         """A GA client's first session.update may still turn out to speak beta."""
         settings = state.engines.settings
         self.cfg = replace(initial_config(settings, model, kind), latency_events=latency_events)
-        self.base_options = pipeline_options(settings)
+        # semantic_vad needs the turn model whatever the server's own vad.turn_detector says
+        self.base_options = replace(pipeline_options(settings), smart_turn_model=smart_turn_model_path(settings))
         self.prompt = PromptBudget(self.base_options.history_tokens, state.engines.chat.count_tokens)
         self.extra_system: list[str] = []
         """System messages the client added as items."""
@@ -83,9 +86,13 @@ class RealtimeSession:
         self.voice = SessionVoice(state)
         self.source = PushSource()
         self.pipeline_events = PipelineEvents(self)
+        self.turn_model_missing: str | None = None
+        """Why semantic_vad falls back to silence here (the turn model is missing), if it does."""
+        turn_model = load_turn_model(replace(self.base_options, semantic_turn=params_for_eagerness("auto")),
+                                     self._no_turn_model)  # loaded once per process, shared
         self.conv = build_conversation(state.engines, source=lambda _: self.source, output=InstantOutput,
                                        emit=self.pipeline_events.on_event, options=self.options(),
-                                       voice=self.voice.speaker)
+                                       voice=self.voice.speaker, turn_model=turn_model)
         self.voice.attach(self.conv.use_speaker)
         self.player = self.conv.player
         self.conv.use_executors(stt=SessionExecutor(state.stt_pool), llm=SessionExecutor(state.llm_pool),
@@ -99,6 +106,10 @@ class RealtimeSession:
         self._requested_speaker: Synthesizer | None = None
         self._cut: tuple[str, int] | None = None
         """WebRTC: the reply item the player cut off while its response ran, and the ms heard."""
+
+    def _no_turn_model(self, why: str) -> None:
+        missing = why == SMART_TURN_MISSING
+        self.turn_model_missing = "Smart Turn is not installed (make install adds it)" if missing else why
 
     @property
     def closed(self) -> bool:
@@ -253,6 +264,10 @@ class RealtimeSession:
         return self.prompt.system(self.cfg.instructions if instructions is None else instructions, self.extra_system)
 
     def options(self, params: ResponseParams | None = None) -> ConversationOptions:
+        td = self.cfg.turn_detection
+        if self.turn_model_missing and td is not None and td.type == "semantic_vad":
+            log.warning("%s: semantic_vad ends turns after silence alone: %s", self.id, self.turn_model_missing)
+            self.turn_model_missing = None  # said once
         system = self.system()
         return conversation_options(self.base_options, replace(self.cfg, instructions=system.instructions),
                                     self.limits.max_tokens, system.items, params)
