@@ -135,3 +135,13 @@ def test_other_languages_are_bounded_like_english(language, text):
     assert len(out) <= EXPANSION_BOUND * len(text)
     assert "\n" not in out and "\x00" not in out
     assert all(len(w) <= 80 for w in out.split())  # a German number is one word: at most 65 letters
+
+
+def test_rest_speech_says_numbers_in_the_voice_s_language():
+    from tests.unit.fake_engines import FakeEngines, FakeSpeaker, FakeTranscriber, rest_client
+
+    german = FakeEngines(FakeTranscriber(()), speaker=FakeSpeaker("de_DE-fake-medium"))
+    with rest_client(german) as client:
+        r = client.post("/v1/audio/speech", json={"model": "tts-1", "voice": "alloy", "input": "Es ist 10:15 Uhr.",
+                                                  "response_format": "pcm"})
+    assert r.status_code == 200 and german.speaker.spoken == ["Es ist zehn Uhr fünfzehn."]
