@@ -145,3 +145,30 @@ def test_rest_speech_says_numbers_in_the_voice_s_language():
         r = client.post("/v1/audio/speech", json={"model": "tts-1", "voice": "alloy", "input": "Es ist 10:15 Uhr.",
                                                   "response_format": "pcm"})
     assert r.status_code == 200 and german.speaker.spoken == ["Es ist zehn Uhr fünfzehn."]
+
+
+def test_wyoming_says_numbers_in_the_voice_s_language():
+    from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
+
+    from tests.unit.wyoming_harness import FakeSpeaker, run
+    from voicecli.server.wyoming.catalog import ModelCard, ModelSlot, WyomingEngines
+
+    said: list[str] = []
+
+    class German(FakeSpeaker):
+        def synthesize(self, text, speed=1.0):
+            said.append(text)
+            return super().synthesize(text, speed)
+
+    voice = German()
+    engines = WyomingEngines(stt=[], tts=[ModelSlot(ModelCard("de_DE-fake-medium", ("de_DE",), "fake"), lambda: voice)])
+
+    async def script(c):
+        await c.send(Synthesize(text="Es ist 10:15 Uhr.").event())
+        await c.read_until("audio-stop")
+        await c.send(SynthesizeStart().event(), SynthesizeChunk(text="Es kostet 3,50 ").event(),
+                     SynthesizeChunk(text="Euro.").event(), SynthesizeStop().event())
+        await c.read_until("synthesize-stopped")
+
+    run(engines, script)
+    assert said == ["Es ist zehn Uhr fünfzehn.", "Es kostet drei Euro und fünfzig Cent."]
