@@ -66,3 +66,12 @@ def test_bad_input_is_one_clear_line(tmp_path, args, message):
 
 def test_history_without_database_is_one_clear_line(tmp_path):
     assert "no history yet" in one_error_line(run_voicecli("history", "--history", str(tmp_path / "none.db")))
+
+
+def test_an_english_only_model_refuses_another_language(tmp_path):
+    # tiny.en with --language de would answer in English as if nothing was asked: refused instead
+    r = run_voicecli("talk", "--text", "--plain", "--language", "de", "--output", str(tmp_path / "out.wav"),
+                     input="Hallo.\n")
+    assert r.returncode == 2, r.stderr
+    assert "model 'tiny.en' is English-only and cannot transcribe 'de'" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -136,11 +136,13 @@ def run_talk(settings: Any, input_file: Path | None, output_file: Path | None, *
 
     from voicecli.cli.talk_screen import load_quittable, run_live
     from voicecli.cli.talk_tools import TalkTools
+    from voicecli.stt.jobs import check_language
 
     talk_tools = TalkTools.start(settings.tools) if settings.tools.use else None  # a bad tool_choice fails here
     spinner = "loading models… (q quits)" if mode == "tui" and sys.stderr.isatty() else None
     try:
         engines = load_quittable(lambda: Engines.load(settings), spinner)
+        check_language(settings.stt.language, engines.transcriber)  # tiny.en with --language de: refused
     except BaseException:
         if talk_tools is not None:
             talk_tools.close()

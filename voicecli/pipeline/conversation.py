@@ -36,6 +36,7 @@ from voicecli.pipeline.events import (
     UserSpeechStopped,
     UserTurnDiscarded,
 )
+from voicecli.pipeline.language import LanguageVoices
 from voicecli.pipeline.listening import Listener
 from voicecli.pipeline.own_voice import ConversationHooks, TalkOverGuard
 from voicecli.pipeline.reply import Reply, ReplyPhase
@@ -142,6 +143,10 @@ class Conversation:
         again); a reply keeps the voice it started with. Audio at another rate than the
         player's is resampled."""
         self._responder.voice.choose(speaker)
+
+    def use_language_voices(self, voices: LanguageVoices) -> None:
+        """Take the voices of detected languages from ``voices`` (a server's shared catalogue)."""
+        self._responder.languages = voices
 
     def _call(self, fn: Callable[[], None]) -> None:
         if self._loop is not None:

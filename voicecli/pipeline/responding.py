@@ -75,7 +75,9 @@ class Responder:
         self.completed: list[TurnRecord] = []
         self.multilingual = bool(getattr(engines.transcriber, "is_multilingual", False))
         """Each spoken turn's language asks for the reply's language and voice (:mod:`.language`)."""
-        self._languages: LanguageVoices | None = None
+        self.languages: LanguageVoices | None = None
+        """The voices of the languages (None: made from the settings on first use; a server
+        shares its voice catalogue's)."""
 
     def transcribe(self, audio: np.ndarray, options: TranscribeOptions) -> SttFuture:
         """Start transcribing on the STT worker."""
@@ -135,8 +137,9 @@ class Responder:
             messages = self.context.prompt(system, None if r.continues else r.user, o.history_tokens,
                                            self.engines.chat.count_tokens)
         hooks.show(r, ReplyStarted(r.turn))
-        voice = self.voice.for_next_reply()  # after ReplyStarted: an adapter may pick the voice then
-        if r.language and voice is self.engines.speaker:  # nobody chose another: the language's voice
+        chosen = self.voice.chosen()  # after ReplyStarted: an adapter may pick the voice then
+        voice = chosen if chosen is not None else self.engines.speaker
+        if r.language and chosen is None:  # nobody chose one: the language's voice
             voice = await self._voice_for(r.language)
         r.voice = voice.name
         stream = ReplyStream(r, self.engines.chat, voice, self.player, self.workers,
@@ -153,9 +156,9 @@ class Responder:
             return self.engines.speaker
 
         def pick() -> tuple[Synthesizer, str | None]:
-            if self._languages is None:
-                self._languages = LanguageVoices.from_settings(settings, self.engines.speaker)
-            return self._languages.voice_for(language)
+            if self.languages is None:
+                self.languages = LanguageVoices.from_settings(settings, self.engines.speaker)
+            return self.languages.voice_for(language)
 
         voice, notice = await asyncio.get_running_loop().run_in_executor(self.workers.tts, pick)
         if notice is not None:

@@ -75,9 +75,13 @@ class VoiceChoice:
             self._chosen = voice
 
     def for_next_reply(self) -> Synthesizer:
-        with self._lock:
-            chosen = self._chosen
+        chosen = self.chosen()
         return chosen if chosen is not None else self._default()
+
+    def chosen(self) -> Synthesizer | None:
+        """The voice someone chose (None: nobody did; the default voice, or the language's)."""
+        with self._lock:
+            return self._chosen
 
 
 class ReplyStream:
@@ -108,7 +112,7 @@ class ReplyStream:
         """Synthesises and queues the pieces; if it fails (a remote TTS down), the LLM round stops."""
 
     async def run(self, messages: Sequence[ChatMessage]) -> None:
-        pieces = SpeakableStream(self.o.chunker)
+        pieces = SpeakableStream(self.o.chunker, language=self.r.language)  # numbers said in its language
         speak_q: asyncio.Queue[SpeechPiece | _Done] = asyncio.Queue()
         speaker_task = self._speaker = asyncio.get_running_loop().create_task(self._speak_pieces(speak_q))
         try:

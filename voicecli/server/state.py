@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from voicecli.pipeline.language import LanguageVoices
 from voicecli.server.config import ServerConfig
 from voicecli.server.decoding import make_decode_pool
 from voicecli.server.limits import SessionSlots
@@ -133,6 +134,9 @@ class ServerState:
         self.slots = SessionSlots(self.config.limits.max_sessions)
         self.voices: VoiceCatalog[Any] = VoiceCatalog.from_settings(self.engines.settings, self.engines.speaker,
                                                                     aliases=OPENAI_VOICES)
+        self.language_voices = LanguageVoices(self.voices, self.engines.speaker,
+                                              self.engines.settings.tts.language_voices)
+        """The voice of each spoken language, from the same catalogue (each voice loaded once)."""
         self.stt_pool = concurrent.futures.ThreadPoolExecutor(self.config.stt_workers, thread_name_prefix="srv-stt")
         """Realtime STT (short utterances, latency-sensitive)."""
         self.batch_stt_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="srv-stt-batch")

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e",
                   "no", "approx", "fig", "inc", "ltd", "co", "u.s", "a.m", "p.m"}
 _SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*(?=\s)|\n+")
+_DATE_DOT = re.compile(r"\s+(?:Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|"
+                       r"Dezember)\b")
+"""After "3." this is a German date ("am 3. Mai"), not the end of a sentence."""
 _CLAUSE_END = re.compile(r"[,;:—–]+(?=\s)| - ")
 _BREAK_WORDS = frozenset("""
 and but or so because which who whom whose when where while if although though since until unless
@@ -87,5 +90,7 @@ class SpeechChunker:
     def _is_abbreviation_or_number(buf: str, dot: int) -> bool:
         before = buf[:dot].split()[-1].lower() if buf[:dot].split() else ""
         if before.rstrip(".") in _ABBREVIATIONS or (len(before) == 1 and before.isalpha()):
+            return True
+        if before.isdigit() and len(before) <= 2 and _DATE_DOT.match(buf, dot + 1):
             return True
         return dot + 1 < len(buf) and buf[dot + 1].isdigit()

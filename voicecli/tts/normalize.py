@@ -1,5 +1,7 @@
 """Turn LLM output (or any client's text) into text a TTS voice reads well: no markdown, lists,
-emoji or raw URLs; numbers, currency, percentages and common symbols spelled out.
+emoji or raw URLs; numbers, currency, percentages and common symbols spelled out — in English
+(the rules here), in German, Spanish, French or Polish (:mod:`voicecli.tts.spoken_forms`), or
+left as digits for the voice to read in any other language.
 
 Safe on hostile input: control, format, private-use and unassigned characters are dropped (a NUL
 made Piper fail mid-response); numbers of more than :data:`MAX_NUMBER_DIGITS` digits are read
@@ -15,6 +17,9 @@ import re
 import unicodedata
 
 from num2words import num2words
+
+from voicecli.languages import base_language
+from voicecli.tts.spoken_forms import FORMS, spell
 
 _CODE_BLOCK = re.compile(r"```.*?(```|$)", re.S)
 _INLINE_CODE = re.compile(r"`([^`]*)`")
@@ -120,21 +125,12 @@ def _clock_words(match: re.Match[str]) -> str:
     return words + (f" {half.upper()}M" if half else "")
 
 
-def normalize_for_speech(text: str) -> str:
-    t = _CODE_BLOCK.sub(" ", sanitise(text))
-    t = _INLINE_CODE.sub(r"\1", t)
-    t = _LINK.sub(r"\1", t)
-    t = _URL.sub(lambda m: " " + m.group(1).removeprefix("www.").replace(".", " dot ") + " ", t)
-    t = _EMAIL.sub(lambda m: f"{m.group(1)} at {m.group(2).replace('.', ' dot ')}", t)
-    t = _TABLE_RULE.sub("", t)
-    t = _HEADING.sub("", t)
-    t = _QUOTE.sub("", t)
-    t = _BULLET.sub("", t)
-    for _ in range(2):
-        t = _EMPHASIS.sub(r"\2", t)
-    t = t.replace("|", ", ").replace("*", " ").replace("#", " number ")
-    t = "".join(" " if _is_emoji(ch) else ch for ch in t)
-    t = _REPEATED.sub(r"\1\1\1", t)
+def _said_host(host: str, dot: str) -> str:
+    """``example.com`` → "example dot com" (no word for the dot: as written)."""
+    return host.replace(".", f" {dot} ") if dot else host
+
+
+def _spell_english(t: str) -> str:
     t = _LONG_NUMBER.sub(_long_number_words, t)
     t = _LONG_DIGITS.sub(lambda m: f" {_digits_words(m.group(0))} ", t)
     t = _CURRENCY.sub(lambda m: f"{m.group(2)}{m.group(3) or ''} {_CURRENCY_NAMES[m.group(1)]}", t)
@@ -144,7 +140,35 @@ def normalize_for_speech(text: str) -> str:
         t = t.replace(sym, word)
     t = _CLOCK.sub(_clock_words, t)
     t = _NUMBER.sub(_number_words, t)
-    t = _LONG_WORD.sub(_long_word_pieces, t)
+    return _LONG_WORD.sub(_long_word_pieces, t)
+
+
+def normalize_for_speech(text: str, language: str | None = None) -> str:
+    """``text`` as a voice should read it in ``language`` (a Whisper code or a locale; None:
+    English). A language without rules keeps its digits and symbols."""
+    code = base_language(language) or "en"
+    forms = FORMS.get(code)
+    dot, at, number = ("dot", "at", "number") if code == "en" else \
+        (forms.dot, forms.at, forms.number) if forms is not None else ("", "", "")
+    t = _CODE_BLOCK.sub(" ", sanitise(text))
+    t = _INLINE_CODE.sub(r"\1", t)
+    t = _LINK.sub(r"\1", t)
+    t = _URL.sub(lambda m: f" {_said_host(m.group(1).removeprefix('www.'), dot)} ", t)
+    t = _EMAIL.sub(lambda m: f"{m.group(1)}{f' {at} ' if at else '@'}{_said_host(m.group(2), dot)}", t)
+    t = _TABLE_RULE.sub("", t)
+    t = _HEADING.sub("", t)
+    t = _QUOTE.sub("", t)
+    t = _BULLET.sub("", t)
+    for _ in range(2):
+        t = _EMPHASIS.sub(r"\2", t)
+    t = t.replace("|", ", ").replace("*", " ").replace("#", f" {number} ")
+    t = "".join(" " if _is_emoji(ch) else ch for ch in t)
+    t = _REPEATED.sub(r"\1\1\1", t)
+    if code == "en":
+        t = _spell_english(t)
+    else:  # number words of these languages are long single words: cut the written text, not them
+        t = _LONG_WORD.sub(_long_word_pieces, t)
+        t = spell(t, forms) if forms is not None else t
     lines = [ln.strip() for ln in t.splitlines()]
     out = ""
     for ln in lines:

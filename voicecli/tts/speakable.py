@@ -37,12 +37,12 @@ longest sentence it reads: a normal 40-word sentence costs ~200 MB at its peak, 
 4096-character "word" cost 680 MB."""
 
 
-def speakable_text(text: str, *, ssml: bool = False) -> str:
+def speakable_text(text: str, *, ssml: bool = False, language: str | None = None) -> str:
     """What a voice should read: SSML tags dropped (``ssml``), markdown, URLs, emoji, numbers
-    and symbols normalised. May be empty (nothing to say)."""
+    and symbols normalised in ``language`` (None: English). May be empty (nothing to say)."""
     if ssml:
         text = _SSML_TAG.sub(" ", text)
-    return normalize_for_speech(text)
+    return normalize_for_speech(text, language)
 
 
 def whole_sentences(params: ChunkerParams) -> ChunkerParams:
@@ -51,10 +51,11 @@ def whole_sentences(params: ChunkerParams) -> ChunkerParams:
     return replace(params, first_chunk_min_words=params.max_chunk_words)
 
 
-def split_for_speech(text: str, params: ChunkerParams = WHOLE_TEXT_CHUNKS, *, ssml: bool = False) -> list[str]:
+def split_for_speech(text: str, params: ChunkerParams = WHOLE_TEXT_CHUNKS, *, ssml: bool = False,
+                     language: str | None = None) -> list[str]:
     """A whole text → the non-empty speakable pieces, in order (none when there is nothing to say)."""
     chunker = SpeechChunker(params)
-    chunks = [*chunker.push(speakable_text(text, ssml=ssml) + " "), *chunker.flush()]
+    chunks = [*chunker.push(speakable_text(text, ssml=ssml, language=language) + " "), *chunker.flush()]
     return [piece for chunk in chunks for piece in bounded(chunk)]
 
 
@@ -87,9 +88,12 @@ class SpeakableStream:
     """A streamed text → :class:`SpeechPiece` as soon as each is complete. Not thread-safe: feed
     it from one thread (the event loop)."""
 
-    def __init__(self, params: ChunkerParams = STREAM_CHUNKS, *, ssml: bool = False) -> None:
+    def __init__(self, params: ChunkerParams = STREAM_CHUNKS, *, ssml: bool = False,
+                 language: str | None = None) -> None:
         self._chunker = SpeechChunker(params)
         self._ssml = ssml
+        self._language = language
+        """The text's language (None: English): numbers and symbols are said in it."""
 
     def push(self, delta: str) -> list[SpeechPiece]:
         """Add streamed text; the pieces now complete."""
@@ -102,6 +106,6 @@ class SpeakableStream:
     def _speakable(self, chunks: list[str]) -> list[SpeechPiece]:
         pieces = []
         for chunk in chunks:
-            for i, spoken in enumerate(bounded(speakable_text(chunk, ssml=self._ssml))):
+            for i, spoken in enumerate(bounded(speakable_text(chunk, ssml=self._ssml, language=self._language))):
                 pieces.append(SpeechPiece(chunk if i == 0 else "", spoken))
         return pieces

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
+from voicecli.languages import base_language, normalize_language
 from voicecli.server.realtime.protocol import (
     ClientEventError,
     InputTranscription,
@@ -125,6 +126,12 @@ def _transcription(value: Any, param: str) -> InputTranscription | None:
     limits = {"model": MAX_MODEL_CHARS, "language": MAX_LANGUAGE_CHARS, "prompt": MAX_STT_PROMPT_CHARS}
     fields = {key: _string(value, key, f"{param}.{key}", limit, nullable=True)
               for key, limit in limits.items() if key in value}
+    if fields.get("language"):  # forces the turns' language (and so the reply's language and voice)
+        code = normalize_language(base_language(fields["language"]) or "")
+        if code is None:
+            raise ClientEventError(f"'{param}.language' must be a language code such as en, de or es "
+                                   "(ISO-639-1), or null to detect it", f"{param}.language")
+        fields["language"] = code
     return InputTranscription(**fields)
 
 

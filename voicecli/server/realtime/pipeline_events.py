@@ -95,7 +95,8 @@ class PipelineEvents:
         response_id, item_id = s.responses.pop_turn_ids(record.turn)
         if s.cfg.latency_events:
             s.sender.send(LATENCY_EVENT, response_id=response_id, item_id=item_id, turn=record.turn,
-                          interrupted=record.interrupted, latency_ms=record.latency.as_dict())
+                          interrupted=record.interrupted, latency_ms=record.latency.as_dict(),
+                          language=record.language, voice=record.voice)
         heard = s.responses.pop_truncation(record.turn)
         if heard is not None:
             s.conv.truncate_history(record.turn, heard)

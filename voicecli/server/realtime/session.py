@@ -94,6 +94,7 @@ class RealtimeSession:
                                        emit=self.pipeline_events.on_event, options=self.options(),
                                        voice=self.voice.speaker, turn_model=turn_model)
         self.voice.attach(self.conv.use_speaker)
+        self.conv.use_language_voices(state.language_voices)
         self.player = self.conv.player
         self.conv.use_executors(stt=SessionExecutor(state.stt_pool), llm=SessionExecutor(state.llm_pool),
                                 tts=SessionExecutor(state.tts_pool, self._tts_priority))

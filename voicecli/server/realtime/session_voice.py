@@ -3,7 +3,10 @@
 audio went out, and silence for text-only responses.
 
 The choice reaches the conversation through ``Conversation.use_speaker`` (thread-safe, read
-once when a reply starts); the shared engines are never mutated."""
+once when a reply starts); the shared engines are never mutated. The server's default voice
+(``alloy``, or no voice named) is handed over as no choice: with a multilingual Whisper each
+reply is then spoken by the voice of its turn's language, as in ``talk``; a session or response
+that names another voice keeps that voice whatever the language."""
 
 from __future__ import annotations
 
@@ -44,7 +47,7 @@ class SessionVoice:
     def attach(self, use_speaker: Callable[[Synthesizer | None], None]) -> None:
         """Hand the choices to the conversation (``conversation.use_speaker``)."""
         self._use = use_speaker
-        self._use(self.speaker)
+        self._use(self._choice(self.speaker))
 
     async def change(self, voice: str) -> None:
         """``session.update`` asked for another voice."""
@@ -52,7 +55,7 @@ class SessionVoice:
             raise ClientEventError("the voice cannot change once the session has produced audio",
                                    "session.voice", "cannot_update_voice")
         self.speaker = await self._load(voice, "session.voice")
-        self._use(self.speaker)
+        self._use(self._choice(self.speaker))
 
     async def for_response(self, voice: str | None) -> Synthesizer:
         """The speaker for one response (``response.create`` may name a voice)."""
@@ -67,7 +70,12 @@ class SessionVoice:
         """Synthesise the next reply with ``speaker`` (the session's voice by default), or not at
         all for a text-only reply. VAD turns start their TTS speculatively, before a response
         exists, so between responses this must already say what the next turn needs."""
-        self._use((speaker or self.speaker) if audio else SilentSpeaker(self.speaker))
+        self._use(self._choice(speaker or self.speaker) if audio else SilentSpeaker(self.speaker))
+
+    def _choice(self, speaker: Synthesizer) -> Synthesizer | None:
+        """``speaker`` as the conversation's choice: None for the server's default voice (the
+        conversation then speaks each turn's language with that language's voice)."""
+        return None if speaker is self._state.engines.speaker else speaker
 
     async def _load(self, voice: str, param: str) -> Synthesizer:
         voices = self._state.voices

@@ -69,7 +69,8 @@ async def create_speech(request: Request, body: SpeechRequest) -> Response:
     if name is None:
         raise ApiError(400, f"unknown voice {voice[:60]!r}; use one of: {', '.join(state.voices.accepted())}",
                        "voice", "invalid_voice")
-    pieces = await asyncio.to_thread(split_for_speech, body.input)
+    languages = state.voices.languages(name)  # numbers are said in the voice's language
+    pieces = await asyncio.to_thread(split_for_speech, body.input, language=languages[0] if languages else None)
     if not pieces:
         raise ApiError(400, "input has nothing to say once markup, emoji and control characters are removed",
                        "input", "nothing_to_speak")

@@ -58,6 +58,11 @@ class _TextStream:
     text: SpeakableStream
 
 
+def _language(slot: ModelSlot[Speaker]) -> str | None:
+    """The voice's language (its first locale): numbers are said in it."""
+    return slot.card.languages[0] if slot.card.languages else None
+
+
 class TtsFlow:
     """The text-to-speech state of one connection; replies through ``sink``."""
 
@@ -81,7 +86,7 @@ class TtsFlow:
             # Whole sentences: the client gets all the text at once and Home Assistant plays nothing
             # before audio-stop, so an early first clause (an extra Piper call) would only cost time.
             texts = split_for_speech(request.text, whole_sentences(self.engines.chunker),
-                                     ssml=_is_ssml(request.text_format))
+                                     ssml=_is_ssml(request.text_format), language=_language(slot))
             if not texts:
                 raise ProtocolError(ErrorCode.EMPTY_TEXT, "nothing to say: the text is empty")
             speaker = await slot.acquire()
@@ -98,6 +103,7 @@ class TtsFlow:
                                 "synthesize-start inside a stream: send synthesize-stop first")
         self._stream = _TextStream(None, None, SpeakableStream(self.engines.chunker))
         slot = self.engines.pick_voice(request.voice)
+        self._stream.text = SpeakableStream(self.engines.chunker, language=_language(slot))
         self._stream = _TextStream(slot, await slot.acquire(), self._stream.text)
 
     def on_synthesize_chunk(self, chunk: SynthesizeChunk) -> None:
