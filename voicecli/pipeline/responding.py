@@ -76,10 +76,18 @@ class Responder:
         self.multilingual = bool(getattr(engines.transcriber, "is_multilingual", False))
         """Each spoken turn's language asks for the reply's language and voice (:mod:`.language`)."""
         self._languages: LanguageVoices | None = None
+        self._stt_running: set[SttFuture] = set()
 
     def transcribe(self, audio: np.ndarray, options: TranscribeOptions) -> SttFuture:
         """Start transcribing on the STT worker."""
-        return self.workers.stt.submit(self._transcribe, audio, options)
+        fut = self.workers.stt.submit(self._transcribe, audio, options)
+        self._stt_running.add(fut)
+        fut.add_done_callback(self._stt_running.discard)
+        return fut
+
+    def stt_idle(self) -> bool:
+        """Nothing this conversation started is running or queued on the STT worker."""
+        return not self._stt_running
 
     def _transcribe(self, audio: np.ndarray, options: TranscribeOptions) -> tuple[Transcription, float]:
         t0 = time.monotonic()
