@@ -6,6 +6,7 @@ scheduler's surroundings, not the unit under test."""
 from __future__ import annotations
 
 import concurrent.futures
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -220,3 +221,26 @@ def test_talk_screen_shows_the_words_live_then_the_transcript():
     view.apply(UserTranscribed(1, "What is the weather like?"))
     shown = screen(view)
     assert "you: What is the weather like?" in shown and "…" not in shown
+
+
+def test_the_servers_stt_pool_says_when_it_is_idle_for_every_session():
+    import threading
+
+    from voicecli.server.state import CountingPool, SessionExecutor
+
+    pool = CountingPool(1, "test-stt")
+    mine, other = SessionExecutor(pool), SessionExecutor(pool)
+    release = threading.Event()
+    try:
+        assert mine.idle() and pool.idle()
+        fut = other.submit(release.wait, 10)
+        assert not pool.idle() and not mine.idle()  # another session's transcript runs: no partial pass
+        release.set()
+        fut.result(timeout=10)
+        deadline = time.monotonic() + 5  # the done callbacks run just after the result is set
+        while not (pool.idle() and mine.idle()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert pool.idle() and mine.idle()
+    finally:
+        release.set()
+        pool.shutdown()

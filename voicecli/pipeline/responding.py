@@ -86,8 +86,10 @@ class Responder:
         return fut
 
     def stt_idle(self) -> bool:
-        """Nothing this conversation started is running or queued on the STT worker."""
-        return not self._stt_running
+        """Nothing this conversation started is running or queued on the STT worker, nor anything
+        else on it when the worker is shared and says so (a server's ``idle()``)."""
+        shared_idle = getattr(self.workers.stt, "idle", None)
+        return not self._stt_running and (shared_idle is None or bool(shared_idle()))
 
     def _transcribe(self, audio: np.ndarray, options: TranscribeOptions) -> tuple[Transcription, float]:
         t0 = time.monotonic()
