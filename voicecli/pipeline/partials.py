@@ -114,8 +114,8 @@ class PartialParams:
 
 def partial_options(stt: TranscribeOptions) -> TranscribeOptions:
     """A pass's options: the conversation's, greedy, no retry of an unreliable result (the
-    agreement drops a wrong word anyway)."""
-    return replace(stt, beam_size=1, retry_unreliable=False, without_timestamps=True)
+    agreement drops a wrong word anyway) and no prompt (a prompt leaves the short window)."""
+    return replace(stt, beam_size=1, retry_unreliable=False, without_timestamps=True, initial_prompt=None)
 
 
 def params_for(stt: TranscribeOptions, interval_s: float = 0.7) -> PartialParams:

@@ -103,6 +103,8 @@ class TalkView:
     def apply(self, ev: Event) -> None:
         if isinstance(ev, StateChanged):
             self.state = ev.state
+            if ev.state is AssistantState.LISTENING:  # the utterance was dropped (too short, no words)
+                self.hearing = ("", "")
         elif isinstance(ev, LevelMeasured):
             self.level_dbfs, self.muted = ev.dbfs, ev.muted
         elif isinstance(ev, UserPartialTranscript):
