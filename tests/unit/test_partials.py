@@ -85,9 +85,13 @@ def test_deltas_plus_remainder_read_as_the_final_text_when_the_passes_were_right
 
 
 def test_partial_options_are_greedy_without_retry():
-    o = partial_options(TranscribeOptions(language="en", beam_size=4, short_window_s=10.0))
-    assert (o.beam_size, o.retry_unreliable, o.without_timestamps, o.short_window_s) == (1, False, True, 10.0)
-    assert params_for(o).max_audio_s == 9.5
+    conv = TranscribeOptions(language="en", beam_size=4, short_window_s=10.0, initial_prompt="Dashwood")
+    o = partial_options(conv, 2.4)
+    assert (o.beam_size, o.retry_unreliable, o.without_timestamps, o.initial_prompt) == (1, False, True, None)
+    assert o.short_window_s == 5.0  # fits the audio, with room: the short path takes it
+    assert partial_options(conv, 9.3).short_window_s == 10.0
+    assert partial_options(TranscribeOptions(), 3.0).short_window_s is None  # no short window configured
+    assert params_for(conv).max_audio_s == 9.5
     assert params_for(TranscribeOptions()).max_audio_s == 30.0
 
 

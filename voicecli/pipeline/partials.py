@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import difflib
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -112,10 +113,17 @@ class PartialParams:
     """No pass on more (beyond the short window a pass costs a full 30 s encoder run)."""
 
 
-def partial_options(stt: TranscribeOptions) -> TranscribeOptions:
+def partial_options(stt: TranscribeOptions, audio_s: float) -> TranscribeOptions:
     """A pass's options: the conversation's, greedy, no retry of an unreliable result (the
-    agreement drops a wrong word anyway) and no prompt (a prompt leaves the short window)."""
-    return replace(stt, beam_size=1, retry_unreliable=False, without_timestamps=True, initial_prompt=None)
+    agreement drops a wrong word anyway), no prompt (a prompt leaves the short window), and a
+    window that fits the audio with 1–2 s to spare instead of the whole short window: on the
+    eval clips a 3–9 s window transcribes the utterance so far as the 10 s one does, in 0.5–0.75
+    of the time, and a shorter pass is less often in the way when the user stops."""
+    window = stt.short_window_s
+    if window is not None:
+        window = min(window, math.ceil(audio_s) + 2.0)
+    return replace(stt, beam_size=1, retry_unreliable=False, without_timestamps=True, initial_prompt=None,
+                   short_window_s=window)
 
 
 def params_for(stt: TranscribeOptions, interval_s: float = 0.7) -> PartialParams:
@@ -204,5 +212,8 @@ class PartialTranscripts:
 def conversation_partials(responder: Responder, ears: Listener, options: Callable[[], ConversationOptions],
                           emit: Callable[[UserPartialTranscript], None]) -> PartialTranscripts:
     """The scheduler of a conversation: passes on its STT worker, with its current STT options."""
-    return PartialTranscripts(PartialHooks(lambda audio: responder.transcribe(audio, partial_options(options().stt)),
-                                           responder.stt_idle, ears.so_far, emit), params_for(options().stt))
+    def transcribe(audio: np.ndarray) -> concurrent.futures.Future[Any]:
+        return responder.transcribe(audio, partial_options(options().stt, len(audio) / PIPELINE_RATE_HZ))
+
+    hooks = PartialHooks(transcribe, responder.stt_idle, ears.so_far, emit)
+    return PartialTranscripts(hooks, params_for(options().stt))
