@@ -6,7 +6,7 @@ running while it is spoken. Reports per variant the medians of ``latency_ms.voic
 ``stt`` and ``stt_wait`` over all turns, and how many partial lines talk printed.
 
     python benchmarks/partials_ab.py                 # 3 runs per variant
-    python benchmarks/partials_ab.py --runs 2 --json out.json
+    python benchmarks/partials_ab.py --runs 3 --clips 2 --json out.json
 """
 
 from __future__ import annotations
@@ -29,15 +29,16 @@ sys.path.insert(0, str(ROOT))
 from voicecli.audio.decode import decode_audio  # noqa: E402
 
 CLIPS = ("en_librivox_austen_0870.wav", "en_librispeech_1272-128104-0000.wav", "en_librivox_austen_0890.wav")
-GAP_S = 9.0
-"""Silence after each clip: the reply (at most 24 tokens) is spoken before the next question."""
+GAP_S = 15.0
+"""Silence after each clip: the reply (at most 24 tokens) is spoken before the next question
+(on a loaded machine a shorter gap lets the next question cut the reply: no voice_to_voice)."""
 STAGES = ("voice_to_voice", "stt", "stt_wait", "endpoint_wait", "llm_first_token")
 
 
-def build_input(path: Path) -> None:
+def build_input(path: Path, clips: list[str]) -> None:
     gap = np.zeros(int(GAP_S * 16000), np.float32)
     parts = [np.zeros(16000, np.float32)]
-    for clip in CLIPS:
+    for clip in clips:
         parts += [decode_audio(str(ROOT / "eval" / "speech" / clip)), gap]
     pcm = (np.clip(np.concatenate(parts), -1, 1) * 32767).astype("<i2")
     with wave.open(str(path), "wb") as w:
@@ -63,12 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--clips", type=int, default=len(CLIPS), help="how many of the clips (questions) per run")
     a = ap.parse_args(argv)
     results: dict[str, dict[str, list[float]]] = {"on": {}, "off": {}}
     partial_lines = {"on": 0, "off": 0}
     with tempfile.TemporaryDirectory() as tmp:
         question = Path(tmp) / "questions.wav"
-        build_input(question)
+        build_input(question, list(CLIPS[:a.clips]))
         order = [v for i in range(a.runs) for v in (("on", "off") if i % 2 == 0 else ("off", "on"))]
         for n, variant in enumerate(order):
             lines = run_talk(question, Path(tmp) / "reply.wav", variant == "on")
