@@ -63,8 +63,8 @@ class SttConfig(_Section):
                     "30 s (3× faster, same WER here); 0 or 30 turns it off.")
     partials: bool = Field(
         default=True,
-        description="Live partial transcripts while you speak (talk's screen, realtime transcription deltas): the "
-                    "utterance is re-transcribed greedily every 0.7 s when the STT worker is idle.")
+        description="Live partial transcripts while you speak (talk's screen and --json, realtime transcription "
+                    "deltas): the utterance is re-transcribed greedily every 0.7 s when the STT worker is idle.")
 
 
 class LlmConfig(_Section):
