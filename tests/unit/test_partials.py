@@ -40,13 +40,19 @@ def test_local_agreement_two_passes_must_agree_and_stable_never_shrinks():
     assert a.update("the quick") == ("", "the quick")  # one pass: nothing agreed yet
     assert a.update("the quick brown") == ("the quick", "brown")
     assert a.update("the quick brown fox") == ("the quick brown", "fox")
-    # whisper changes its mind about an agreed word: the stable prefix stays as published
-    assert a.update("a quick brown fox jumps")[0] == "the quick brown"
-    assert a.update("a quick brown fox jumps over")[0] == "the quick brown"
-    # and grows again once the passes agree with it
-    assert a.update("the quick brown fox jumps over") == ("the quick brown", "fox jumps over")
+    # whisper changes its mind about an agreed word: the stable prefix stays as published, and the
+    # agreement goes on after it
+    assert a.update("a quick brown fox jumps") == ("the quick brown fox", "jumps")
+    assert a.update("a quick brown fox jumps over") == ("the quick brown fox jumps", "over")
     assert a.update("the quick brown fox jumps over the") == ("the quick brown fox jumps over", "the")
 
+
+def test_local_agreement_goes_on_when_whisper_adds_a_first_word():
+    a = Agreement()
+    a.update("Mr. John Dashwood had")
+    assert a.update("Mr. John Dashwood had then") == ("Mr. John Dashwood had", "then")
+    assert a.update("And Mr. John Dashwood had then leisure") == ("Mr. John Dashwood had then", "leisure")
+    assert a.update("And Mr. John Dashwood had then leisure to") == ("Mr. John Dashwood had then leisure", "to")
 
 def test_local_agreement_a_one_word_flicker_is_never_stable():
     a = Agreement()

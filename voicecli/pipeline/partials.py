@@ -65,13 +65,29 @@ class Agreement:
     last: list[str] = field(default_factory=list)
 
     def update(self, text: str) -> tuple[str, str]:
-        """One more hypothesis of the whole utterance → (stable text, unstable rest)."""
+        """One more hypothesis of the whole utterance → (stable text, unstable rest). The words
+        after the stable ones are found in each hypothesis by alignment, so a changed word inside
+        the stable prefix (Whisper adding a first "And") does not stop the agreement after it."""
         current = text.split()
-        n = agreed_words(self.last, current)
-        if n > len(self.stable) and agreed_words(self.stable, current) == len(self.stable):
-            self.stable = self.stable + current[len(self.stable):n]
+        at = aligned_end(self.stable, current)
+        before = aligned_end(self.stable, self.last)
+        n = agreed_words(self.last[before:], current[at:])
+        self.stable = self.stable + current[at:at + n]
         self.last = current
-        return " ".join(self.stable), " ".join(current[len(self.stable):])
+        return " ".join(self.stable), " ".join(current[at + n:])
+
+
+def aligned_end(done: Sequence[str], words: Sequence[str]) -> int:
+    """The index in ``words`` just after the part that ``done`` (earlier words) corresponds to,
+    by word alignment (:func:`normal`); a trailing ``done`` word with no match counts as replaced."""
+    if not done:
+        return 0
+    matcher = difflib.SequenceMatcher(None, [normal(w) for w in done], [normal(w) for w in words], autojunk=False)
+    blocks = [b for b in matcher.get_matching_blocks() if b.size]
+    if not blocks:
+        return min(len(done), len(words))
+    last = blocks[-1]
+    return min(len(words), last.b + last.size + (len(done) - (last.a + last.size)))
 
 
 def remainder(sent: str, final: str) -> str:
@@ -82,14 +98,7 @@ def remainder(sent: str, final: str) -> str:
     done, words = sent.split(), final.split()
     if not done:
         return final.strip()
-    matcher = difflib.SequenceMatcher(None, [normal(w) for w in done], [normal(w) for w in words], autojunk=False)
-    blocks = [b for b in matcher.get_matching_blocks() if b.size]
-    if not blocks:
-        at = len(done)
-    else:
-        last = blocks[-1]
-        at = last.b + last.size + (len(done) - (last.a + last.size))
-    rest = words[min(at, len(words)):]
+    rest = words[aligned_end(done, words):]
     return (" " + " ".join(rest)) if rest else ""
 
 
