@@ -61,6 +61,10 @@ class SttConfig(_Section):
         default=10.0, ge=0.0, le=30.0,
         description="Conversation turns shorter than this are encoded in a window this long instead of Whisper's "
                     "30 s (3× faster, same WER here); 0 or 30 turns it off.")
+    partials: bool = Field(
+        default=True,
+        description="Live partial transcripts while you speak (talk's screen and --json, realtime transcription "
+                    "deltas): the utterance is re-transcribed greedily every 0.7 s when the STT worker is idle.")
 
 
 class LlmConfig(_Section):

@@ -39,6 +39,7 @@ from voicecli.pipeline.events import (
 from voicecli.pipeline.language import LanguageVoices
 from voicecli.pipeline.listening import Listener
 from voicecli.pipeline.own_voice import ConversationHooks, TalkOverGuard
+from voicecli.pipeline.partials import conversation_partials
 from voicecli.pipeline.reply import Reply, ReplyPhase
 from voicecli.pipeline.responding import ReplyHooks, Responder, SttFuture
 from voicecli.pipeline.turn_end import TurnEndJudge
@@ -85,6 +86,7 @@ class Conversation:
         self.talk_over = TalkOverGuard(echo, player, ConversationHooks(
             self._interrupt, self._start_turn,
             lambda audio: self._responder.transcribe(audio, self.o.stt), self._call, emit, self._listening))
+        self._partials = conversation_partials(self._responder, self._ears, lambda: self.o, emit)
         self._hooks = ReplyHooks(lambda: self.o, self._show, self._set_state, self._reply_ended)
         self._wake = Waking(options.wake, wake_detector, WakeHooks(  # talk --wake-word (else always awake)
             lambda audio: self._responder.transcribe(audio, self.o.stt), self._call, lambda text, eos, started:
@@ -190,9 +192,11 @@ class Conversation:
 
     # --- audio path (never awaits inference) ----------------------------------------------
     def _on_frame(self, frame: CapturedFrame) -> None:
-        for ev in self._ears.hear(frame, self.o.push_to_talk):
+        events = self._ears.hear(frame, self.o.push_to_talk)
+        for ev in events:
             self._on_endpoint(ev)
         r = self._reply
+        self._partials.frame(events, self.o.partials and r is None and self._wake.may_listen)
         if r is not None and r.phase is ReplyPhase.ACTIVE:
             ep = self._ears.endpointer
             self.talk_over.frame(ep.voiced_ms, ep.state in (EndpointState.SPEAKING, EndpointState.STOPPING),

@@ -40,6 +40,8 @@ class ConversationOptions:
     speculative_reply: bool = True
     """When silence begins, also start the reply (LLM + first TTS) on the speculative transcript;
     it is played only if the endpointer confirms the turn, and dropped if the user goes on."""
+    partials: bool = False
+    """Live partial transcripts while the user speaks (:mod:`voicecli.pipeline.partials`)."""
     echo_cancel: bool = True
     """Remove the assistant's own voice from the microphone (needs an echo canceller)."""
     push_to_talk: bool = False

@@ -98,6 +98,18 @@ class UserTranscribed:
 
 
 @dataclass(frozen=True)
+class UserPartialTranscript:
+    """A live partial transcript of the utterance in progress (:mod:`voicecli.pipeline.partials`):
+    ``stable`` words two passes agreed on (never taken back; it only grows), then the latest
+    pass's ``unstable`` rest. The final transcript comes as :class:`UserTranscribed`."""
+
+    started_ms: float
+    """The utterance: its :class:`UserSpeechStarted` ``audio_ms``."""
+    stable: str
+    unstable: str
+
+
+@dataclass(frozen=True)
 class ReplyDelta:
     turn: int
     text: str
@@ -203,7 +215,8 @@ class SessionStarted:
 
 Event = (StateChanged | LevelMeasured | UserTranscribed | ReplyDelta | ReplyInterrupted | TurnCompleted
          | NoticeRaised | PipelineFailed | SessionStarted | UserSpeechStarted | UserSpeechStopped
-         | ReplyStarted | ReplyAudio | UserTurnDiscarded | ToolCalled | ToolFinished | WakeChanged)
+         | ReplyStarted | ReplyAudio | UserTurnDiscarded | ToolCalled | ToolFinished | WakeChanged
+         | UserPartialTranscript)
 
 
 def event_to_json(ev: Event) -> dict[str, Any] | None:
@@ -216,6 +229,8 @@ def event_to_json(ev: Event) -> dict[str, Any] | None:
         return {"type": "level", "dbfs": round(ev.dbfs, 1), "muted": ev.muted}
     if isinstance(ev, UserTranscribed):
         return {"type": "user", "turn": ev.turn, "text": ev.text, "language": ev.language}
+    if isinstance(ev, UserPartialTranscript):
+        return {"type": "partial", "started_ms": round(ev.started_ms), "stable": ev.stable, "unstable": ev.unstable}
     if isinstance(ev, ReplyDelta):
         return {"type": "reply_delta", "turn": ev.turn, "text": ev.text}
     if isinstance(ev, ReplyInterrupted):

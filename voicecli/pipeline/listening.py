@@ -83,6 +83,10 @@ class Listener:
         """The utterance so far, at a pause (for a speculative transcript)."""
         return self.audio(self.utterance_start, ev.last_voiced_frame + 1)[0]
 
+    def so_far(self) -> np.ndarray:
+        """The utterance in progress up to the latest frame (for a live partial transcript)."""
+        return self.audio(self.utterance_start, self.endpointer.frame)[0]
+
     def checkpoint_audio(self, ev: PauseCheckpointReached) -> np.ndarray:
         """The utterance so far, its pause included (what a turn detector judges)."""
         return self.audio(self.utterance_start, ev.frame)[0]

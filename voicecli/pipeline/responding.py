@@ -78,10 +78,20 @@ class Responder:
         self.languages: LanguageVoices | None = None
         """The voices of the languages (None: made from the settings on first use; a server
         shares its voice catalogue's)."""
+        self._stt_running: set[SttFuture] = set()
 
     def transcribe(self, audio: np.ndarray, options: TranscribeOptions) -> SttFuture:
         """Start transcribing on the STT worker."""
-        return self.workers.stt.submit(self._transcribe, audio, options)
+        fut = self.workers.stt.submit(self._transcribe, audio, options)
+        self._stt_running.add(fut)
+        fut.add_done_callback(self._stt_running.discard)
+        return fut
+
+    def stt_idle(self) -> bool:
+        """Nothing this conversation started is running or queued on the STT worker, nor anything
+        else on it when the worker is shared and says so (a server's ``idle()``)."""
+        shared_idle = getattr(self.workers.stt, "idle", None)
+        return not self._stt_running and (shared_idle is None or bool(shared_idle()))
 
     def _transcribe(self, audio: np.ndarray, options: TranscribeOptions) -> tuple[Transcription, float]:
         t0 = time.monotonic()

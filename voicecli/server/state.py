@@ -86,6 +86,34 @@ class PriorityExecutor(concurrent.futures.Executor):
                 t.join()
 
 
+class CountingPool(concurrent.futures.ThreadPoolExecutor):
+    """A thread pool that knows when it has nothing running or queued (:meth:`idle`): live
+    partial transcripts use the shared STT worker only then, so they never delay a final one."""
+
+    def __init__(self, workers: int, name: str) -> None:
+        super().__init__(workers, thread_name_prefix=name)
+        self._in_flight = 0
+        self._count_lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        with self._count_lock:
+            self._in_flight += 1
+        try:
+            fut = super().submit(fn, *args, **kwargs)
+        except BaseException:
+            self._finished(None)
+            raise
+        fut.add_done_callback(self._finished)
+        return fut
+
+    def _finished(self, _: concurrent.futures.Future[Any] | None) -> None:
+        with self._count_lock:
+            self._in_flight -= 1
+
+    def idle(self) -> bool:
+        return self._in_flight == 0
+
+
 class SessionExecutor(concurrent.futures.Executor):
     """One session's view of a shared executor: ``shutdown`` cancels only this session's
     queued work and leaves the shared threads running. ``priority`` (for a PriorityExecutor)
@@ -114,6 +142,10 @@ class SessionExecutor(concurrent.futures.Executor):
         with self._lock:
             self._futures.discard(fut)
 
+    def idle(self) -> bool:
+        """Nothing of this session's in flight, nor (a :class:`CountingPool`) anyone else's."""
+        return not self._futures and (not isinstance(self._shared, CountingPool) or self._shared.idle())
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
             self._closed = True
@@ -137,7 +169,7 @@ class ServerState:
         self.language_voices = LanguageVoices(self.voices, self.engines.speaker,
                                               self.engines.settings.tts.language_voices)
         """The voice of each spoken language, from the same catalogue (each voice loaded once)."""
-        self.stt_pool = concurrent.futures.ThreadPoolExecutor(self.config.stt_workers, thread_name_prefix="srv-stt")
+        self.stt_pool = CountingPool(self.config.stt_workers, "srv-stt")
         """Realtime STT (short utterances, latency-sensitive)."""
         self.batch_stt_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="srv-stt-batch")
         """Uploaded files, which can be long: kept apart so they never queue ahead of a live turn."""

@@ -115,7 +115,7 @@ class WhisperTranscriber:
         text = tokenizer.decode(tokens).strip()
         avg_logprob = float(result.scores[0]) / (len(tokens) + 1) if result.scores else 0.0
         ratio = _compression_ratio(text)
-        if text and (avg_logprob < -1.0 or ratio > 2.4):
+        if text and options.retry_unreliable and (avg_logprob < -1.0 or ratio > 2.4):
             return None
         seg = Segment(id=0, start=0.0, end=duration_s, text=" " + text if text else "", tokens=tuple(tokens),
                       avg_logprob=avg_logprob, compression_ratio=ratio,

@@ -49,6 +49,9 @@ class TranscribeOptions:
     short_window_s: float | None = None
     """Utterances shorter than this are encoded in a window of this length instead of Whisper's
     30 s (greedy, known language, text only); anything else takes the normal path."""
+    retry_unreliable: bool = True
+    """Redo a short-window result that looks unreliable on the normal path (False for live
+    partial transcripts: a preview is not worth a second, slower pass)."""
 
 
 @dataclass(frozen=True)

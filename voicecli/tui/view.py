@@ -27,7 +27,10 @@ from voicecli.pipeline.events import (
     ToolFinished,
     TurnCompleted,
     TurnRecord,
+    UserPartialTranscript,
+    UserSpeechStarted,
     UserTranscribed,
+    UserTurnDiscarded,
     WakeChanged,
 )
 from voicecli.tools.display import call_line
@@ -81,6 +84,8 @@ class TalkView:
     """The transcript, in turn order (a reply cut short by the next question stays under its own)."""
     partial_reply: str = ""
     partial_turn: int = 0
+    hearing: tuple[str, str] = ("", "")
+    """The live partial transcript of what the user is saying: (stable, unstable) words."""
     """The turn ``partial_reply`` belongs to (deltas of an older, interrupted turn are dropped)."""
     turns: list[TurnRecord] = field(default_factory=list)
     notice: str = ""
@@ -98,9 +103,16 @@ class TalkView:
     def apply(self, ev: Event) -> None:
         if isinstance(ev, StateChanged):
             self.state = ev.state
+            if ev.state is AssistantState.LISTENING:  # the utterance was dropped (too short, no words)
+                self.hearing = ("", "")
         elif isinstance(ev, LevelMeasured):
             self.level_dbfs, self.muted = ev.dbfs, ev.muted
+        elif isinstance(ev, UserPartialTranscript):
+            self.hearing = (ev.stable, ev.unstable)
+        elif isinstance(ev, UserSpeechStarted | UserTurnDiscarded):
+            self.hearing = ("", "")
         elif isinstance(ev, UserTranscribed):
+            self.hearing = ("", "")
             self.lines.append(Message("you", f"[{ev.language}] {ev.text}" if ev.language else ev.text, ev.turn))
             self.partial_reply = ""
         elif isinstance(ev, ReplyDelta):
@@ -158,10 +170,14 @@ def conversation_rows(view: TalkView, height: int) -> int:
 def wrap_conversation(view: TalkView, width: int) -> list[Text]:
     """Every message, oldest first, word-wrapped to ``width`` with a hanging indent under its speaker."""
     entries = [(m.speaker, m.text) for m in view.lines]
+    stable, unstable = view.hearing
     if view.partial_reply.strip():
         entries.append(("assistant", view.partial_reply.strip() + " ▍"))
+    live = len(entries) if stable or unstable else -1
+    if live >= 0:  # what the user is saying, live (in italics until it is transcribed)
+        entries.append(("you", f"{stable} {unstable}".strip() + " …"))
     out: list[Text] = []
-    for who, text in entries:
+    for n, (who, text) in enumerate(entries):
         prefix, style = SPEAKERS.get(who, ("", "dim"))
         wrapped = textwrap.wrap(" ".join(text.split()), max(width, len(prefix) + 10), initial_indent=prefix,
                                 subsequent_indent=" " * len(prefix), break_on_hyphens=False) or [prefix]
@@ -169,6 +185,8 @@ def wrap_conversation(view: TalkView, width: int) -> list[Text]:
             rendered = Text(line, style="" if who in SPEAKERS else style)
             if i == 0 and prefix:
                 rendered.stylize(style, 0, len(prefix))
+            if n == live:
+                rendered.stylize("italic")
             out.append(rendered)
     return out
 

@@ -45,6 +45,8 @@ class PipelineEvents:
         elif isinstance(e, ev.UserSpeechStopped):
             s.buffer.take()
             s.turns.speech_stopped(e.audio_ms)
+        elif isinstance(e, ev.UserPartialTranscript):
+            s.turns.partial(e.started_ms, e.stable)
         elif isinstance(e, ev.UserTranscribed):
             s.turns.transcribed(e.turn, e.text)
         elif isinstance(e, ev.UserTurnDiscarded):

@@ -14,6 +14,7 @@ import numpy as np
 
 from voicecli.audio.format import PIPELINE_RATE_HZ
 from voicecli.pipeline.conversation import Conversation
+from voicecli.pipeline.partials import newly_stable, remainder
 from voicecli.server.realtime.items import InputAudio, ItemStore, MessageItem
 from voicecli.server.realtime.outbox import EventSender
 from voicecli.server.realtime.protocol import new_id
@@ -33,6 +34,8 @@ class UserTurns:
         self._speech_item: str | None = None
         self._speech_start_ms = 0.0
         self._item_audio_s: dict[str, float] = {}
+        self._streamed: dict[str, str] = {}
+        """Transcript text already sent as live deltas, by item (:mod:`voicecli.pipeline.partials`)."""
         self._turn_items: dict[int, str] = {}
         self.awaiting: set[int] = set()
         """Audio turns submitted to the pipeline and not yet transcribed."""
@@ -46,6 +49,8 @@ class UserTurns:
     # --- audio in ---------------------------------------------------------------------------
     def speech_started(self, audio_ms: float) -> None:
         """Server VAD heard speech start: name the user item it will become."""
+        if self._speech_item is not None:  # the last utterance was too short to become an item
+            self._streamed.pop(self._speech_item, None)
         self._speech_item = new_id("item")
         self._speech_start_ms = audio_ms
         self._send.send("input_audio_buffer.speech_started", audio_start_ms=int(audio_ms), item_id=self._speech_item)
@@ -104,6 +109,19 @@ class UserTurns:
         self._held.add(turn)
 
     # --- transcripts ----------------------------------------------------------------------------
+    def partial(self, started_ms: float, stable: str) -> None:
+        """A live partial transcript of the utterance in progress: its newly stable words go out
+        as a delta of the item the utterance will become (the rest follows with the final one)."""
+        item_id = self._speech_item
+        if item_id is None or started_ms != self._speech_start_ms:
+            return
+        sent = self._streamed.get(item_id, "")
+        delta = newly_stable(sent, stable)
+        if delta:
+            self._streamed[item_id] = sent + delta
+            self._send.send("conversation.item.input_audio_transcription.delta", item_id=item_id, content_index=0,
+                            delta=delta)
+
     def transcribed(self, turn: int, text: str) -> None:
         """The pipeline transcribed ``turn`` (``text`` is empty if it heard no words)."""
         self.settle_older(turn)
@@ -119,6 +137,7 @@ class UserTurns:
         item_id = self._turn_items.pop(turn, None)
         self.awaiting.discard(turn)
         if item_id is not None:
+            self._streamed.pop(item_id, None)
             self._send.send("conversation.item.input_audio_transcription.failed", item_id=item_id, content_index=0,
                             error={"type": "transcription_error", "code": "interrupted", "message": message,
                                    "param": None})
@@ -132,9 +151,11 @@ class UserTurns:
         item = self._items.get(item_id)
         if isinstance(item, MessageItem):
             self._items.replace(replace(item, content=(InputAudio(text),)))
-        if text:
+        sent = self._streamed.pop(item_id, "")
+        delta = remainder(sent, text) if sent else text
+        if delta:
             self._send.send("conversation.item.input_audio_transcription.delta", item_id=item_id, content_index=0,
-                            delta=text)
+                            delta=delta)
         self._send.send("conversation.item.input_audio_transcription.completed", item_id=item_id, content_index=0,
                         transcript=text,
                         usage={"type": "duration", "seconds": math.ceil(self._item_audio_s.pop(item_id, 0.0))})
