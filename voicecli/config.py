@@ -64,7 +64,8 @@ class SttConfig(_Section):
     partials: bool = Field(
         default=True,
         description="Live partial transcripts while you speak (talk's screen and --json, realtime transcription "
-                    "deltas): the utterance is re-transcribed greedily every 0.7 s when the STT worker is idle.")
+                    "deltas): the utterance is re-transcribed greedily every 0.7 s when the STT worker is idle. "
+                    "Off with --stt-url (each pass would be a request to the remote server).")
 
 
 class LlmConfig(_Section):

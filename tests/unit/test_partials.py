@@ -254,3 +254,14 @@ def test_the_servers_stt_pool_says_when_it_is_idle_for_every_session():
     finally:
         release.set()
         pool.shutdown()
+
+
+def test_partials_are_off_with_a_remote_stt_tier():
+    """With --stt-url every pass would be an HTTP request to someone else's server (and a fault
+    injected for the next request would hit a preview instead of the turn)."""
+    from voicecli.config import Settings, SttConfig
+    from voicecli.pipeline.options import conversation_options
+
+    assert conversation_options(Settings()).partials
+    assert not conversation_options(Settings(stt=SttConfig(partials=False))).partials
+    assert not conversation_options(Settings(stt=SttConfig(url="http://127.0.0.1:9/v1"))).partials

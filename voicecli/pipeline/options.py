@@ -56,7 +56,7 @@ def conversation_options(settings: Settings, push_to_talk: bool = False) -> Conv
         echo_cancel=settings.audio.echo_cancel,
         speculative_stt=settings.vad.speculative_stt,
         speculative_reply=settings.vad.speculative_stt and settings.vad.speculative_reply,
-        partials=settings.stt.partials,
+        partials=settings.stt.partials and settings.stt.url is None,  # not a request per pass to a remote tier
         push_to_talk=push_to_talk,
     )
 
