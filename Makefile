@@ -26,6 +26,9 @@ $(VENV)/.dev-installed: $(VENV)/.installed
 	$(PIP_INSTALL) -e '.[serve,webrtc,tools,plot,multilingual,dev,wake]'
 	# openWakeWord (talk --wake-word): its ONNX models run on onnxruntime; it declares tflite-runtime
 	$(PIP) install --no-deps 'openwakeword==0.5.1'
+	# openai-agents (the RealtimeRunner row of the client matrix) pins websockets<17, and websockets 16
+	# turns a UTF-8 API key into a 401; it works with the websockets the server uses, so no resolver pin
+	$(PIP) install --no-deps 'openai-agents==0.24.0' 'griffelib==2.4.1'
 	touch $@
 
 # Pipecat's OpenAI Realtime service, for the client-compatibility test (its dependencies conflict
