@@ -30,6 +30,20 @@ def pcm16_b64(samples: np.ndarray) -> str:
     return base64.b64encode((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()).decode("ascii")
 
 
+def until(conn: Any, kind: str, timeout_s: float = 150) -> list[Any]:
+    """Events of an SDK realtime connection up to and including the first ``kind`` (an
+    ``error`` event fails the test)."""
+    out = []
+    deadline = time.monotonic() + timeout_s
+    for event in conn:
+        out.append(event)
+        assert event.type != "error", event.error
+        if event.type == kind:
+            return out
+        assert time.monotonic() < deadline, f"no {kind} within {timeout_s} s"
+    raise AssertionError(f"connection closed before {kind}")
+
+
 def b64_to_float(delta: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(delta), "<i2").astype(np.float32) / 32768.0
 

@@ -6,15 +6,13 @@ back in the same format: decoded, it transcribes to the words of its transcript.
 from __future__ import annotations
 
 import base64
-import time
 import warnings
-from typing import Any
 
 import numpy as np
 import pytest
 
 from tests.conftest import SPEECH_DIR
-from tests.e2e.serve.rt_client import load_wav_24k
+from tests.e2e.serve.rt_client import load_wav_24k, until
 from tests.helpers import word_overlap
 from voicecli.audio.resample import resample
 from voicecli.bench.wer import word_error_rate
@@ -28,18 +26,6 @@ pytestmark = [pytest.mark.models]
 CLIP = "en_librivox_austen_0880.wav"
 TEXT = "he was not an ill disposed young man"
 CODECS = {"audio/pcmu": (audioop.lin2ulaw, audioop.ulaw2lin), "audio/pcma": (audioop.lin2alaw, audioop.alaw2lin)}
-
-
-def until(conn: Any, kind: str, timeout_s: float = 150) -> list[Any]:
-    out = []
-    deadline = time.monotonic() + timeout_s
-    for event in conn:
-        out.append(event)
-        assert event.type != "error", event.error
-        if event.type == kind:
-            return out
-        assert time.monotonic() < deadline, f"no {kind} within {timeout_s} s"
-    raise AssertionError(f"connection closed before {kind}")
 
 
 @pytest.mark.parametrize("ga", list(CODECS))

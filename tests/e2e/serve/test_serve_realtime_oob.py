@@ -6,24 +6,13 @@ its output item is not in the conversation."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 
+from tests.e2e.serve.rt_client import until
+
 pytestmark = [pytest.mark.models]
-
-
-def until(conn: Any, kind: str, timeout_s: float = 150) -> list[Any]:
-    out = []
-    deadline = time.monotonic() + timeout_s
-    for event in conn:
-        out.append(event)
-        assert event.type != "error", event.error
-        if event.type == kind:
-            return out
-        assert time.monotonic() < deadline, f"no {kind} within {timeout_s} s"
-    raise AssertionError(f"connection closed before {kind}")
 
 
 def retrieve_all(conn: Any, ids: list[str]) -> list[dict[str, Any]]:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
 import numpy as np
 import pytest
 
 from tests.e2e.serve.conftest import API_KEY, server_env, start_server, stop_server
-from tests.e2e.serve.rt_client import RATE, b64_to_float, pcm16_b64
+from tests.e2e.serve.rt_client import RATE, b64_to_float, pcm16_b64, until
 from tests.e2e.serve.test_serve_tools import schema_errors
 from voicecli.bench.wer import normalize_text
 
@@ -49,19 +48,6 @@ def greedy_server(tmp_path_factory):
     yield s
     stop_server(s)
     assert "Traceback" not in s.log_text(), s.log_text()[-4000:]
-
-
-def until(conn: Any, kind: str, timeout_s: float = 150) -> list[Any]:
-    """Events up to and including the first ``kind`` (an ``error`` event fails the test)."""
-    out = []
-    deadline = time.monotonic() + timeout_s
-    for event in conn:
-        out.append(event)
-        assert event.type != "error", event.error
-        if event.type == kind:
-            return out
-        assert time.monotonic() < deadline, f"no {kind} within {timeout_s} s"
-    raise AssertionError(f"connection closed before {kind}")
 
 
 def test_spoken_question_forced_call_then_spoken_result(greedy_server, spoken_question, transcribe):

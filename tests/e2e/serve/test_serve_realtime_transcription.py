@@ -7,31 +7,18 @@ clip itself), and no response is ever created."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import numpy as np
 import pytest
 
 from tests.conftest import SPEECH_DIR
-from tests.e2e.serve.rt_client import RATE, load_wav_24k, pcm16_b64
+from tests.e2e.serve.rt_client import RATE, load_wav_24k, pcm16_b64, until
 from voicecli.bench.wer import word_error_rate
 
 pytestmark = [pytest.mark.models]
 
 CLIP = "en_librispeech_1272-128104-0000.wav"
 TEXT = "Mr. Quilter is the apostle of the middle classes and we are glad to welcome his gospel."
-
-
-def until(conn: Any, kind: str, timeout_s: float = 150) -> list[Any]:
-    out = []
-    deadline = time.monotonic() + timeout_s
-    for event in conn:
-        out.append(event)
-        assert event.type != "error", event.error
-        if event.type == kind:
-            return out
-        assert time.monotonic() < deadline, f"no {kind} within {timeout_s} s"
-    raise AssertionError(f"connection closed before {kind}")
 
 
 def test_transcription_session_transcribes_a_spoken_clip_and_never_responds(server, transcribe):
