@@ -145,6 +145,10 @@ class VadConfig(_Section):
         return value
     barge_in_ms: int = Field(
         default=192, ge=32, description="Speech needed during playback to interrupt the assistant.")
+    continue_ms: int = Field(
+        default=1500, ge=0, le=5000,
+        description="Speech starting this soon after your turn ended, that cuts the reply, continues the same turn "
+                    "(a long pause inside a sentence); 0: every barge-in is a new turn.")
     speculative_stt: bool = Field(
         default=True, description="Transcribe as soon as silence begins; keep the result if the user stays quiet.")
     speculative_reply: bool = Field(

@@ -8,7 +8,6 @@ engines stay blocking and renderers only see events."""
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import dataclasses
 import time
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from voicecli.audio.io import END_OF_INPUT, AudioOutput, CapturedFrame, FrameSou
 from voicecli.audio.playback import Player
 from voicecli.errors import VoicecliError
 from voicecli.llm.tools import ToolRunner
-from voicecli.llm.types import ChatMessage
+from voicecli.pipeline.adapter_controls import AdapterControls
 from voicecli.pipeline.chat_context import heard_text
 from voicecli.pipeline.conversation_options import ConversationOptions
 from voicecli.pipeline.echo_path import EchoCanceller, EchoPath
@@ -36,7 +35,7 @@ from voicecli.pipeline.events import (
     UserSpeechStopped,
     UserTurnDiscarded,
 )
-from voicecli.pipeline.language import LanguageVoices
+from voicecli.pipeline.going_on import GoingOn
 from voicecli.pipeline.listening import Listener
 from voicecli.pipeline.own_voice import ConversationHooks, TalkOverGuard
 from voicecli.pipeline.partials import conversation_partials
@@ -44,7 +43,6 @@ from voicecli.pipeline.reply import Reply, ReplyPhase
 from voicecli.pipeline.responding import ReplyHooks, Responder, SttFuture
 from voicecli.pipeline.turn_end import TurnEndJudge
 from voicecli.pipeline.waking import WakeHooks, Waking
-from voicecli.tts.types import Synthesizer
 from voicecli.vad.endpointer import (
     EndpointEvent,
     EndpointState,
@@ -64,7 +62,7 @@ if TYPE_CHECKING:
 __all__ = ["Conversation", "ConversationOptions", "heard_text"]
 
 
-class Conversation:
+class Conversation(AdapterControls):
     def __init__(self, engines: EngineSet, source: FrameSource, player: Player, output: AudioOutput,
                  emit: Callable[[Event], None], options: ConversationOptions,
                  echo_canceller: EchoCanceller | None = None,
@@ -76,15 +74,15 @@ class Conversation:
         self.output = output
         self.emit = emit
         self.o = options
-        echo = EchoPath(echo_canceller, player, output_latency_s=lambda: getattr(self.output, "latency_s", None)
-                        ) if echo_canceller is not None else None
+        self._echo = echo = EchoPath(echo_canceller, player, output_latency_s=lambda: getattr(
+            self.output, "latency_s", None)) if echo_canceller is not None else None
         self._judge = (TurnEndJudge(turn_model, lambda: self.o.semantic_turn, self._end_turn_early)
                        if turn_model is not None else None)
         """Semantic end of turn (None: silence alone ends turns)."""
         self._ears = Listener(engines.new_vad(), options.endpointer, echo, emit, self._semantic(options))
         self._responder = Responder(engines, player, emit, on_turn, tools)
         self.talk_over = TalkOverGuard(echo, player, ConversationHooks(
-            self._interrupt, self._start_turn,
+            self._interrupt, self._start_checked_turn,
             lambda audio: self._responder.transcribe(audio, self.o.stt), self._call, emit, self._listening))
         self._partials = conversation_partials(self._responder, self._ears, lambda: self.o, emit)
         self._hooks = ReplyHooks(lambda: self.o, self._show, self._set_state, self._reply_ended)
@@ -99,6 +97,10 @@ class Conversation:
         self._tasks: set[asyncio.Task[None]] = set()
         self._speculative: dict[int, SttFuture] = {}
         """Speculative transcripts of the current utterance, by the last voiced frame before the pause."""
+        self._onset_at = 0.0
+        """Capture time (monotonic) of the current utterance's first voiced frame."""
+        self._going_on = GoingOn()
+        """Speech soon after a turn's end that cuts its reply continues that turn."""
         self._state: AssistantState | None = None  # the first LISTENING is announced: "ready"
         self._quitting = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -139,16 +141,6 @@ class Conversation:
             self._quitting = True
             self._queue.put_nowait(END_OF_INPUT)
         self._call(quit_now)
-
-    def use_speaker(self, speaker: Synthesizer | None) -> None:
-        """Speak the replies that start from now on with ``speaker`` (None: ``engines.speaker``
-        again); a reply keeps the voice it started with. Audio at another rate than the
-        player's is resampled."""
-        self._responder.voice.choose(speaker)
-
-    def use_language_voices(self, voices: LanguageVoices) -> None:
-        """Take the voices of detected languages from ``voices`` (a server's shared catalogue)."""
-        self._responder.languages = voices
 
     def _call(self, fn: Callable[[], None]) -> None:
         if self._loop is not None:
@@ -208,6 +200,8 @@ class Conversation:
         if isinstance(ev, SpeechStarted):
             self.emit(UserSpeechStarted(ev.frame * FRAME_MS))
             self._speculative.clear()
+            self._onset_at = self._ears.audio(ev.onset_frame, ev.onset_frame)[1]
+            self._going_on.speech_started(self._reply, ev.onset_frame, self._maybe_echo(), self.o.continue_ms)
             self._wake.speech_started()
             if self._reply is None:
                 self._set_state(AssistantState.HEARING)
@@ -225,17 +219,21 @@ class Conversation:
             self._drop_prepared()
         elif isinstance(ev, UtteranceDiscarded):
             self.talk_over.utterance_dropped()
-            if self._reply is None:
+            if (merged := self._going_on.forget()) is not None:
+                self._ask_again(merged)
+            elif self._reply is None:
                 self._set_state(AssistantState.LISTENING)
         elif isinstance(ev, UtteranceEnded):
             self.emit(UserSpeechStopped((ev.last_voiced_frame + 1) * FRAME_MS))
             if self.o.push_to_talk:
                 return
             audio, last_voiced_at = self._ears.utterance(ev)
+            span = self._ears.span(ev)
             spec = self._speculative.pop(ev.last_voiced_frame, None)
             self._speculative.clear()
-            if self.talk_over.utterance_ended(ev.start_frame, ev.last_voiced_frame, audio, last_voiced_at,
-                                              time.monotonic(), spec, self._reply):
+            self._going_on.merged = None
+            if self.talk_over.utterance_ended(span[0], span[1], audio, last_voiced_at,
+                                              time.monotonic(), spec, self._reply, self._onset_at):
                 self._drop_prepared()  # heard over the loudspeaker: a turn only if checked to be the user's
                 return
             if self._wake.utterance_ended(audio, last_voiced_at, self._ears.utterance_started_wall, spec):
@@ -243,10 +241,11 @@ class Conversation:
                 return
             prepared = self._prepared
             if prepared is not None and prepared.prepared_for == ev.last_voiced_frame:
+                prepared.utterance = span
                 self._commit_prepared(prepared, last_voiced_at, time.monotonic())
             else:
                 self._drop_prepared()
-                self._start_turn(audio, last_voiced_at, time.monotonic(), spec)
+                self._start_turn(audio, last_voiced_at, time.monotonic(), spec).utterance = span
 
     def _end_turn_early(self, last_voiced_frame: int) -> None:
         """The turn detector judged the turn complete: end it now (if still in that pause)."""
@@ -310,6 +309,37 @@ class Conversation:
         self._reply = r
         return r
 
+    def _start_checked_turn(self, audio: np.ndarray, end_of_speech_at: float, endpoint_at: float,
+                            stt: SttFuture | None, span: tuple[int, int]) -> None:
+        """The own-voice check found the utterance ``span`` (endpointer frames) to be the user's.
+        If it continues the turn of the reply it cuts, the turn is asked again with both parts."""
+        started_at = None
+        if (merged := self._going_on.take(self._reply, checked=True)) is not None and merged.utterance is not None:
+            before = self._ears.audio(merged.utterance[0], span[0] - 1)[0]
+            audio, stt, started_at = np.concatenate([before, audio]), None, merged.started_at
+            span = (merged.utterance[0], span[1])
+            self._went_on(merged)
+        self._start_turn(audio, end_of_speech_at, endpoint_at, stt, started_at=started_at).utterance = span
+
+    def _maybe_echo(self) -> bool:
+        """Could the speech that just started be the current reply's echo?"""
+        r = self._reply
+        played_from = self.player.progress(r.turn).first_sample_at if r is not None else None
+        if played_from is None or self._onset_at < played_from:
+            return False
+        return self._echo is None or self._echo.state.heard
+
+    def _went_on(self, merged: Reply) -> None:
+        self.emit(UserTurnDiscarded(merged.turn, "the user went on: one turn with the next"))
+        self.emit(NoticeRaised("you went on: answering the whole turn"))
+
+    def _ask_again(self, merged: Reply) -> None:
+        """The utterance that continued ``merged``'s turn was dropped: answer that turn as it was."""
+        if merged.utterance is not None:
+            audio, _ = self._ears.audio(merged.utterance[0], merged.utterance[1] + 1)
+            self._start_turn(audio, merged.end_of_speech_at, time.monotonic(), None,
+                             started_at=merged.started_at).utterance = merged.utterance
+
     def _start_text_turn(self, text: str) -> None:
         text = text.strip()
         if text:
@@ -343,6 +373,10 @@ class Conversation:
         r = self._reply
         if r is None or r.phase is not ReplyPhase.ACTIVE:
             return
+        talking = self._ears.state in (EndpointState.SPEAKING, EndpointState.STOPPING)
+        if reason == "speech" and talking and self._going_on.take(r, checked=False) and r.utterance is not None:
+            self._ears.reopen(r.utterance[0], r.started_at)  # the user went on: the same turn
+            self._went_on(r)
         r.interrupt(reason)
         self.talk_over.reply_over(r)
         self.player.clear()
@@ -363,76 +397,3 @@ class Conversation:
         if state != self._state:
             self._state = state
             self.emit(StateChanged(state))
-
-    # --- protocol adapter controls (a server session; call on the event-loop thread) -------
-    @property
-    def turn(self) -> int:
-        """Number of the latest turn started (the next audio or text turn gets ``turn + 1``)."""
-        return self._turn
-
-    @property
-    def history(self) -> list[ChatMessage]:
-        return self._responder.context.messages
-
-    @property
-    def completed(self) -> list[TurnRecord]:
-        """Every finished turn, in order."""
-        return self._responder.completed
-
-    def use_executors(self, stt: concurrent.futures.Executor | None = None,
-                      llm: concurrent.futures.Executor | None = None,
-                      tts: concurrent.futures.Executor | None = None) -> None:
-        """Run inference on executors shared with other conversations (a server) instead of this
-        conversation's own threads. ``run`` shuts them down at the end, so pass per-session
-        wrappers whose ``shutdown`` only cancels this session's work."""
-        self._responder.workers.use(stt, llm, tts)
-
-    def reconfigure(self, options: ConversationOptions) -> None:
-        """Replace the options between turns (realtime ``session.update``). New endpointer
-        parameters take effect when the endpointer is quiet; the input position is kept."""
-        self.o = options
-        self._ears.reconfigure(options.endpointer, self._semantic(options))
-
-    def reset_input(self) -> None:
-        """Forget the utterance in progress (realtime ``input_audio_buffer.clear`` / ``commit``)."""
-        self._ears.reset()
-        self._speculative.clear()
-
-    def submit_audio(self, samples16k: np.ndarray, respond: bool = True) -> int:
-        """End a user turn with this audio now (manual turn-taking: realtime
-        ``input_audio_buffer.commit``). Returns the turn number."""
-        now = time.monotonic()
-        r = self._start_turn(samples16k.astype(np.float32, copy=False), now, now, None, started_at=time.time())
-        r.respond = respond
-        return self._turn
-
-    def reply_to(self, text: str | None, system_prompt: str | None = None, out_of_band: bool = False,
-                 context: tuple[ChatMessage, ...] | None = None) -> int:
-        """Answer ``text`` now, like ``submit_text`` but synchronous, optionally with a system
-        prompt for this reply only (realtime ``response.create``); None: go on from the results
-        given with :meth:`add_tool_result`. ``out_of_band``: the turn stays out of the history
-        (answered from ``context`` instead of it, if given). Returns the turn number."""
-        now = time.monotonic()
-        r = self._start_turn(None, now, now, None, text="" if text is None else text.strip() or "…")
-        r.system_prompt, r.continues = system_prompt, text is None
-        r.out_of_band, r.context = out_of_band, context
-        r.respond = True
-        return self._turn
-
-    def add_tool_result(self, call_id: str, output: str) -> bool:
-        """The adapter's client's result for a call the last turn ended with (see
-        :meth:`ChatContext.add_tool_result`); False if no such call waits."""
-        return self._responder.context.add_tool_result(call_id, output)
-
-    def cancel_reply(self, reason: str) -> bool:
-        """Stop the reply in progress (if any) as barge-in does; True if one was stopped."""
-        r = self._reply
-        if r is None or r.phase is not ReplyPhase.ACTIVE:
-            return False
-        self._interrupt(reason)
-        return True
-
-    def truncate_history(self, turn: int, heard: str) -> bool:
-        """Keep only ``heard`` of ``turn``'s reply in the history: the client played no more
-        (realtime ``conversation.item.truncate``). False if the turn is not in the history."""
-        return self._responder.truncate(turn, heard)

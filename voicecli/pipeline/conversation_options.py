@@ -26,6 +26,10 @@ class ConversationOptions:
     that model (None: not installed)."""
     barge_in_ms: int = 192
     """Voiced time needed during a reply to interrupt it."""
+    continue_ms: int = 0
+    """Speech that starts within this long after the end of the turn the current reply answers,
+    and cuts that reply, continues that turn: the reply is dropped and the whole turn answered
+    (:mod:`voicecli.pipeline.going_on`). 0: every barge-in is a new turn."""
     stt: TranscribeOptions = TranscribeOptions(language="en")
     generation: GenerationOptions = GenerationOptions()
     system_prompt: str = ""

@@ -48,6 +48,8 @@ class Listener:
         self.utterance_start = 0
         """Endpointer frame where the current utterance starts (pre-roll included)."""
         self.utterance_started_wall = time.time()
+        self._reopened: int | None = None
+        """Where the utterance in progress really starts when it continues an earlier one."""
 
     def hear(self, frame: CapturedFrame, push_to_talk: bool) -> list[EndpointEvent]:
         """One captured frame in; what the endpointer made of it out."""
@@ -64,6 +66,7 @@ class Listener:
                 self._ptt_heard_speech = True
                 self.utterance_started_wall = time.time()
                 self.utterance_start = ev.frame
+                self._reopened = None
         return events
 
     @property
@@ -96,9 +99,21 @@ class Listener:
         pause after ``last_voiced_frame`` (else nothing)."""
         return self.endpointer.end_turn(last_voiced_frame)
 
+    def reopen(self, start_frame: int, started_wall: float) -> None:
+        """The utterance in progress continues the one that started at endpointer frame
+        ``start_frame`` (Unix time ``started_wall``): its audio, partials and pause checks start there."""
+        self._reopened = self.utterance_start = start_frame
+        self.utterance_started_wall = started_wall
+
+    def span(self, ev: UtteranceEnded) -> tuple[int, int]:
+        """The ended utterance's first frame (an earlier one if it was reopened) and last voiced frame."""
+        start = ev.start_frame if self._reopened is None else min(self._reopened, ev.start_frame)
+        return start, ev.last_voiced_frame
+
     def utterance(self, ev: UtteranceEnded) -> tuple[np.ndarray, float]:
-        """The ended utterance's audio and the capture time of its last voiced frame."""
-        audio, _ = self.audio(ev.start_frame, ev.last_voiced_frame + 1)
+        """The ended utterance's audio (from where it was reopened, if it was) and the capture
+        time of its last voiced frame."""
+        audio, _ = self.audio(self.span(ev)[0], ev.last_voiced_frame + 1)
         _, last_voiced_at = self.audio(ev.last_voiced_frame, ev.last_voiced_frame)
         return audio, last_voiced_at
 
@@ -133,6 +148,7 @@ class Listener:
         frame = self.endpointer.frame
         self.endpointer.reset()
         self.endpointer.frame = frame
+        self._reopened = None
 
 
 def _effective(params: EndpointerParams, semantic: SemanticTurnParams | None) -> EndpointerParams:

@@ -47,6 +47,7 @@ def conversation_options(settings: Settings, push_to_talk: bool = False) -> Conv
         semantic_turn=semantic,
         smart_turn_model=smart_turn_model_path(settings) if semantic is not None else None,
         barge_in_ms=settings.vad.barge_in_ms,
+        continue_ms=settings.vad.continue_ms,
         stt=transcribe_options(settings, purpose="conversation"),
         generation=GenerationOptions(max_tokens=settings.llm.max_reply_tokens, temperature=settings.llm.temperature),
         system_prompt=settings.llm.system_prompt,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -38,6 +39,11 @@ IGNORED = "ignored my own voice"
 """The notice for an utterance dropped as the assistant's own voice (its transcript follows)."""
 UNPLAYED_WORDS = 12
 """Words past the played count also compared (the count runs ahead of the echo, not behind)."""
+ECHO_TAIL_S = 1.0
+"""A reply's last words are still in the output device's buffers (longer on a busy machine) and
+in the room when the player has handed over its last sample: speech that starts this soon after
+a reply heard on the loudspeaker ended is checked like speech heard during it (seen on the echo
+rig at load ≈ 10: the tail of a story became the next user turn, 0.5–0.7 s after the reply ended)."""
 
 
 @dataclass(frozen=True)
@@ -45,8 +51,9 @@ class ConversationHooks:
     """What the guard asks of the conversation (all called on the event loop)."""
 
     interrupt: Callable[[str], None]
-    start_turn: Callable[[np.ndarray, float, float, SttFuture], object]
-    """A checked utterance is the user's: start its turn (with its transcript on the way)."""
+    start_turn: Callable[[np.ndarray, float, float, SttFuture, tuple[int, int]], object]
+    """A checked utterance is the user's: start its turn (with its transcript on the way; the
+    last argument: its first and last voiced endpointer frames)."""
     transcribe: Callable[[np.ndarray], SttFuture]
     post: Callable[[Callable[[], None]], None]
     """Run on the event loop (from a worker thread)."""
@@ -65,6 +72,8 @@ class TalkOverGuard:
         """The last played words of finished replies."""
         self.dropped = 0
         """Utterances dropped as the assistant's own voice."""
+        self._tail_until = 0.0
+        """Monotonic time until which a new utterance may be the last reply's echo tail."""
 
     @property
     def pauses(self) -> int:
@@ -88,6 +97,8 @@ class TalkOverGuard:
         self._barge.reset()
         if reply is not None:
             self._played.extend(self._played_words(reply))
+            if self._echo is not None and self._echo.state.heard:
+                self._tail_until = time.monotonic() + ECHO_TAIL_S
 
     def utterance_dropped(self) -> None:
         """The endpointer dropped an utterance as too short: a paused reply plays on."""
@@ -95,10 +106,14 @@ class TalkOverGuard:
 
     # --- an utterance ended ---------------------------------------------------------------
     def utterance_ended(self, start_frame: int, last_voiced_frame: int, audio: np.ndarray, end_of_speech_at: float,
-                        endpoint_at: float, stt: SttFuture | None, current: Reply | None) -> bool:
-        """True when the guard takes the utterance over (it decides whether it becomes a turn)."""
+                        endpoint_at: float, stt: SttFuture | None, current: Reply | None,
+                        onset_at: float | None = None) -> bool:
+        """True when the guard takes the utterance over (it decides whether it becomes a turn).
+        ``onset_at``: when its first voiced frame was captured (monotonic)."""
         holding = self._barge.holding
         evidence = self._suspect(start_frame, last_voiced_frame)
+        if evidence is None and self._echo is not None and onset_at is not None and onset_at < self._tail_until:
+            evidence = self._echo.evidence(start_frame, last_voiced_frame)  # maybe the last reply's tail
         if evidence is None and not holding:
             return False
         self._barge.utterance_over(had_speech=True)
@@ -112,7 +127,7 @@ class TalkOverGuard:
         def verdict(own: bool, text: str) -> None:
             action = self._barge.checked(own)
             if not own:
-                self._hooks.start_turn(audio, end_of_speech_at, endpoint_at, stt)
+                self._hooks.start_turn(audio, end_of_speech_at, endpoint_at, stt, (start_frame, last_voiced_frame))
                 return
             self.dropped += 1
             self._hooks.emit(NoticeRaised(f"{IGNORED}: {text!r}" if text else IGNORED))

@@ -95,6 +95,11 @@ class Reply:
     """Calls run during the reply (by the conversation's tool runner), with their results."""
     pending_calls: tuple[ToolCall, ...] = ()
     """Calls the reply ended with, for the adapter's client to answer (no tool runner)."""
+    utterance: tuple[int, int] | None = None
+    """Endpointer frames of the spoken turn it answers: where its audio starts, its last voiced frame."""
+    merged: bool = False
+    """Cut because the user went on with the same turn (:mod:`voicecli.pipeline.going_on`): not a
+    turn itself; the next reply answers the whole of it."""
 
     def __post_init__(self) -> None:
         if self.phase is not ReplyPhase.PREPARED:
@@ -108,7 +113,8 @@ class Reply:
     @property
     def becomes_turn(self) -> bool:
         """Does it end as a turn in the history (it was answered, fully or in part)?"""
-        return (bool(self.user) or self.continues) and self.phase in (ReplyPhase.ACTIVE, ReplyPhase.INTERRUPTED)
+        return ((bool(self.user) or self.continues) and not self.merged
+                and self.phase in (ReplyPhase.ACTIVE, ReplyPhase.INTERRUPTED))
 
     def _move(self, to: ReplyPhase) -> None:
         if to not in _ALLOWED[self.phase]:

@@ -68,7 +68,8 @@ def conversation_options(base: ConversationOptions, cfg: SessionConfig, max_toke
                    tools=tool_request(tools, choice, "response" if params is not None else "session"),
                    speed=cfg.speed, stt=stt, generation=replace(base.generation, max_tokens=max_tokens),
                    auto_respond=bool(td and td.create_response) and cfg.kind == "realtime",
-                   barge_in_ms=base.barge_in_ms if (td and td.interrupt_response) else NO_BARGE_IN_MS)
+                   barge_in_ms=base.barge_in_ms if (td and td.interrupt_response) else NO_BARGE_IN_MS,
+                   continue_ms=0)  # a client's items are never merged behind its back
 
 
 def semantic_turn(cfg: SessionConfig) -> SemanticTurnParams | None:
