@@ -2,9 +2,10 @@
 Chromium's fake microphone asks for a story, and a few seconds into the spoken reply it asks
 another question over it. The server's VAD hears that speech on the call's audio track while its
 player sends the reply: it stops the player (``output_audio_buffer.cleared``), the reply ends
-``cancelled``, the assistant item is truncated to what had played, and the question spoken over
-the reply is transcribed and answered as the next turn. Everything is asserted on the events the
-page's ``oai-events`` data channel carried (recorded by an init script), not on wall-clock time."""
+``cancelled`` (or, if it had all been generated already, only its playback is cut), the assistant
+item is truncated to what had played, and the question spoken over the reply is transcribed and
+answered as the next turn. Everything is asserted on the events the page's ``oai-events`` data
+channel carried (recorded by an init script), not on wall-clock time."""
 
 from __future__ import annotations
 
@@ -97,7 +98,7 @@ def test_speech_over_the_reply_stops_it_and_is_answered(web_server, browser):  #
     page.get_by_role("button", name="Start").click()
     wait_for(page, "() => document.getElementById('app').dataset.connection === 'connected'", 30, "connected")
     assert page.evaluate("() => window.voicecli.transport") == "webrtc", errors
-    wait_for(page, SECOND_ANSWERED, 200, "speech over the reply, answered")
+    wait_for(page, SECOND_ANSWERED, 120, "speech over the reply, answered")
 
     log = page.evaluate("() => window.__rtcEvents")
     inbound = [x for x in log if x["dir"] == "in"]
@@ -123,11 +124,18 @@ def test_speech_over_the_reply_stops_it_and_is_answered(web_server, browser):  #
     assert cleared >= 0, timeline
     assert first(events, "output_audio_buffer.stopped", playing, response_id=story_id) == -1, \
         f"the story played to its end: {timeline}"
+    # The story's response is cancelled if it was still being generated; if it had been (the
+    # player is behind the generation, as on OpenAI's WebRTC), it stays completed and only its
+    # playback is cut.
     done = first(events, "response.done", playing)
     story_done = events[done]["response"]
-    assert story_done["id"] == story_id and story_done["status"] == "cancelled", story_done
-    reason = story_done["status_details"]["reason"]
-    assert reason in ("turn_detected", "client_cancelled"), story_done
+    generating = done > barge
+    assert story_done["id"] == story_id, story_done
+    if generating:
+        assert story_done["status"] == "cancelled", story_done
+        assert story_done["status_details"]["reason"] in ("turn_detected", "client_cancelled"), story_done
+    else:
+        assert story_done["status"] == "completed", story_done
     story_item = story_done["output"][0]["id"]
     truncated = first(events, "conversation.item.truncated", barge, item_id=story_item)
     assert truncated >= 0, timeline
@@ -161,11 +169,12 @@ def test_speech_over_the_reply_stops_it_and_is_answered(web_server, browser):  #
     # first, the page's or the server's own VAD, cancels it); the microphone went on the track and
     # the server truncated: the page sent no audio and no truncate.
     after = [x["e"]["type"] for x in log if x["dir"] == "out" and x["t"] >= at[barge]]
-    assert "response.cancel" in after and "output_audio_buffer.clear" in after, after
+    assert "output_audio_buffer.clear" in after and ("response.cancel" in after) == generating, after
     assert sent(page, "input_audio_buffer.append") == 0 and sent(page, "conversation.item.truncate") == 0
     print(f"barge-in: {(at[barge] - at[playing]) / 1000:.1f} s into the story; player cleared "
           f"{at[cleared] - at[barge]:.0f} ms after speech_started; truncated at {end_ms} ms; "
-          f"cancel reason {reason}; heard {len(heard.split())} of {len(full_text.split())} words")
+          f"story response {story_done['status']} "
+          f"({(story_done.get('status_details') or {}).get('reason', 'generated before the barge-in')}); heard {len(heard.split())} of {len(full_text.split())} words")
     assert not errors, errors
     page.get_by_role("button", name="Stop").click()
     context.close()
