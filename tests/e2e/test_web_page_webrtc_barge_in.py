@@ -17,12 +17,14 @@ import pytest
 from tests.conftest import EXAMPLES
 from tests.e2e.serve.conftest import stop_server
 from tests.e2e.test_web_page import browser, sent, start_web_server, wait_for  # noqa: F401
-from tests.helpers import read_wav, write_wav
+from tests.helpers import read_wav, word_overlap, write_wav
 
 pytest.importorskip("aiortc")
 
 pytestmark = [pytest.mark.models, pytest.mark.slow, pytest.mark.timeout(300)]
 
+QUESTION = "What is the capital of France?"
+"""examples/question.wav, spoken over the story."""
 STORYTELLER = "You are a storyteller. Reply to every message with a long story, in many sentences."
 BARGE_IN_AFTER_S = 10.0
 """Silence between the end of the request for a story and the question spoken over the reply:
@@ -153,14 +155,15 @@ def test_speech_over_the_reply_stops_it_and_is_answered(web_server, browser):  #
     # The question spoken over the story is the next turn, transcribed and answered.
     heard_question = first(events, "conversation.item.input_audio_transcription.completed", barge)
     assert heard_question >= 0, timeline
-    question = events[heard_question]["transcript"].lower()
-    assert "capital" in question and "france" in question, question
+    question = events[heard_question]["transcript"]
+    # (tiny.en hears this synthetic voice as "… capital of France" or "… capital and friends")
+    assert word_overlap(question, QUESTION) >= 0.6, question
     answer = first(events, "response.done", done + 1)
     assert events[answer]["response"]["status"] == "completed", events[answer]
     assert first(events, "output_audio_buffer.started", done + 1,
                  response_id=events[answer]["response"]["id"]) >= 0, timeline
     users = page.locator(".msg.user[data-final] .text").all_inner_texts()
-    assert len(users) == 2 and "france" in users[1].lower(), users
+    assert len(users) == 2 and users[1] == question.strip(), users
     answer_entry = page.locator(".msg.assistant").last
     assert answer_entry.get_attribute("data-item-id") != story_item
     assert len(answer_entry.locator(".text").inner_text().strip()) > 2
