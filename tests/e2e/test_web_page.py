@@ -36,11 +36,11 @@ class WebServer:
         self.url = f"http://127.0.0.1:{port}"
 
 
-def start_web_server(tmp: Path, timeout_s: float = 180) -> WebServer:
+def start_web_server(tmp: Path, timeout_s: float = 180, **env: str) -> WebServer:
     port = free_port()
     log = tmp / f"serve-{port}.log"
     proc = subprocess.Popen([sys.executable, "-m", "voicecli.cli.main", "serve", "--port", str(port),
-                             "--idle-timeout-s", "120"], cwd=ROOT, env=server_env(tmp),
+                             "--idle-timeout-s", "120"], cwd=ROOT, env=server_env(tmp, **env),
                             stdout=log.open("wb"), stderr=subprocess.STDOUT)
     server = WebServer(port, proc, log)
     deadline = time.monotonic() + timeout_s
