@@ -146,7 +146,7 @@ class VadConfig(_Section):
     barge_in_ms: int = Field(
         default=192, ge=32, description="Speech needed during playback to interrupt the assistant.")
     continue_ms: int = Field(
-        default=1500, ge=0, le=5000,
+        default=2000, ge=0, le=5000,
         description="Speech starting this soon after your turn ended, that cuts the reply, continues the same turn "
                     "(a long pause inside a sentence); 0: every barge-in is a new turn.")
     speculative_stt: bool = Field(

@@ -201,7 +201,8 @@ class Conversation(AdapterControls):
             self.emit(UserSpeechStarted(ev.frame * FRAME_MS))
             self._speculative.clear()
             self._onset_at = self._ears.audio(ev.onset_frame, ev.onset_frame)[1]
-            self._going_on.speech_started(self._reply, ev.onset_frame, self._maybe_echo(), self.o.continue_ms)
+            self._going_on.speech_started(self._reply, ev.onset_frame, self._after_playback(),
+                                          self.o.continue_ms)
             self._wake.speech_started()
             if self._reply is None:
                 self._set_state(AssistantState.HEARING)
@@ -321,13 +322,11 @@ class Conversation(AdapterControls):
             self._went_on(merged)
         self._start_turn(audio, end_of_speech_at, endpoint_at, stt, started_at=started_at).utterance = span
 
-    def _maybe_echo(self) -> bool:
-        """Could the speech that just started be the current reply's echo?"""
+    def _after_playback(self) -> bool:
+        """Did the speech that just started begin after the current reply began to play?"""
         r = self._reply
         played_from = self.player.progress(r.turn).first_sample_at if r is not None else None
-        if played_from is None or self._onset_at < played_from:
-            return False
-        return self._echo is None or self._echo.state.heard
+        return played_from is not None and self._onset_at >= played_from
 
     def _went_on(self, merged: Reply) -> None:
         self.emit(UserTurnDiscarded(merged.turn, "the user went on: one turn with the next"))
@@ -374,7 +373,8 @@ class Conversation(AdapterControls):
         if r is None or r.phase is not ReplyPhase.ACTIVE:
             return
         talking = self._ears.state in (EndpointState.SPEAKING, EndpointState.STOPPING)
-        if reason == "speech" and talking and self._going_on.take(r, checked=False) and r.utterance is not None:
+        heard = self._echo is None or self._echo.state.heard
+        if reason == "speech" and talking and self._going_on.take(r, False, heard) and r.utterance is not None:
             self._ears.reopen(r.utterance[0], r.started_at)  # the user went on: the same turn
             self._went_on(r)
         r.interrupt(reason)

@@ -28,15 +28,14 @@ class GoingOn:
     def __init__(self) -> None:
         self._candidate: Reply | None = None
         """The reply the utterance in progress started soon enough after to continue its turn."""
-        self._maybe_echo = False
-        """That utterance might be the candidate's own echo (only a checked cut may merge it)."""
+        self._after_playback = False
+        """That utterance began after the candidate's first sample was played."""
         self.merged: Reply | None = None
         """The reply dropped because the utterance in progress continues its turn."""
 
-    def speech_started(self, current: Reply | None, onset_frame: int, maybe_echo: bool, window_ms: int) -> None:
+    def speech_started(self, current: Reply | None, onset_frame: int, after_playback: bool, window_ms: int) -> None:
         """A new utterance began at its first voiced endpointer frame ``onset_frame``;
-        ``maybe_echo``: it began after ``current`` started playing on a loudspeaker the
-        microphone may hear."""
+        ``after_playback``: after ``current``'s first sample was played."""
         self.merged = None
         self._candidate = None
         if current is None or window_ms <= 0 or current.utterance is None:
@@ -44,15 +43,16 @@ class GoingOn:
         gap_ms = (onset_frame - current.utterance[1] - 1) * FRAME_MS
         if 0 <= gap_ms <= window_ms:
             self._candidate = current
-            self._maybe_echo = maybe_echo
+            self._after_playback = after_playback
 
-    def take(self, cut: Reply | None, checked: bool) -> Reply | None:
+    def take(self, cut: Reply | None, checked: bool, loudspeaker_heard: bool = True) -> Reply | None:
         """``cut`` is being cut by the user's speech (``checked``: the own-voice check found it
-        to be the user's): returns it if that speech continues its turn (it is then marked
+        to be the user's; ``loudspeaker_heard``: the microphone may hear the speaker, or nothing
+        says it does not): returns it if that speech continues its turn (it is then marked
         merged, not a turn), else None (a new turn)."""
         if cut is None or cut is not self._candidate or cut.utterance is None:
             return None
-        if self._maybe_echo and not checked:
+        if self._after_playback and loudspeaker_heard and not checked:
             return None
         self._candidate = None
         self.merged = cut
