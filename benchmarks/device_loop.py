@@ -40,6 +40,7 @@ import argparse
 import json
 import os
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
@@ -168,7 +169,8 @@ class Session:
         self.t0 = time.monotonic()
         cmd = variant.command or talk_command("--json", "--history", str(work / "history.sqlite3"),
                                               *variant.talk_args)
-        self.talk = TalkProcess(cmd, {**self.pa.env, **dict(variant.env)}, variant.checkout, work / "talk.log")
+        self.talk = TalkProcess(cmd, {**self.pa.env, **dict(variant.env)}, variant.checkout, work / "talk.log",
+                                stop_signal=signal.SIGTERM if variant.command else signal.SIGINT)
         self.track = SpeakerTrack(self.raw)
         self.starts: list[int] = []
         self.events: list[list[TimedEvent]] = []

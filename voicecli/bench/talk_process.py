@@ -1,8 +1,10 @@
 """``voicecli talk --json`` (or a peer program) as a child process driven from outside, for the
 device-path benchmarks (``benchmarks/device_loop.py``, ``benchmarks/echo_loop.py``): started on
 the devices of a private PulseAudio server (:mod:`voicecli.bench.virtual_audio`), its JSON event
-lines read on a thread and timestamped on arrival, waited on with a timeout, stopped with SIGTERM
-(then killed), its stderr kept in a log file for the error message when it dies.
+lines read on a thread and timestamped on arrival, waited on with a timeout, stopped with SIGINT
+(talk's Ctrl-C: it closes its audio streams and says at exit how many underflows/overflows they
+had) or another signal, then killed, its stderr kept in a log file (the error message when it
+dies, and those exit lines).
 
 Also the pieces the other talk-driving benchmarks share: :func:`talk_command` and
 :func:`split_talk_words` (``VOICECLI_*=value`` words set the environment, ``@PATH`` a checkout,
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -58,8 +61,9 @@ class TalkProcess:
     :meth:`wait_for` / :meth:`expect` / :meth:`settle`, which consume the queue in order."""
 
     def __init__(self, cmd: Sequence[str], env: Mapping[str, str], cwd: str | Path, log: Path,
-                 clock0: float | None = None) -> None:
+                 clock0: float | None = None, stop_signal: int = signal.SIGINT) -> None:
         self.log = log
+        self.stop_signal = stop_signal
         self.clock0 = time.monotonic() if clock0 is None else clock0
         self._log_file: IO[str] = open(log, "w")  # noqa: SIM115 - handed to the child, closed in stop()
         self.proc = subprocess.Popen(list(cmd), env=dict(env), cwd=cwd, stdout=subprocess.PIPE,
@@ -131,6 +135,6 @@ class TalkProcess:
         return seen
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL after 10 s."""
-        stop_process(self.proc, 10)
+        """``stop_signal``, then SIGKILL after 10 s."""
+        stop_process(self.proc, 10, self.stop_signal)
         self._log_file.close()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -164,9 +165,9 @@ class NoisePlayer:
         self._thread.join(timeout=2)
 
 
-def stop_process(proc: subprocess.Popen[Any], timeout_s: float) -> None:
-    """SIGTERM; SIGKILL if it has not ended after ``timeout_s``."""
-    proc.terminate()
+def stop_process(proc: subprocess.Popen[Any], timeout_s: float, sig: int = signal.SIGTERM) -> None:
+    """``sig``; SIGKILL if it has not ended after ``timeout_s``."""
+    proc.send_signal(sig)
     try:
         proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
