@@ -38,15 +38,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
-import queue
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -56,20 +54,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from voicecli.audio.decode import decode_audio  # noqa: E402
+from voicecli.audio.decode import decode_audio, write_wav  # noqa: E402
+from voicecli.audio.format import pcm16_to_float  # noqa: E402
 from voicecli.bench.device_loop import TurnTiming, audible_threshold, time_turn  # noqa: E402
+from voicecli.bench.machine import load_average  # noqa: E402
+from voicecli.bench.rig import QUESTIONS, busy_cores, espeak_wav  # noqa: E402
+from voicecli.bench.talk_process import TalkProcess, TimedEvent, split_talk_words, talk_command  # noqa: E402
 from voicecli.bench.virtual_audio import RECORD_RATE_HZ, PulseAudio, start_pulseaudio  # noqa: E402
 
 RATE = RECORD_RATE_HZ
-# (espeak-ng voice, question): new questions, several voices, none from the eval set.
-SPOKEN = [
-    ("en-us+m3", "What is the capital of France?"),
-    ("en-gb+f3", "Can you tell me a fun fact about the moon?"),
-    ("en-gb-scotland", "How many legs does a spider have?"),
-    ("en-029+m1", "What should I cook for dinner tonight?"),
-    ("en-us+f4", "Why is the sky blue?"),
-    ("en-gb-x-rp+m7", "Name three colours of the rainbow."),
-]
+SPOKEN = QUESTIONS[:6]
 REAL = ["en_timit_LDC93S1.wav", "en_goforward.wav"]
 
 
@@ -88,11 +82,8 @@ class Variant:
     @staticmethod
     def talk(spec: str, extra_args: list[str]) -> Variant:
         label, _, rest = spec.partition(":")
-        words = shlex.split(rest)
-        env = tuple((w.split("=", 1)[0], w.split("=", 1)[1]) for w in words if w.startswith("VOICECLI_") and "=" in w)
-        checkout = next((w[1:] for w in words if w.startswith("@")), str(ROOT))
-        args = tuple(w for w in words if not (w.startswith("VOICECLI_") and "=" in w) and not w.startswith("@"))
-        return Variant(label or "talk", (*extra_args, *args), env, checkout=checkout)
+        env, checkout, args = split_talk_words(shlex.split(rest))
+        return Variant(label or "talk", (*extra_args, *args), tuple(env.items()), checkout=checkout or str(ROOT))
 
     @staticmethod
     def program(spec: str) -> Variant:
@@ -118,85 +109,13 @@ class Turn:
 def make_questions(work: Path, eval_dir: Path) -> list[tuple[str, str, np.ndarray]]:
     out: list[tuple[str, str, np.ndarray]] = []
     for i, (voice, text) in enumerate(SPOKEN):
-        raw = work / f"q{i}.raw.wav"
-        wav = work / f"q{i}.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", "165", "-w", str(raw), text], check=True)
-        subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(wav),
-                        "pad", "0.2", "0.2"], check=True)
+        wav = espeak_wav(work, f"q{i}", voice, text, words_per_minute=165, pad_s=0.2)
         out.append((text, voice, decode_audio(wav)))
     manifest = {json.loads(line)["file"]: json.loads(line)["text"]
                 for line in (eval_dir / "manifest.jsonl").read_text().splitlines() if line.strip()}
     for name in REAL:
         out.append((manifest[name], "real:" + name, decode_audio(eval_dir / name)))
     return out
-
-
-class TalkProcess:
-    """`voicecli talk --json` (or a peer program) on the default (virtual) devices; talk's
-    events are read on a thread, stderr goes to a log file."""
-
-    def __init__(self, pa: PulseAudio, variant: Variant, history: Path, log: Path) -> None:
-        if variant.command:
-            cmd = list(variant.command)
-        else:
-            cmd = [sys.executable, "-m", "voicecli.cli.main", "talk", "--json", "--history", str(history),
-                   *variant.talk_args]
-        self.log = log
-        self._log_file = open(log, "w")  # noqa: SIM115 - handed to the child, closed in stop()
-        self.proc = subprocess.Popen(cmd, env={**pa.env, **dict(variant.env)}, cwd=variant.checkout,
-                                     stdout=subprocess.PIPE,
-                                     stderr=self._log_file, text=True)
-        self.events: queue.Queue[dict] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith("{"):
-                self.events.put(json.loads(line))
-
-    def wait_for(self, pred, timeout_s: float) -> list[dict]:
-        seen: list[dict] = []
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                ev = self.events.get(timeout=0.1)
-            except queue.Empty:
-                if self.proc.poll() is not None:
-                    tail = self.log.read_text(errors="replace")[-1500:]
-                    raise RuntimeError(f"talk exited with {self.proc.returncode}: {tail}") from None
-                continue
-            seen.append(ev)
-            if pred(ev):
-                return seen
-        raise TimeoutError(f"talk: timed out; saw {seen[-5:]}")
-
-    def settle(self, quiet_s: float, timeout_s: float) -> list[dict]:
-        """Events until talk is listening and nothing has happened for ``quiet_s``."""
-        seen: list[dict] = []
-        deadline = time.monotonic() + timeout_s
-        last = time.monotonic()
-        listening = False
-        while time.monotonic() < deadline:
-            try:
-                ev = self.events.get(timeout=0.05)
-            except queue.Empty:
-                if listening and time.monotonic() - last >= quiet_s:
-                    return seen
-                continue
-            seen.append(ev)
-            last = time.monotonic()
-            if ev.get("type") == "state":
-                listening = ev.get("state") == "listening"
-        return seen
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self._log_file.close()
 
 
 class SpeakerTrack:
@@ -206,8 +125,7 @@ class SpeakerTrack:
         self.raw = raw
 
     def samples(self) -> np.ndarray:
-        data = self.raw.read_bytes() if self.raw.exists() else b""
-        return np.frombuffer(data[: len(data) // 2 * 2], dtype=np.int16).astype(np.float32) / 32768.0
+        return pcm16_to_float(self.raw.read_bytes() if self.raw.exists() else b"")
 
     def wait_reply_done(self, after: int, quiet_s: float, timeout_s: float) -> bool:
         """Until audio has been heard after sample ``after`` and then ``quiet_s`` of silence
@@ -249,10 +167,13 @@ class Session:
         self.raw = work / "speaker.raw"
         self.recorder = self.pa.record_speaker(self.raw)
         self.t0 = time.monotonic()
-        self.talk = TalkProcess(self.pa, variant, work / "history.sqlite3", work / "talk.log")
+        cmd = variant.command or talk_command("--json", "--history", str(work / "history.sqlite3"),
+                                              *variant.talk_args)
+        self.talk = TalkProcess(cmd, {**self.pa.env, **dict(variant.env)}, variant.checkout, work / "talk.log",
+                                stop_signal=signal.SIGTERM if variant.command else signal.SIGINT)
         self.track = SpeakerTrack(self.raw)
         self.starts: list[int] = []
-        self.events: list[list[dict]] = []
+        self.events: list[list[TimedEvent]] = []
         self.loads: list[float] = []
         self.failure: str | None = None
         """Why the program stopped answering (it died, or a reply never came)."""
@@ -262,7 +183,7 @@ class Session:
             wait_for_listener(self.pa, self.talk.proc, 300)
             time.sleep(3.0)
         else:
-            self.talk.wait_for(lambda e: e.get("state") == "listening", 180)
+            self.talk.expect(lambda e: e.data.get("state") == "listening", 180)
             self.talk.settle(1.0, 10)
 
     def ask(self, samples: np.ndarray) -> None:
@@ -281,7 +202,7 @@ class Session:
     def _ask(self, samples: np.ndarray) -> None:
         i = len(self.starts)
         wav = self.work / f"play{i}.wav"
-        _write_wav(wav, samples)
+        write_wav(wav, samples, RATE)
         self.loads.append(os.getloadavg()[0])
         self.starts.append(int((time.monotonic() - self.t0) * RATE))
         self.pa.play_as_user(wav).wait(timeout=60)
@@ -289,7 +210,7 @@ class Session:
             self.track.wait_reply_done(self.starts[-1] + len(samples), quiet_s=1.5, timeout_s=60)
             self.events.append([])
             return
-        seen = self.talk.wait_for(lambda e: e.get("type") == "turn", 120)
+        seen = self.talk.expect(lambda e: e.type == "turn", 120)
         seen += self.talk.settle(1.5, 120)
         self.events.append(seen)
 
@@ -302,14 +223,15 @@ class Session:
             self.recorder.wait(timeout=5)
         finally:
             self.pa.stop()
-        return np.frombuffer(self.raw.read_bytes(), dtype=np.int16).astype(np.float32) / 32768.0
+        return pcm16_to_float(self.raw.read_bytes())
 
     def turns(self, questions: list[tuple[str, str, np.ndarray]], recording: np.ndarray,
               keep: Path | None) -> list[Turn]:
         if keep:
             keep.mkdir(parents=True, exist_ok=True)
-            _write_wav(keep / "speaker.wav", recording)
-            (keep / "events.json").write_text(json.dumps({"starts": self.starts, "events": self.events}, indent=1))
+            write_wav(keep / "speaker.wav", recording, RATE)
+            events = [[e.data for e in seen] for seen in self.events]
+            (keep / "events.json").write_text(json.dumps({"starts": self.starts, "events": events}, indent=1))
             (keep / "talk.log").write_text((self.work / "talk.log").read_text(errors="replace"))
         log = (self.work / "talk.log").read_text(errors="replace")
         xruns = "; ".join(ln.strip() for ln in log.splitlines() if "underflows" in ln or "overflows" in ln)
@@ -320,8 +242,9 @@ class Session:
                 timing = time_turn(recording, samples, self.starts[i], RATE, reply_before=nxt)
             except ValueError:  # the program died before the question was over
                 timing = TurnTiming(0.0, None)
-            done = [e for e in self.events[i] if e.get("type") == "turn"]
-            talk_lat = dict(done[0].get("latency_ms") or {}) if done else {}
+            done = [e.data for e in self.events[i] if e.type == "turn"]
+            latency = done[0].get("latency_ms") if done else None
+            talk_lat: dict[str, float | None] = dict(latency) if isinstance(latency, dict) else {}
             v2v = talk_lat.get("voice_to_voice")
             ext = timing.latency_ms
             n_turns = len(done) if not self.variant.command else -1
@@ -360,32 +283,12 @@ failures: dict[str, list[str]] = {}
 """Per variant: runs in which the program stopped answering, and why."""
 
 
-def _write_wav(path: Path, samples: np.ndarray) -> None:
-    import wave
-
-    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(pcm.tobytes())
-
-
-def _busy() -> None:
-    while True:
-        pass
-
-
 def summarize(values: list[float]) -> dict[str, float]:
     v = sorted(values)
     if not v:
         return {}
     return {"n": len(v), "p50": round(statistics.median(v), 1),
             "p95": round(v[min(len(v) - 1, int(round(0.95 * (len(v) - 1))))], 1), "max": round(v[-1], 1)}
-
-
-def _load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -405,21 +308,14 @@ def main(argv: list[str] | None = None) -> int:
     variants = [Variant.talk(v, a.talk_arg) for v in a.variant] + [Variant.program(c) for c in a.command]
     if not variants:
         variants = [Variant("talk", tuple(a.talk_arg))]
-    hogs = [multiprocessing.Process(target=_busy, daemon=True) for _ in range(a.busy)]
-    for h in hogs:
-        h.start()
-    runs: list[tuple[Variant, int, list[Turn], list[float], list[float]]] = []
-    try:
-        with tempfile.TemporaryDirectory(prefix="voicecli-devloop-") as tmp:
-            work = Path(tmp)
-            questions = make_questions(work, a.eval_dir)[: a.questions]
-            for r in range(1, a.runs + 1):
-                load_before = _load()
-                for v, turns in run_round(questions, variants, work, a.keep, r):
-                    runs.append((v, r, turns, load_before, _load()))
-    finally:
-        for h in hogs:
-            h.terminate()
+    runs: list[tuple[Variant, int, list[Turn], list[float] | None, list[float] | None]] = []
+    with busy_cores(a.busy), tempfile.TemporaryDirectory(prefix="voicecli-devloop-") as tmp:
+        work = Path(tmp)
+        questions = make_questions(work, a.eval_dir)[: a.questions]
+        for r in range(1, a.runs + 1):
+            load_before = load_average()
+            for v, turns in run_round(questions, variants, work, a.keep, r):
+                runs.append((v, r, turns, load_before, load_average()))
     rows = []
     for v, r, turns, load_before, load_after in runs:
         print(f"--- {v.label} run {r} (load {load_before} → {load_after})")

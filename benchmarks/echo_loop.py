@@ -22,16 +22,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
-import queue
 import random
 import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -42,17 +38,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from voicecli.audio.decode import decode_audio  # noqa: E402
+from voicecli.audio.format import pcm16_to_float  # noqa: E402
 from voicecli.bench.echo_loop import (  # noqa: E402
     Condition,
     Played,
     ReplyOutcome,
-    TimedEvent,
     results_table,
     score_window,
     summarize,
     wer,
 )
-from voicecli.bench.virtual_audio import RECORD_RATE_HZ, PulseAudio, start_pulseaudio  # noqa: E402
+from voicecli.bench.rig import busy_cores, espeak_wav  # noqa: E402
+from voicecli.bench.talk_process import TalkProcess, TimedEvent, talk_command  # noqa: E402
+from voicecli.bench.virtual_audio import RECORD_RATE_HZ, start_pulseaudio  # noqa: E402
 
 RATE = RECORD_RATE_HZ
 SYSTEM = ("You are a storyteller. Whatever you are asked, answer with a long story of at least eight "
@@ -78,71 +76,8 @@ BARGE_INS = [
 
 
 def speak(work: Path, name: str, voice: str, text: str) -> tuple[Path, float]:
-    raw, wav = work / f"{name}.raw.wav", work / f"{name}.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-s", "160", "-w", str(raw), text], check=True)
-    subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(wav), "pad", "0.1", "0.1"], check=True)
+    wav = espeak_wav(work, name, voice, text, words_per_minute=160, pad_s=0.1)
     return wav, len(decode_audio(wav)) / RATE
-
-
-class Talk:
-    """`voicecli talk --json` on the default (virtual) devices; events timestamped on arrival."""
-
-    def __init__(self, pa: PulseAudio, args: list[str], history: Path, clock0: float) -> None:
-        cmd = [sys.executable, "-m", "voicecli.cli.main", "talk", "--json", "--history", str(history), *args]
-        self.proc = subprocess.Popen(cmd, env=pa.env, cwd=ROOT, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True)
-        self.clock0 = clock0
-        self.events: list[TimedEvent] = []
-        self._new: queue.Queue[TimedEvent] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith("{"):
-                ev = TimedEvent(time.monotonic() - self.clock0, json.loads(line))
-                self.events.append(ev)
-                self._new.put(ev)
-
-    def state(self) -> str:
-        """talk's latest state ("listening", "speaking", …)."""
-        states = [e for e in self.events if e.type == "state"]
-        return str(states[-1].data.get("state")) if states else ""
-
-    def wait_for(self, pred, timeout_s: float) -> TimedEvent | None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                ev = self._new.get(timeout=0.1)
-            except queue.Empty:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"talk exited with {self.proc.returncode}") from None
-                continue
-            if pred(ev):
-                return ev
-        return None
-
-    def settle(self, quiet_s: float, timeout_s: float) -> None:
-        """Until talk is listening and nothing has happened for ``quiet_s``."""
-        deadline = time.monotonic() + timeout_s
-        last, listening = time.monotonic(), False
-        while time.monotonic() < deadline:
-            try:
-                ev = self._new.get(timeout=0.05)
-            except queue.Empty:
-                if listening and time.monotonic() - last >= quiet_s:
-                    return
-                continue
-            last = time.monotonic()
-            if ev.type == "state":
-                listening = ev.data.get("state") == "listening"
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 def run_condition(cond: Condition, a: argparse.Namespace, work: Path, rng: random.Random,
@@ -159,8 +94,9 @@ def run_condition(cond: Condition, a: argparse.Namespace, work: Path, rng: rando
         rec_path = work / "speaker.raw"
         clock0 = time.monotonic()
         recorder = pa.record_speaker(rec_path)
-        talk = Talk(pa, ["--system", SYSTEM, "--llm-max-tokens", str(a.max_tokens), *a.talk_arg],
-                    work / "history.sqlite3", clock0)
+        talk = TalkProcess(talk_command("--json", "--history", str(work / "history.sqlite3"), "--system", SYSTEM,
+                                        "--llm-max-tokens", str(a.max_tokens), *a.talk_arg),
+                           pa.env, ROOT, work / "talk.log", clock0)
         try:
             if talk.wait_for(lambda e: e.data.get("state") == "listening", 240) is None:
                 raise RuntimeError("talk did not start")
@@ -203,7 +139,7 @@ def run_condition(cond: Condition, a: argparse.Namespace, work: Path, rng: rando
     ends = [w[0] for w in windows[1:]] + [float("inf")]
     outcomes = [score_window([e for e in talk.events if start <= e.t_s < end], played)
                 for (start, played), end in zip(windows, ends, strict=True)]
-    recording = np.frombuffer(rec_path.read_bytes(), np.int16).astype(np.float32) / 32768.0
+    recording = pcm16_to_float(rec_path.read_bytes())
     _check_history(outcomes, talk.events, recording, work / "history.sqlite3", a)
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
@@ -251,11 +187,6 @@ def _reference_transcriber(a: argparse.Namespace):  # Whisper base: not the mode
     return _TRANSCRIBER
 
 
-def _busy() -> None:
-    while True:
-        pass
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gains", type=float, nargs="+", default=[0.0, -6.0, -12.0], help="loopback gains (dB)")
@@ -280,11 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     noise = None if a.noise_dbfs == 0 else a.noise_dbfs
     conditions = [Condition(g, d, a.reflections, noise, a.busy) for g in a.gains for d in a.delays]
     rng = random.Random(a.seed)
-    hogs = [multiprocessing.Process(target=_busy, daemon=True) for _ in range(a.busy)]
-    for h in hogs:
-        h.start()
     results, detail = [], []
-    try:
+    with busy_cores(a.busy):
         for cond in conditions:
             with tempfile.TemporaryDirectory(prefix="voicecli-echo-") as tmp:
                 t0, load0 = time.monotonic(), os.getloadavg()
@@ -296,9 +224,6 @@ def main(argv: list[str] | None = None) -> int:
                            "load_avg_1_5_15": {"start": load0, "end": os.getloadavg()},
                            "replies": [asdict(o) for o in outcomes], "result": asdict(res)})
             print(results_table([res]).splitlines()[-1], f"load {load0[0]:.1f}→{os.getloadavg()[0]:.1f}", flush=True)
-    finally:
-        for h in hogs:
-            h.terminate()
     table = results_table(results)
     print(table)
     if a.json:

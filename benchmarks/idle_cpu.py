@@ -2,7 +2,8 @@
 virtual microphone and speaker of a private PulseAudio server (nothing is said).
 
     python benchmarks/idle_cpu.py                                   # --json, --plain, live screen
-    python benchmarks/idle_cpu.py "noaec:--json --no-echo-cancel"   # LABEL:TALK ARGS (VOICECLI_*=v sets env)
+    python benchmarks/idle_cpu.py "noaec:--json --no-echo-cancel"   # LABEL:TALK ARGS (VOICECLI_*=v sets env,
+                                                                    # @PATH runs talk from another checkout)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from voicecli.bench.talk_process import split_talk_words, talk_command  # noqa: E402
 from voicecli.bench.virtual_audio import start_pulseaudio  # noqa: E402
 
 DEFAULT = ["json:--json", "plain:--plain", "screen:--screen"]
@@ -32,14 +34,15 @@ def _cpu_s(pid: int) -> float:
 
 def measure(label: str, words: list[str], settle_s: float = 45.0, window_s: float = 20.0) -> float:
     with start_pulseaudio() as pa:
-        env = {**pa.env, **dict(w.split("=", 1) for w in words if w.startswith("VOICECLI_"))}
-        args = [w for w in words if not w.startswith("VOICECLI_") and w != "--screen"]
-        cmd = [sys.executable, "-m", "voicecli.cli.main", "talk", "--no-history", *args]
+        talk_env, checkout, args = split_talk_words(words)
+        env = {**pa.env, **talk_env}
+        cwd = checkout or str(ROOT)
+        cmd = talk_command("--no-history", *(w for w in args if w != "--screen"))
         if "--screen" in words:
             env.update(TERM="xterm-256color", COLUMNS="120", LINES="40")
             pid, fd = pty.fork()
             if pid == 0:
-                os.chdir(ROOT)
+                os.chdir(cwd)
                 os.execve(sys.executable, cmd, env)
 
             def drain() -> None:
@@ -51,7 +54,7 @@ def measure(label: str, words: list[str], settle_s: float = 45.0, window_s: floa
 
             threading.Thread(target=drain, daemon=True).start()
         else:
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                     stdin=subprocess.DEVNULL)
             pid = proc.pid
         try:

@@ -18,7 +18,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from voicecli.audio.decode import decode_audio  # noqa: E402
+from voicecli.audio.decode import decode_audio, write_wav  # noqa: E402
+from voicecli.bench.talk_process import talk_command  # noqa: E402
 
 CLIPS = ("en_librivox_austen_0870.wav", "en_librispeech_1272-128104-0000.wav", "en_librivox_austen_0890.wav")
 GAP_S = 15.0
@@ -40,20 +40,14 @@ def build_input(path: Path, clips: list[str]) -> None:
     parts = [np.zeros(16000, np.float32)]
     for clip in clips:
         parts += [decode_audio(str(ROOT / "eval" / "speech" / clip)), gap]
-    pcm = (np.clip(np.concatenate(parts), -1, 1) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(pcm.tobytes())
+    write_wav(path, np.concatenate(parts), 16000)
 
 
 def run_talk(question: Path, out: Path, partials: bool) -> list[dict]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOICECLI_")}
     env.update({"VOICECLI_STT_PARTIALS": "true" if partials else "false", "VOICECLI_LLM_MAX_REPLY_TOKENS": "24",
                 "PYTHONPATH": str(ROOT)})
-    cmd = [sys.executable, "-m", "voicecli.cli.main", "talk", "--input", str(question), "--output", str(out),
-           "--json", "--no-history"]
+    cmd = talk_command("--input", str(question), "--output", str(out), "--json", "--no-history")
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"talk failed ({proc.returncode}): {proc.stderr[-2000:]}")

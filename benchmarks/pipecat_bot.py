@@ -41,6 +41,7 @@ def _free_port() -> int:
 def launch(pipecat_python: str) -> int:
     """voicecli's venv: resolve the models, start the LLM server, run the bot in Pipecat's venv."""
     sys.path.insert(0, str(ROOT))
+    from voicecli.bench.virtual_audio import stop_process
     from voicecli.config import Settings
     from voicecli.engines import resolver
 
@@ -72,11 +73,7 @@ def launch(pipecat_python: str) -> int:
         signal.signal(signal.SIGTERM, lambda *_: bot.terminate())
         return bot.wait()
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_process(server, 10)
 
 
 async def bot(a: argparse.Namespace) -> None:

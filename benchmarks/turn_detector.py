@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from voicecli.audio.decode import decode_audio  # noqa: E402
 from voicecli.audio.format import FRAME_MS, FRAME_SAMPLES, PIPELINE_RATE_HZ  # noqa: E402
+from voicecli.bench.rig import QUESTIONS, espeak_wav  # noqa: E402
 from voicecli.config import Settings  # noqa: E402
 from voicecli.engines import load_transcriber, resolver  # noqa: E402
 from voicecli.stt.options import transcribe_options  # noqa: E402
@@ -50,18 +50,7 @@ from voicecli.vad.silero import SileroVad  # noqa: E402
 from voicecli.vad.smart_turn import SmartTurnModel, bundled_model_path  # noqa: E402
 from voicecli.vad.turn import SemanticTurnParams  # noqa: E402
 
-COMPLETE = [
-    ("en-us+m3", "What is the capital of France?"),
-    ("en-gb+f3", "Can you tell me a fun fact about the moon?"),
-    ("en-gb-scotland", "How many legs does a spider have?"),
-    ("en-029+m1", "What should I cook for dinner tonight?"),
-    ("en-us+f4", "Why is the sky blue?"),
-    ("en-gb-x-rp+m7", "Name three colours of the rainbow."),
-    ("en-us+m1", "Turn off the lights in the kitchen."),
-    ("en-gb+m2", "Who wrote Pride and Prejudice?"),
-    ("en-us+f2", "Set a timer for ten minutes."),
-    ("en-gb-x-rp+f1", "How far away is the sun?"),
-]
+COMPLETE = QUESTIONS
 REAL_COMPLETE = ["en_timit_LDC93S1.wav", "en_goforward.wav", "en_librivox_austen_0880.wav", "en_cards_001.wav"]
 # (voice, SSML): one turn with pauses inside, spoken in one go (espeak-ng's <break>), so the
 # words before a pause carry the intonation of an unfinished sentence.
@@ -101,12 +90,7 @@ class Outcome:
 
 
 def _espeak(voice: str, text: str, work: Path, name: str, ssml: bool = False) -> np.ndarray:
-    raw = work / f"{name}.raw.wav"
-    wav = work / f"{name}.wav"
-    markup = ["-m", f"<speak>{text}</speak>"] if ssml else [text]
-    subprocess.run(["espeak-ng", "-v", voice, "-s", "165", "-w", str(raw), *markup], check=True)
-    subprocess.run(["sox", str(raw), "-r", str(PIPELINE_RATE_HZ), "-c", "1", "-b", "16", str(wav)], check=True)
-    audio = decode_audio(wav)
+    audio = decode_audio(espeak_wav(work, name, voice, text, words_per_minute=165, ssml=ssml))
     loud = np.flatnonzero(np.abs(audio) > 0.003)
     return audio[loud[0]: loud[-1] + 1] if loud.size else audio
 

@@ -1,7 +1,8 @@
 """Loudspeaker echo on the real device path, scored from outside: ``voicecli talk --json`` on a
 PulseAudio virtual microphone and speaker (:mod:`voicecli.bench.virtual_audio`) with the speaker
 looped back into the microphone at a gain and delay, questions and barge-ins spoken into the
-microphone, and talk's own events read with their arrival times. Per reply it counts:
+microphone, and talk's own events read with their arrival times
+(:mod:`voicecli.bench.talk_process`). Per reply it counts:
 
 - **self-interruptions**: ``interrupted`` (reason speech) with no barge-in being spoken;
 - **own-speech turns**: ``user`` events that belong to none of the utterances played into the mic;
@@ -18,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from voicecli.bench.talk_process import TimedEvent
 from voicecli.bench.wer import word_error_rate
 
 ATTRIBUTE_S = 6.0
@@ -51,17 +53,6 @@ class Played:
     start_s: float
     end_s: float
     barge_in: bool = False
-
-
-@dataclass(frozen=True)
-class TimedEvent:
-    t_s: float
-    """Arrival time (seconds on the driver's clock)."""
-    data: dict[str, object]
-
-    @property
-    def type(self) -> str:
-        return str(self.data.get("type", ""))
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -59,8 +60,11 @@ class PulseAudio:
 
     def record_speaker(self, out_raw: Path) -> subprocess.Popen[bytes]:
         """16 kHz mono s16le of everything played to ``spk`` (raw, no header)."""
+        return self._record("spk.monitor", out_raw)
+
+    def _record(self, source: str, out_raw: Path) -> subprocess.Popen[bytes]:
         f: IO[bytes] = open(out_raw, "wb")  # handed to the child process
-        proc = subprocess.Popen(["parec", "--device=spk.monitor", f"--rate={RECORD_RATE_HZ}", "--channels=1",
+        proc = subprocess.Popen(["parec", f"--device={source}", f"--rate={RECORD_RATE_HZ}", "--channels=1",
                                  "--format=s16le", "--raw", "--latency-msec=10"], env=self.env, stdout=f)
         f.close()
         return proc
@@ -75,11 +79,7 @@ class PulseAudio:
 
     def record_mic(self, out_raw: Path) -> subprocess.Popen[bytes]:
         """16 kHz mono s16le of everything the program's microphone hears (raw, no header)."""
-        f: IO[bytes] = open(out_raw, "wb")  # handed to the child process
-        proc = subprocess.Popen(["parec", "--device=micsink.monitor", f"--rate={RECORD_RATE_HZ}", "--channels=1",
-                                 "--format=s16le", "--raw", "--latency-msec=10"], env=self.env, stdout=f)
-        f.close()
-        return proc
+        return self._record("micsink.monitor", out_raw)
 
     def speaker_echo(self, latency_ms: int, gain_db: float, reflections: bool = False) -> list[int]:
         """A loudspeaker heard by the microphone: ``spk.monitor`` → ``micsink``, delayed and scaled
@@ -161,12 +161,18 @@ class NoisePlayer:
 
     def stop(self) -> None:
         self._stop.set()
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
+        stop_process(self._proc, 5)
         self._thread.join(timeout=2)
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout_s: float, sig: int = signal.SIGTERM) -> None:
+    """``sig``; SIGKILL if it has not ended after ``timeout_s``."""
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def start_pulseaudio() -> PulseAudio:
