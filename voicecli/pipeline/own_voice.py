@@ -72,8 +72,8 @@ class TalkOverGuard:
         """The last played words of finished replies."""
         self.dropped = 0
         """Utterances dropped as the assistant's own voice."""
-        self._tail_until = 0.0
-        """Monotonic time until which a new utterance may be the last reply's echo tail."""
+        self._tail = (0.0, 0.0)
+        """Monotonic span in which an utterance's onset may be the last reply's echo tail."""
 
     @property
     def pauses(self) -> int:
@@ -98,7 +98,8 @@ class TalkOverGuard:
         if reply is not None:
             self._played.extend(self._played_words(reply))
             if self._echo is not None and self._echo.state.heard:
-                self._tail_until = time.monotonic() + ECHO_TAIL_S
+                now = time.monotonic()
+                self._tail = (now, now + ECHO_TAIL_S)
 
     def utterance_dropped(self) -> None:
         """The endpointer dropped an utterance as too short: a paused reply plays on."""
@@ -112,7 +113,8 @@ class TalkOverGuard:
         ``onset_at``: when its first voiced frame was captured (monotonic)."""
         holding = self._barge.holding
         evidence = self._suspect(start_frame, last_voiced_frame)
-        if evidence is None and self._echo is not None and onset_at is not None and onset_at < self._tail_until:
+        if evidence is None and self._echo is not None and onset_at is not None \
+                and self._tail[0] <= onset_at < self._tail[1]:
             evidence = self._echo.evidence(start_frame, last_voiced_frame)  # maybe the last reply's tail
         if evidence is None and not holding:
             return False
