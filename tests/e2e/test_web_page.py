@@ -8,6 +8,7 @@ bar → Escape interrupts the reply and the page truncates the item at what it p
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import sys
@@ -57,14 +58,22 @@ def start_web_server(tmp: Path, timeout_s: float = 180, **env: str) -> WebServer
     raise RuntimeError(f"voicecli serve did not become ready:\n{log.read_text(errors='replace')}")
 
 
-@pytest.fixture(scope="module")
-def web_server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("web")
-    server = start_web_server(tmp)
-    yield server
-    stop_server(server)  # type: ignore[arg-type]
+@contextlib.contextmanager
+def serving(tmp: Path, **env: str):
+    """A web server for a test module: stopped at the end, and its log must hold no traceback."""
+    server = start_web_server(tmp, **env)
+    try:
+        yield server
+    finally:
+        stop_server(server)  # type: ignore[arg-type]
     text = server.log.read_text(errors="replace")
     assert "Traceback" not in text, text[-4000:]
+
+
+@pytest.fixture(scope="module")
+def web_server(tmp_path_factory):
+    with serving(tmp_path_factory.mktemp("web")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

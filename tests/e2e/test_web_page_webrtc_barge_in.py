@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import EXAMPLES
-from tests.e2e.serve.conftest import stop_server
-from tests.e2e.test_web_page import browser, sent, start_web_server, wait_for  # noqa: F401
+from tests.e2e.test_web_page import browser, sent, serving, wait_for  # noqa: F401
 from tests.helpers import read_wav, word_overlap, write_wav
 
 pytest.importorskip("aiortc")
@@ -56,11 +55,8 @@ SECOND_ANSWERED = """() => {
 @pytest.fixture(scope="module")
 def web_server(tmp_path_factory):
     """``voicecli serve`` allowing replies long enough to talk over (the suite's default is 40 tokens)."""
-    server = start_web_server(tmp_path_factory.mktemp("web-barge"), VOICECLI_LLM_MAX_REPLY_TOKENS="160")
-    yield server
-    stop_server(server)  # type: ignore[arg-type]
-    text = server.log.read_text(errors="replace")
-    assert "Traceback" not in text, text[-4000:]
+    with serving(tmp_path_factory.mktemp("web-barge"), VOICECLI_LLM_MAX_REPLY_TOKENS="160") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -326,15 +326,20 @@ def test_a_voice_that_fails_stops_the_reply_at_once_and_the_next_turn_works():
     run(scenario)
 
 
+async def story_queued(h: Harness) -> None:
+    """The user asks for a story and stops; the reply's two pieces are queued, none played."""
+    await h.silence(3)
+    await h.speak(0.9, 10)
+    await h.silence(END_SILENCE_FRAMES)
+    await until(lambda: len(h.player.progress(1).queued_samples) == 2, what="both pieces queued")
+
+
 def test_speech_soon_after_the_turn_ended_that_cuts_the_reply_continues_that_turn():
     # a long pause inside a sentence ended the turn; the user went on before the reply was heard:
     # one turn with both parts, the cut reply is no turn and not in the history
     async def scenario() -> None:
         async with harness(stepped=True, continue_ms=1500) as h:
-            await h.silence(3)
-            await h.speak(0.9, 10)
-            await h.silence(END_SILENCE_FRAMES)
-            await until(lambda: len(h.player.progress(1).queued_samples) == 2, what="both pieces queued")
+            await story_queued(h)
             await h.speak(0.8, 10)  # 0.4 s after the turn's end, nothing played yet: the same turn
             assert h.names(ReplyInterrupted) == ["ReplyInterrupted"]
             await h.silence(END_SILENCE_FRAMES)
@@ -353,10 +358,7 @@ def test_speech_after_the_reply_began_playing_without_a_canceller_is_a_new_turn(
     # it might be the reply's own echo (loudspeakers, no echo canceller): never merged unchecked
     async def scenario() -> None:
         async with harness(stepped=True, continue_ms=1500) as h:
-            await h.silence(3)
-            await h.speak(0.9, 10)
-            await h.silence(END_SILENCE_FRAMES)
-            await until(lambda: len(h.player.progress(1).queued_samples) == 2, what="both pieces queued")
+            await story_queued(h)
             h.output.play(2 * SAMPLES_PER_WORD)
             await h.speak(0.7, 10)
             await h.silence(END_SILENCE_FRAMES)
@@ -370,10 +372,7 @@ def test_speech_after_the_reply_began_playing_without_a_canceller_is_a_new_turn(
 def test_a_barge_in_after_the_continue_window_is_a_new_turn():
     async def scenario() -> None:
         async with harness(stepped=True, continue_ms=300) as h:
-            await h.silence(3)
-            await h.speak(0.9, 10)
-            await h.silence(END_SILENCE_FRAMES)
-            await until(lambda: len(h.player.progress(1).queued_samples) == 2, what="both pieces queued")
+            await story_queued(h)
             await h.speak(0.7, 10)  # 0.4 s after the turn's end, longer than the window
             await h.silence(END_SILENCE_FRAMES)
             await play_until_completed(h, 2)
@@ -388,10 +387,7 @@ def test_a_dropped_continuation_asks_the_first_part_again():
     # continue is answered as it was, not lost
     async def scenario() -> None:
         async with harness(stepped=True, continue_ms=1500) as h:
-            await h.silence(3)
-            await h.speak(0.9, 10)
-            await h.silence(END_SILENCE_FRAMES)
-            await until(lambda: len(h.player.progress(1).queued_samples) == 2, what="both pieces queued")
+            await story_queued(h)
             await h.speak(0.8, 7)  # 224 ms: cuts the reply (192 ms), too short for a turn (250 ms)
             assert h.names(ReplyInterrupted) == ["ReplyInterrupted"]
             await h.silence(END_SILENCE_FRAMES)
