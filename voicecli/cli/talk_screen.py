@@ -30,7 +30,11 @@ def load_quittable(load: Callable[[], T], status: str | None = None) -> T:
     Ctrl-C can no longer land inside a native module's import (pybind11 turns that into
     ``ImportError: initialization failed``): signals only reach the main thread, which just waits.
     A model half-loaded in native code cannot be stopped, so quitting ends the process right
-    away (``os._exit``) after restoring the terminal."""
+    away (``os._exit``) after restoring the terminal.
+
+    The spinner and the "interrupted" line go to a copy of the terminal's stderr taken before
+    loading starts: llama.cpp's loader points fd 2 and ``sys.stderr`` at /dev/null while it
+    runs, and a Ctrl-C in that window used to end the process without a word."""
     from voicecli.tui.keys import KeyReader
 
     outcome: list[Any] = []
@@ -44,8 +48,9 @@ def load_quittable(load: Callable[[], T], status: str | None = None) -> T:
         finally:
             done.set()
 
+    terminal = _stderr_copy()
     threading.Thread(target=work, name="load-models", daemon=True).start()
-    spinner = err_console.status(status) if status else contextlib.nullcontext()
+    spinner = terminal.status(status) if status else contextlib.nullcontext()
     code = None
     try:
         with spinner, KeyReader(lambda key: quit_requested.set() if key in QUIT_KEYS else None):
@@ -56,18 +61,31 @@ def load_quittable(load: Callable[[], T], status: str | None = None) -> T:
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     if code is not None:
-        exit_now(code)
+        exit_now(code, terminal)
+    if terminal is not err_console:
+        terminal.file.close()
     kind, value = outcome[0]
     if kind == "error":
         raise value
     return value
 
 
-def exit_now(code: int) -> None:
+def _stderr_copy() -> Any:
+    """A console on a duplicate of stderr's file descriptor (``err_console`` when it has none)."""
+    from rich.console import Console
+
+    try:
+        fd = os.dup(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):  # not a real file (e.g. captured in tests)
+        return err_console
+    return Console(file=os.fdopen(fd, "w"), highlight=False)
+
+
+def exit_now(code: int, console: Any = err_console) -> None:
     """End the process at once (a model may still be loading on another thread)."""
     if code == EXIT_INTERRUPTED:
-        err_console.print("interrupted")
-    for stream in (sys.stdout, sys.stderr):
+        console.print("interrupted")
+    for stream in (sys.stdout, sys.stderr, console.file):
         with contextlib.suppress(Exception):
             stream.flush()
     os._exit(code)
