@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,15 @@ from tests.conftest import ROOT
 from voicecli.bench.wer import word_error_rate
 
 pytestmark = [pytest.mark.models, pytest.mark.audio, pytest.mark.slow]
+
+
+def _story(replies: list[dict], keep: Path) -> str:
+    """What went wrong, readable in a CI log: each question's own turns, then talk's turn events."""
+    lines = [f"{x['question']!r}: own turns {x['own_turns']}, heard {x['question_heard']}" for x in replies]
+    for events in keep.glob("*/events.json"):
+        lines += [f"{t:7.2f} {e}" for t, e in json.loads(events.read_text())
+                  if e["type"] in ("user", "discarded", "interrupted", "notice", "error")]
+    return "\n".join(lines)
 
 
 def test_brief_echo_loop_no_own_speech_turns_barge_in_heard_history_is_what_played(tmp_path):
@@ -26,8 +36,8 @@ def test_brief_echo_loop_no_own_speech_turns_barge_in_heard_history_is_what_play
     replies, result = cond["replies"], cond["result"]
     assert result["replies"] == 3 and result["barge_ins"] == 1
     # the assistant's own voice never became a turn (the issue: it answered "Go.", "taken.")
-    assert result["own_turns"] == 0, replies
-    assert result["questions_missed"] == 0, replies
+    assert result["own_turns"] == 0, _story(replies, keep)
+    assert result["questions_missed"] == 0, _story(replies, keep)
     (barge,) = [x["barge_in"] for x in replies if x["barge_in"]]
     assert barge["detected"], replies
     # the history of the cut reply, as `voicecli history last` shows it, is what was played

@@ -26,6 +26,7 @@ from voicecli.pipeline.events import (
     UserSpeechStopped,
     UserTranscribed,
     UserTurnDiscarded,
+    event_to_json,
 )
 from voicecli.vad.endpointer import EndpointerParams
 
@@ -233,6 +234,8 @@ def test_speech_without_words_is_discarded_with_a_notice():
             await h.silence(END_SILENCE_FRAMES)
             await until(lambda: h.of(UserTurnDiscarded), what="discarded turn")
         assert [(e.turn, e.reason) for e in h.of(UserTurnDiscarded)] == [(1, "no words")]
+        assert [event_to_json(e) for e in h.of(UserTurnDiscarded)] == [  # talk --json shows it
+            {"type": "discarded", "turn": 1, "reason": "no words"}]
         assert "heard something, but no words" in [e.message for e in h.of(NoticeRaised)]
         assert records(h) == [] and h.engines.chat.calls == []
     run(scenario)

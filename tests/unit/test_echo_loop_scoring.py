@@ -39,6 +39,15 @@ def test_own_speech_and_self_interruption_are_counted():
     assert (out.pauses, out.ignored) == (1, 1)
 
 
+def test_a_question_talk_answered_as_one_turn_after_the_user_went_on_is_no_own_turn():
+    events = [ev(12.5, type="user", turn=1, text="Tell me a story"),
+              ev(13.0, type="discarded", turn=1, reason="the user went on: one turn with the next"),
+              ev(13.0, type="interrupted", turn=1, reason="speech"),
+              ev(14.0, type="user", turn=2, text="Tell me a story about a dragon.")]
+    out = score_window(events, [Q])
+    assert out.question_heard and out.own_turns == [] and out.self_interruptions == 0 and out.went_on == 1
+
+
 def test_a_barge_in_is_detected_and_owns_its_transcript_however_garbled():
     events = [ev(13.0, type="user", turn=1, text="Tell me a story about a dragon."),
               ev(20.8, type="notice", message=PAUSED_NOTICE),

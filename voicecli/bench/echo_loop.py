@@ -77,6 +77,8 @@ class ReplyOutcome:
     pauses: int = 0
     ignored: int = 0
     question_heard: bool = False
+    went_on: int = 0
+    """Turns talk dropped because the user went on (answered as one turn with what followed)."""
     barge_in: BargeInOutcome | None = None
     cut_turn: int | None = None
     """The turn talk interrupted for the barge-in (its history row is checked)."""
@@ -90,9 +92,13 @@ def score_window(events: Sequence[TimedEvent], played: Sequence[Played]) -> Repl
     """One reply's window: the question (``played[0]``), maybe a barge-in, and every event from
     the question's start until the next question. Each played utterance owns the first ``user``
     event that arrives after it started and at most ``ATTRIBUTE_S`` after it ended (however well
-    it was transcribed); every other ``user`` event is the assistant's own speech."""
+    it was transcribed); every other ``user`` event is the assistant's own speech. A turn talk
+    discarded because the user went on is not a turn: the ``user`` event after it holds the whole."""
     out = ReplyOutcome(played[0].text)
-    users = [ev for ev in events if ev.type == "user"]
+    dropped = {ev.data.get("turn") for ev in events if ev.type == "discarded"}
+    users = [ev for ev in events if ev.type == "user" and ev.data.get("turn") not in dropped]
+    out.went_on = sum(ev.type == "discarded" and str(ev.data.get("reason", "")).startswith("the user went on")
+                      for ev in events)
     owner: dict[int, Played] = {}
     for p in played:
         for i, ev in enumerate(users):
@@ -109,7 +115,7 @@ def score_window(events: Sequence[TimedEvent], played: Sequence[Played]) -> Repl
         else:
             out.question_heard = True
     for ev in events:
-        if ev.type == "interrupted" and ev.data.get("reason") == "speech":
+        if ev.type == "interrupted" and ev.data.get("reason") == "speech" and ev.data.get("turn") not in dropped:
             if not any(p.barge_in and p.start_s <= ev.t_s <= p.end_s + DETECT_AFTER_S for p in played):
                 out.self_interruptions += 1
             elif isinstance(turn := ev.data.get("turn"), int):

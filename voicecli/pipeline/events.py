@@ -233,6 +233,8 @@ def event_to_json(ev: Event) -> dict[str, Any] | None:
         return {"type": "partial", "started_ms": round(ev.started_ms), "stable": ev.stable, "unstable": ev.unstable}
     if isinstance(ev, ReplyDelta):
         return {"type": "reply_delta", "turn": ev.turn, "text": ev.text}
+    if isinstance(ev, UserTurnDiscarded):
+        return {"type": "discarded", "turn": ev.turn, "reason": ev.reason}
     if isinstance(ev, ReplyInterrupted):
         return {"type": "interrupted", "turn": ev.turn, "reason": ev.reason, "output_s": round(ev.output_s, 3)}
     if isinstance(ev, ToolCalled):
