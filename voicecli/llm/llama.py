@@ -4,11 +4,13 @@ supports tools, otherwise a text answer)."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 from voicecli.errors import ModelLoadError
+from voicecli.llm.cpu_share import OtherLoad, threads_for
 from voicecli.llm.forced_call import ForcedCallDecoder, forced_call_grammar
 from voicecli.llm.llama_prompt import ChatTemplate, Prompt
 from voicecli.llm.tool_text import ToolTextParser
@@ -72,6 +74,8 @@ class LlamaChat:
             raise ModelLoadError(f"cannot load GGUF model '{name}' from {model_path}: {exc}",
                                  "check the file or pick another with --llm-model") from exc
         self._lock = threading.Lock()
+        self._max_threads = self.threads = threads
+        self._other_load = OtherLoad()
         self.template = ChatTemplate.of_model(self._llm)
         self._parsed_grammars: set[str] = set()
 
@@ -149,6 +153,7 @@ class LlamaChat:
     def _generate(self, prompt: Prompt, options: GenerationOptions, stop: tuple[str, ...],
                   grammar: Any = None) -> Iterator[tuple[str, str | None]]:
         """(text piece, finish reason or None) per generated token."""
+        self._fit_threads()
         tokens = self._llm.tokenize(prompt.text.encode("utf-8"), add_bos=prompt.add_bos, special=True)
         chunks = self._llm.create_completion(tokens, max_tokens=options.max_tokens, temperature=options.temperature,
                                              stop=list(stop) or None, stream=True, grammar=grammar)
@@ -160,6 +165,15 @@ class LlamaChat:
             close = getattr(chunks, "close", None)
             if close:
                 close()
+
+    def _fit_threads(self) -> None:
+        """Use only the cores other programs leave free (see :mod:`voicecli.llm.cpu_share`)."""
+        n = threads_for(self._max_threads, os.cpu_count() or self._max_threads, self._other_load.cores())
+        if n != self.threads:
+            import llama_cpp
+
+            llama_cpp.llama_set_n_threads(self._llm.ctx, n, n)
+            self.threads = n
 
     def warm_up(self, system_prompt: str) -> None:
         """Evaluate the system prompt once so the first real reply starts from a warm cache."""
