@@ -34,7 +34,7 @@ SYSTEM = "Be brief."
 STORY = "One two three four. Five six seven eight."
 PHRASES = {0.9: "Tell me a story.", 0.8: "What time is it?", 0.7: "Stop."}
 REPLIES = {"Tell me a story.": STORY, "What time is it?": "It is noon.", "Stop.": "Okay.",
-           "Tell me a story. What time is it?": "It is noon."}
+           "Tell me a story. What time is it?": "It is noon.", "Stop. What time is it?": "It is noon."}
 END_SILENCE_FRAMES = 13
 """400 ms of silence at 32 ms frames ends a turn (EndpointerParams defaults)."""
 
@@ -398,4 +398,58 @@ def test_a_dropped_continuation_asks_the_first_part_again():
         (rec,) = records(h)
         assert (rec.turn, rec.user, rec.assistant, rec.interrupted) == (2, "Tell me a story.", STORY, False)
         assert h.conv.history == [ChatMessage("user", "Tell me a story."), ChatMessage("assistant", STORY)]
+    run(scenario)
+
+
+class HeardEcho:
+    """An echo path whose microphone hears the loudspeaker: every utterance over a reply is
+    checked (it is suspect), and no canceller output is kept for transcripts."""
+
+    def __init__(self) -> None:
+        from voicecli.pipeline.echo_path import EchoState
+
+        self.state = EchoState(heard=True, delay_ms=60.0, erle_db=20.0, far_active=True)
+
+    def evidence(self, first: int, last: int) -> object:
+        from voicecli.pipeline.echo_check import AcousticEvidence
+
+        return AcousticEvidence(1.0, None)
+
+    def transcript_audio(self, first: int, last: int) -> None:
+        return None
+
+
+def test_going_on_while_the_first_part_is_still_being_checked_is_one_turn():
+    # the echo rig: "Excuse me, … what time is it in Tokyo?" over a story on loudspeakers; the
+    # second part began before the check of "Excuse me" had ended, so it was no continuation and
+    # "Excuse me" became a turn of its own, cut by the rest
+    async def scenario() -> None:
+        async with harness(stepped=True, continue_ms=1000) as h:
+            h.conv._echo = h.conv.talk_over._echo = HeardEcho()
+            gate, transcribe = threading.Event(), h.engines.transcriber.transcribe
+
+            def slow_check(audio, options):  # the own-voice check of "Stop." takes a while
+                text = transcribe(audio, options)
+                if text.text == "Stop.":
+                    gate.wait(5)
+                return text
+
+            h.engines.transcriber.transcribe = slow_check
+            await story_queued(h)
+            h.output.play(2 * SAMPLES_PER_WORD)  # the story is playing
+            await h.silence(25)  # past the continue window of the story's turn
+            await h.speak(0.7, 10)  # "Stop." over the story: checked
+            await h.silence(END_SILENCE_FRAMES)
+            await h.speak(0.8, 5)  # the user goes on before the check is done
+            gate.set()
+            await until(lambda: h.of(ReplyInterrupted), what="the story cut by the checked turn")
+            await h.speak(0.8, 5)
+            await h.silence(END_SILENCE_FRAMES)
+            await play_until_completed(h, 2)
+        story, rec = records(h)
+        assert (story.turn, story.interrupted) == (1, True)
+        assert (rec.turn, rec.user, rec.assistant, rec.interrupted) == (3, "Stop. What time is it?", "It is noon.",
+                                                                         False)
+        assert [(e.turn, e.reason) for e in h.of(UserTurnDiscarded)] == [
+            (2, "the user went on: one turn with the next")]
     run(scenario)

@@ -98,6 +98,8 @@ class Conversation(AdapterControls):
         self._speculative: dict[int, SttFuture] = {}
         """Speculative transcripts of the current utterance, by the last voiced frame before the pause."""
         self._onset_at = 0.0
+        self._onset_frame = 0
+        """The first voiced frame of the latest utterance (endpointer numbering)."""
         """Capture time (monotonic) of the current utterance's first voiced frame."""
         self._going_on = GoingOn()
         """Speech soon after a turn's end that cuts its reply continues that turn."""
@@ -201,6 +203,7 @@ class Conversation(AdapterControls):
             self.emit(UserSpeechStarted(ev.frame * FRAME_MS))
             self._speculative.clear()
             self._onset_at = self._ears.audio(ev.onset_frame, ev.onset_frame)[1]
+            self._onset_frame = ev.onset_frame
             self._going_on.speech_started(self._reply, ev.onset_frame, self._after_playback(),
                                           self.o.continue_ms)
             self._wake.speech_started()
@@ -316,11 +319,19 @@ class Conversation(AdapterControls):
         If it continues the turn of the reply it cuts, the turn is asked again with both parts."""
         started_at = None
         if (merged := self._going_on.take(self._reply, checked=True)) is not None and merged.utterance is not None:
-            before = self._ears.audio(merged.utterance[0], span[0] - 1)[0]
-            audio, stt, started_at = np.concatenate([before, audio]), None, merged.started_at
+            whole = self._echo.transcript_audio(merged.utterance[0], span[1]) if self._echo is not None else None
+            if whole is not None:  # both parts from the canceller that keeps the user's words
+                audio = whole[0]
+            else:
+                audio = np.concatenate([self._ears.audio(merged.utterance[0], span[0] - 1)[0], audio])
+            stt, started_at = None, merged.started_at
             span = (merged.utterance[0], span[1])
             self._went_on(merged)
-        self._start_turn(audio, end_of_speech_at, endpoint_at, stt, started_at=started_at).utterance = span
+        r = self._start_turn(audio, end_of_speech_at, endpoint_at, stt, started_at=started_at)
+        r.utterance = span
+        if self._ears.state in (EndpointState.SPEAKING, EndpointState.STOPPING) and self._onset_frame > span[1]:
+            # the user went on while this utterance was being checked ("Excuse me, … what time is it?")
+            self._going_on.speech_started(r, self._onset_frame, False, self.o.continue_ms)
 
     def _after_playback(self) -> bool:
         """Did the speech that just started begin after the current reply began to play?"""
