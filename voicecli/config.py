@@ -73,7 +73,8 @@ class LlmConfig(_Section):
     url: str | None = Field(
         default=None, description="Use an OpenAI-compatible server at this base URL instead of the in-process model.")
     api_key: str | None = Field(default=None, description="API key for --llm-url servers.")
-    threads: int = Field(default=2, ge=1, description="CPU threads for llama.cpp.")
+    threads: int = Field(default=2, ge=1,
+                         description="Most CPU threads for llama.cpp (fewer while other programs keep cores busy).")
     context_tokens: int = Field(default=2048, ge=256, description="llama.cpp context size.")
     history_tokens: int = Field(
         default=1024, ge=64,
