@@ -133,10 +133,11 @@ def simulate(clip: Clip, probs: list[float], endpointer: EndpointerParams, seman
                 tkey = (clip.name, start, ev.last_voiced_frame)
                 if tkey not in transcripts:
                     transcripts[tkey] = transcribe(clip.audio[start * FRAME_SAMPLES:(ev.last_voiced_frame + 1) * FRAME_SAMPLES])
-                words = semantic.verdict_from_words(transcripts[tkey])
+                silence_ms = (ev.frame - ev.last_voiced_frame) * FRAME_MS
+                words = semantic.verdict_from_words(transcripts[tkey], silence_ms)
                 out.checks.append(f"{cache[key]:.2f}{'' if words is None else ' words:' + ('end' if words else 'wait')}"
                                   f" {transcripts[tkey]!r}")
-                if semantic.complete(cache[key], transcripts[tkey]):
+                if semantic.complete(cache[key], transcripts[tkey], silence_ms):
                     events += ep.end_turn(ev.last_voiced_frame)
             if isinstance(ev, UtteranceEnded):
                 out.turns += 1
@@ -150,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check-ms", default="200,600", help="the checkpoint silences, comma-separated")
     ap.add_argument("--threshold", default="0.5", help="probabilities of 'complete' to try, comma-separated")
     ap.add_argument("--max-silence-ms", default="1500", help="fallback silences to try, comma-separated")
+    ap.add_argument("--words-end-ms", default="800,0",
+                    help="silences after which words that do not trail off end the turn (0: never), comma-separated")
     ap.add_argument("--silence-ms", type=int, default=400, help="the silence-only endpointer's end silence")
     ap.add_argument("--eval-dir", type=Path, default=ROOT / "eval" / "speech")
     ap.add_argument("--json", type=Path)
@@ -170,10 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     checks = tuple(int(x) for x in a.check_ms.split(","))
     for thr in (float(x) for x in a.threshold.split(",")):
         for fallback in (int(x) for x in a.max_silence_ms.split(",")):
-            for words in (False, True):
-                configs.append((f"smart_turn at {checks} ms, p≥{thr}, fallback {fallback} ms"
-                                f"{', + words' if words else ', model only'}",
-                                SemanticTurnParams(checks, thr, fallback, use_transcript=words)))
+            configs.append((f"smart_turn at {checks} ms, p≥{thr}, fallback {fallback} ms, model only",
+                            SemanticTurnParams(checks, thr, fallback, use_transcript=False)))
+            for end in (int(x) for x in a.words_end_ms.split(",")):
+                configs.append((f"smart_turn at {checks} ms, p≥{thr}, fallback {fallback} ms, + words"
+                                f"{f' (end after {end} ms)' if end else ''}",
+                                SemanticTurnParams(checks, thr, fallback, words_end_ms=end or None)))
     cache: dict[tuple[str, int], float] = {}
     transcripts: dict[tuple[str, int, int], str] = {}
     transcriber = load_transcriber(settings)

@@ -132,6 +132,9 @@ class VadConfig(_Section):
     turn_max_silence_ms: int = Field(
         default=1500, ge=200, le=10_000,
         description="With Smart Turn: silence that ends the turn even when it judged the turn unfinished.")
+    turn_words_end_ms: int = Field(
+        default=800, ge=0, le=10_000,
+        description="With Smart Turn: after this much silence, words that do not trail off end the turn (0: off).")
     smart_turn_model: str | None = Field(
         default=None, description="Smart Turn ONNX file (default: the one inside the pipecat-ai package).")
 

@@ -93,6 +93,8 @@ class FakeChat:
         self.always_call: str | None = None
         self.requests: list[ToolRequest | None] = []
         """The tools of each ``stream_reply`` call."""
+        self.prefilled: list[list[ChatMessage]] = []
+        """The prompts evaluated ahead of a reply (``prefill``)."""
 
     def stream_reply(self, messages: Sequence[ChatMessage], options: GenerationOptions,
                      tools: ToolRequest | None = None) -> Iterator[ReplyDelta]:
@@ -139,6 +141,11 @@ class FakeChat:
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
+
+    def prefill(self, messages: Sequence[ChatMessage], tools: ToolRequest | None = None,
+                give_way: Callable[[], bool] | None = None) -> int:
+        self.prefilled.append(list(messages))
+        return 0
 
     def warm_up(self, system_prompt: str) -> None:
         pass

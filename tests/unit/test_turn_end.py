@@ -23,7 +23,7 @@ FALLBACK_FRAMES = 47
 """1500 ms: the silence that ends a turn the model called unfinished."""
 PHRASES = {0.9: "And so my fellow Americans", 0.8: "ask not what your country can do for you.",
            0.7: "Can you remind me to...", 0.6: "call my mother?"}
-SEMANTIC = SemanticTurnParams(checks_ms=(200, 600), threshold=0.5, max_silence_ms=1500)
+SEMANTIC = SemanticTurnParams(checks_ms=(200, 600), threshold=0.5, max_silence_ms=1500, words_end_ms=None)
 OPTIONS = ConversationOptions(endpointer=EndpointerParams(), semantic_turn=SEMANTIC)
 
 
@@ -92,6 +92,24 @@ def test_an_unfinished_verdict_waits_for_the_fallback_silence():
             assert model.calls == [0.8, 0.8]
             await h.silence(1)
             await until(lambda: records(h), what="turn ended by the fallback")
+    run(scenario)
+
+
+def test_words_that_do_not_trail_off_end_the_turn_at_words_end_ms_whatever_the_model_says():
+    # Smart Turn hears a flat "Can you tell me a fun fact about the moon" (no "?") as unfinished;
+    # at 800 ms of silence words that do not trail off end it, not the 1.5 s fallback
+    from dataclasses import replace
+
+    model = FakeTurnModel({0.8: 0.1})
+
+    async def scenario() -> None:
+        async with harness(model, semantic_turn=replace(SEMANTIC, words_end_ms=800)) as h:
+            await h.silence(3)
+            await h.speak(0.8, 10)
+            await h.silence(25)  # 800 ms: the third check
+            await until(lambda: records(h), what="turn ended by the words at 800 ms")
+            assert h.vad.frames == 3 + 10 + 25
+        assert model.calls == [0.8, 0.8]  # asked at 200 and 600 ms only
     run(scenario)
 
 
@@ -328,8 +346,9 @@ def test_a_broken_smart_turn_file_is_a_notice_not_a_crash(tmp_path):
 
 
 def test_a_question_transcribed_after_the_first_checkpoint_ends_the_turn_when_its_words_arrive():
-    # the model says "not done" at 200 ms (espeak-ng's flat "Why is the sky blue?"); the
-    # transcript arrives later in the pause and ends the turn then, not at the 600 ms checkpoint
+    # the transcript is not ready at 200 ms: the model is not asked beside it (it would take a
+    # core from the speculative reply); the words arrive later in the pause and end the turn
+    # then, not at the 600 ms checkpoint, and the model is never asked
     import threading as _threading
 
     model = FakeTurnModel({0.6: 0.01})
@@ -346,12 +365,60 @@ def test_a_question_transcribed_after_the_first_checkpoint_ends_the_turn_when_it
             h.engines.transcriber.transcribe = slow
             await h.silence(3)
             await h.speak(0.6, 10)
-            await h.silence(CHECK_FRAMES)  # the checkpoint: no transcript yet, the model says no
-            await until(lambda: model.calls, what="the model asked")
-            await asyncio.sleep(0.05)
-            assert not records(h)
+            await h.silence(CHECK_FRAMES)  # the checkpoint: no transcript yet
+            await asyncio.sleep(0.1)
+            assert not records(h) and model.calls == []
             gate.set()  # the transcript arrives, 12 frames before the next checkpoint
             await until(lambda: records(h), what="turn ended by the words")
             assert h.vad.frames == 3 + 10 + CHECK_FRAMES
         assert [r.user for r in records(h)] == ["call my mother?"]
+        assert model.calls == []
+    run(scenario)
+
+
+def test_words_that_arrive_late_and_settle_nothing_ask_the_model_then():
+    # "ask not what your country can do for you." settles nothing by its words: once it arrives
+    # the model is asked (with the checkpoint's audio) and its "complete" ends the turn
+    import threading as _threading
+
+    model = FakeTurnModel({0.8: 0.95})
+    gate = _threading.Event()
+
+    async def scenario() -> None:
+        async with harness(model) as h:
+            real = h.engines.transcriber.transcribe
+
+            def slow(audio, options):
+                gate.wait(3)
+                return real(audio, options)
+
+            h.engines.transcriber.transcribe = slow
+            await h.silence(3)
+            await h.speak(0.8, 10)
+            await h.silence(CHECK_FRAMES)
+            await asyncio.sleep(0.1)
+            assert model.calls == [] and not records(h)
+            gate.set()
+            await until(lambda: records(h), what="turn ended by the model after the words")
+            assert h.vad.frames == 3 + 10 + CHECK_FRAMES
+        assert model.calls == [0.8]
+    run(scenario)
+
+
+def test_the_next_reply_prompt_is_evaluated_ahead_once_a_reply_ends():
+    # the history and the user's next message (empty so far) go to the model while it is idle,
+    # so the next reply only evaluates the words it was not told yet
+    model = FakeTurnModel({0.8: 0.95})
+
+    async def scenario() -> None:
+        async with harness(model) as h:
+            await h.silence(3)
+            await h.speak(0.8, 10)
+            await h.silence(CHECK_FRAMES)
+            await until(lambda: records(h), what="a turn")
+            await until(lambda: h.engines.chat.prefilled, what="a prefill after the reply")
+        (rec,) = records(h)
+        last = h.engines.chat.prefilled[-1]
+        assert [m.role for m in last][-3:] == ["user", "assistant", "user"]
+        assert last[-3].content == rec.user and last[-2].content == rec.assistant and last[-1].content == ""
     run(scenario)

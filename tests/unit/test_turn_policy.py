@@ -73,10 +73,26 @@ def test_verdict_without_the_transcript_veto():
 
 def test_endpointer_gets_the_checkpoints_and_the_fallback_silence():
     base = EndpointerParams(end_silence_ms=400, preroll_ms=200)
-    p = SemanticTurnParams(checks_ms=(600, 200, 2000), max_silence_ms=1500).endpointer(base)
+    p = SemanticTurnParams(checks_ms=(600, 200, 2000), max_silence_ms=1500, words_end_ms=None).endpointer(base)
     assert p.check_silence_ms == (200, 600)  # sorted; a check past the fallback is dropped
     assert p.end_silence_ms == 1500
     assert p.preroll_ms == 200
+    with_words = SemanticTurnParams(checks_ms=(200, 600), max_silence_ms=1500, words_end_ms=800).endpointer(base)
+    assert with_words.check_silence_ms == (200, 600, 800)  # the words are asked once more
+
+
+@pytest.mark.parametrize("text,silence_ms,verdict", [
+    ("Can you tell me a fun fact about the moon", 600, None),  # the model judges
+    ("Can you tell me a fun fact about the moon", 800, True),  # words that do not trail off end it
+    ("And so my fellow Americans,", 800, False),  # trailing off: still waiting
+    ("Um.", 800, False),  # a hesitation is no turn, full stop or not
+    ("I would like a pizza with", 1200, False),
+    ("", 800, None),  # no words: the model (or the fallback)
+])
+def test_words_end_the_turn_after_words_end_ms(text, silence_ms, verdict):
+    params = SemanticTurnParams(words_end_ms=800)
+    assert params.verdict_from_words(text, silence_ms) is verdict
+    assert SemanticTurnParams(words_end_ms=None).verdict_from_words(text, 5000) is (False if verdict is False else None)
 
 
 @pytest.mark.parametrize("eagerness,check,fallback", [

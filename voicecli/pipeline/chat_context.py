@@ -26,16 +26,19 @@ class ChatContext:
         return list(self._messages)
 
     def prompt(self, system_prompt: str, user: str | None, budget_tokens: int,
-               count_tokens: Callable[[str], int]) -> list[ChatMessage]:
+               count_tokens: Callable[[str], int], forget: bool = True) -> list[ChatMessage]:
         """The messages to send for ``user``'s new turn (None: no new message, the reply goes on
         from the tool results at the end): the system prompt and as much history as fits
         ``budget_tokens``. Once the history overflows, its oldest turns are forgotten for good in
-        steps (see :func:`messages_to_forget`), which keeps the prompt prefix stable."""
+        steps (see :func:`messages_to_forget`), which keeps the prompt prefix stable. ``forget``
+        False: only look (the prompt a turn would get, for evaluating it ahead of time)."""
         system = ChatMessage("system", system_prompt)
         new = [ChatMessage("user", user)] if user is not None else []
-        forget = messages_to_forget(system, [*self._messages, *new], budget_tokens, count_tokens)
-        del self._messages[:min(forget, len(self._messages))]
-        return trim_history(system, without_unanswered_calls([*self._messages, *new]), budget_tokens, count_tokens)
+        drop = messages_to_forget(system, [*self._messages, *new], budget_tokens, count_tokens)
+        kept = self._messages[min(drop, len(self._messages)):]
+        if forget:
+            self._messages = kept
+        return trim_history(system, without_unanswered_calls([*kept, *new]), budget_tokens, count_tokens)
 
     def add_turn(self, user: str | None, heard: str, interrupted: bool, tools: Sequence[ToolOutcome] = (),
                  pending: Sequence[ToolCall] = ()) -> None:

@@ -31,6 +31,7 @@ from voicecli.pipeline.events import (
     ReplyInterrupted,
     StateChanged,
     TurnRecord,
+    UserPartialTranscript,
     UserSpeechStarted,
     UserSpeechStopped,
     UserTurnDiscarded,
@@ -84,7 +85,7 @@ class Conversation(AdapterControls):
         self.talk_over = TalkOverGuard(echo, player, ConversationHooks(
             self._interrupt, self._start_checked_turn,
             lambda audio: self._responder.transcribe(audio, self.o.stt), self._call, emit, self._listening))
-        self._partials = conversation_partials(self._responder, self._ears, lambda: self.o, emit)
+        self._partials = conversation_partials(self._responder, self._ears, lambda: self.o, self._heard_so_far)
         self._hooks = ReplyHooks(lambda: self.o, self._show, self._set_state, self._reply_ended)
         self._wake = Waking(options.wake, wake_detector, WakeHooks(  # talk --wake-word (else always awake)
             lambda audio: self._responder.transcribe(audio, self.o.stt), self._call, lambda text, eos, started:
@@ -217,7 +218,7 @@ class Conversation(AdapterControls):
                 self._prepare_reply(ev.last_voiced_frame, audio, fut)
         elif isinstance(ev, PauseCheckpointReached) and self._judge is not None:
             self._judge.check(ev.last_voiced_frame, self._ears.checkpoint_audio(ev),
-                              self._speculative.get(ev.last_voiced_frame))
+                              self._speculative.get(ev.last_voiced_frame), (ev.frame - ev.last_voiced_frame) * FRAME_MS)
         elif isinstance(ev, SpeechResumed):
             self._speculative.clear()
             self._drop_prepared()
@@ -365,6 +366,19 @@ class Conversation(AdapterControls):
         self._tasks.add(r.task)  # referenced until done
         r.task.add_done_callback(self._tasks.discard)
 
+    def _heard_so_far(self, ev: UserPartialTranscript) -> None:
+        """A live partial transcript: shown, and the reply's prompt evaluated up to its words."""
+        self.emit(ev)
+        if self._ears.state is EndpointState.SPEAKING:
+            self._prefill(f"{ev.stable} {ev.unstable}".strip())
+
+    def _prefill(self, words: str) -> None:
+        """Evaluate the next reply's prompt ahead (history, then ``words``) while the cores are
+        free: it gives way once the user pauses (the speculative transcript's time) or a reply runs."""
+        if self.o.auto_respond and self._reply is None and self._wake.may_listen:
+            self._responder.prefill(words, self.o, lambda: (
+                self._reply is not None or self._prepared is not None or self._ears.state is EndpointState.STOPPING))
+
     def _reply_ended(self, r: Reply, had_words: bool) -> None:
         if not had_words and r.visible:  # (a prepared reply without words: the commit says so)
             self._no_words(r)
@@ -374,6 +388,7 @@ class Conversation(AdapterControls):
             self.talk_over.reply_over(r)
             hearing = had_words and self._ears.state == EndpointState.SPEAKING
             self._set_state(AssistantState.HEARING if hearing else AssistantState.LISTENING)
+            self._prefill("")
 
     def _no_words(self, r: Reply) -> None:
         self.emit(UserTurnDiscarded(r.turn, "no words"))

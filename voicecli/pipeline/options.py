@@ -28,7 +28,7 @@ def semantic_turn_params(settings: Settings) -> SemanticTurnParams | None:
     if v.turn_detector != "smart_turn":
         return None
     return SemanticTurnParams(checks_ms=tuple(v.turn_checks_ms), threshold=v.turn_threshold,
-                              max_silence_ms=v.turn_max_silence_ms)
+                              max_silence_ms=v.turn_max_silence_ms, words_end_ms=v.turn_words_end_ms or None)
 
 
 def smart_turn_model_path(settings: Settings) -> Path | None:

@@ -79,6 +79,7 @@ class Responder:
         """The voices of the languages (None: made from the settings on first use; a server
         shares its voice catalogue's)."""
         self._stt_running: set[SttFuture] = set()
+        self._prefill_seq = 0
 
     def transcribe(self, audio: np.ndarray, options: TranscribeOptions) -> SttFuture:
         """Start transcribing on the STT worker."""
@@ -92,6 +93,27 @@ class Responder:
         else on it when the worker is shared and says so (a server's ``idle()``)."""
         shared_idle = getattr(self.workers.stt, "idle", None)
         return not self._stt_running and (shared_idle is None or bool(shared_idle()))
+
+    def prefill(self, words: str, options: ConversationOptions, give_way: Callable[[], bool]) -> None:
+        """Evaluate the next reply's prompt ahead of time, as far as it is known: the history and
+        ``words`` (what the user said so far; "" before they speak) on the prefill thread, until
+        ``give_way()`` (see ``LlamaChat.prefill``). Only the newest request runs; models without
+        a local prompt cache (a remote LLM) and replies in a language still to be heard skip it."""
+        chat = self.engines.chat
+        prefill = getattr(chat, "prefill", None)
+        if prefill is None or self.multilingual:
+            return
+        messages = self.context.prompt(options.system_prompt, words, options.history_tokens, chat.count_tokens,
+                                       forget=False)
+        use = tools_for_reply(options.tools, self.tools)
+        self._prefill_seq += 1
+        seq = self._prefill_seq
+
+        def run() -> None:
+            if seq == self._prefill_seq and not give_way():
+                prefill(messages, use.request if use is not None else None, give_way)
+
+        self.workers.prefill.submit(run)
 
     def _transcribe(self, audio: np.ndarray, options: TranscribeOptions) -> tuple[Transcription, float]:
         t0 = time.monotonic()

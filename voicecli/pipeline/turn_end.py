@@ -4,8 +4,9 @@ audio path); the verdict comes back to the event loop, which ends the turn there
 is still in that same pause. The speculative transcript of the pause is asked first and may
 settle it without the model (:meth:`SemanticTurnParams.verdict_from_words`): at once on the
 loop when it is ready at the checkpoint, or the moment it arrives later in the pause (a
-finished question then ends the turn without waiting for the next checkpoint). Nothing waits
-for it, and a verdict the words settle never queues behind a model run."""
+finished question then ends the turn without waiting for the next checkpoint). When it is not
+ready at the checkpoint the model is asked once it arrives and leaves the turn open, so a
+verdict the words settle never queues behind (or competes for a core with) a model run."""
 
 from __future__ import annotations
 
@@ -49,41 +50,60 @@ class TurnEndJudge:
         self.verdicts: list[TurnVerdict] = []
         """Every verdict so far (for tests and benchmarks)."""
 
-    def check(self, last_voiced_frame: int, audio: np.ndarray, transcript: TranscriptFuture | None) -> None:
-        """Judge the turn that paused after ``last_voiced_frame`` (its ``audio`` up to now)."""
+    def check(self, last_voiced_frame: int, audio: np.ndarray, transcript: TranscriptFuture | None,
+              silence_ms: float = 0.0) -> None:
+        """Judge the turn that paused after ``last_voiced_frame`` (its ``audio`` up to now,
+        ``silence_ms`` of it the pause)."""
         params = self._params()
         if params is None:
             return
         text = _text_if_ready(transcript)
-        by_words = params.verdict_from_words(text)
+        by_words = params.verdict_from_words(text, silence_ms)
         if by_words is not None:
             self._conclude(TurnVerdict(last_voiced_frame, None, text, by_words, 0.0))
             return
-        loop = asyncio.get_running_loop()
         if transcript is not None and not transcript.done():
-            transcript.add_done_callback(lambda f: post(loop, self._words_arrived, last_voiced_frame, f))
-        fut = self._executor.submit(self._judge, params, last_voiced_frame, audio, transcript)
+            loop = asyncio.get_running_loop()
+            transcript.add_done_callback(
+                lambda f: post(loop, self._words_arrived, last_voiced_frame, audio, f, silence_ms))
+            return
+        self._ask_model(params, last_voiced_frame, audio, transcript, silence_ms)
+
+    def _ask_model(self, params: SemanticTurnParams, last_voiced_frame: int, audio: np.ndarray,
+                   transcript: TranscriptFuture | None, silence_ms: float) -> None:
+        loop = asyncio.get_running_loop()
+        fut = self._executor.submit(self._judge, params, last_voiced_frame, audio, transcript, silence_ms)
         fut.add_done_callback(lambda f: post(loop, self._decided, f))
 
-    def _words_arrived(self, last_voiced_frame: int, transcript: TranscriptFuture) -> None:
-        """Event loop: the pause's transcript came in after a checkpoint; a finished question
-        ends the turn now (the endpointer ignores it if the user has spoken since)."""
+    def _words_arrived(self, last_voiced_frame: int, audio: np.ndarray, transcript: TranscriptFuture,
+                       silence_ms: float) -> None:
+        """Event loop: the pause's transcript came in after a checkpoint. Words that settle it
+        decide now (a finished question ends the turn; the endpointer ignores it if the user
+        has spoken since); otherwise the model is asked now. The model waits for the words
+        rather than running beside them: they settle most questions, and a model run the
+        words make useless takes a core from the speculative reply (on 2 cores it held the
+        LLM's first token back ~100 ms)."""
         params = self._params()
+        if params is None:
+            return
         text = _text_if_ready(transcript)
-        if params is not None and params.verdict_from_words(text):
-            self._conclude(TurnVerdict(last_voiced_frame, None, text, True, 0.0))
+        by_words = params.verdict_from_words(text, silence_ms)
+        if by_words is not None:
+            self._conclude(TurnVerdict(last_voiced_frame, None, text, by_words, 0.0))
+        else:
+            self._ask_model(params, last_voiced_frame, audio, transcript, silence_ms)
 
     def _judge(self, params: SemanticTurnParams, last_voiced_frame: int, audio: np.ndarray,
-               transcript: TranscriptFuture | None) -> TurnVerdict:
+               transcript: TranscriptFuture | None, silence_ms: float) -> TurnVerdict:
         """Turn thread."""
         t0 = time.monotonic()
         text = _text_if_ready(transcript)
-        by_words = params.verdict_from_words(text)
+        by_words = params.verdict_from_words(text, silence_ms)
         if by_words is not None:
             return TurnVerdict(last_voiced_frame, None, text, by_words, (time.monotonic() - t0) * 1000)
         probability = self._model.probability(audio)
         text = _text_if_ready(transcript)  # it may have come in meanwhile
-        return TurnVerdict(last_voiced_frame, probability, text, params.complete(probability, text),
+        return TurnVerdict(last_voiced_frame, probability, text, params.complete(probability, text, silence_ms),
                            (time.monotonic() - t0) * 1000)
 
     def _decided(self, fut: concurrent.futures.Future[TurnVerdict]) -> None:

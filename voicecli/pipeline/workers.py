@@ -11,6 +11,9 @@ class Workers:
         self.stt: concurrent.futures.Executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="stt")
         self.llm: concurrent.futures.Executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="llm")
         self.tts: concurrent.futures.Executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tts")
+        self.prefill: concurrent.futures.Executor = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="prefill")
+        """Evaluating the next reply's prompt ahead of time (never the reply's own LLM thread)."""
         self.tools: concurrent.futures.Executor = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="tool")
         """Tool calls (two: one stuck past its timeout does not hold up the next)."""
 
@@ -29,5 +32,5 @@ class Workers:
 
     def shutdown(self) -> None:
         """Cancel queued work and let the threads go (running calls finish on their own)."""
-        for pool in (self.stt, self.llm, self.tts, self.tools):
+        for pool in (self.stt, self.llm, self.tts, self.prefill, self.tools):
             pool.shutdown(wait=False, cancel_futures=True)

@@ -44,6 +44,7 @@ a an the and or but so because if than that to of in on at for with from by abou
 is are was were be my your our their his her its this these those um uh er erm hmm
 """.split())
 """Words an unpunctuated transcript rarely ends a finished turn with ("tell me about", "um")."""
+_HESITATIONS = frozenset("um umm uh uhm er erm hmm mm".split())
 _TRAILS_OFF = re.compile(r"(\.\.\.|…|[,;:\-–—])\s*$")
 _FINAL_PUNCTUATION = re.compile(r"[.!?][\"')\]]*\s*$")
 _ASKS = re.compile(r"(?<![.…])\?[?!]*[\"')\]]*\s*$")
@@ -53,15 +54,18 @@ _WORD = re.compile(r"[a-z']+")
 def transcript_unfinished(text: str) -> bool:
     """Do the words heard so far trail off? Whisper marks it: "…", a comma or dash at the end,
     or no final punctuation after a word that rarely ends a sentence (an article, preposition,
-    conjunction, "um"). A sentence Whisper punctuated as finished is not vetoed ("Turn it on.")."""
+    conjunction), or a hesitation at the end even if punctuated ("Um."). A sentence Whisper
+    punctuated as finished is not vetoed ("Turn it on.")."""
     text = text.strip()
     if not text:
         return False
     if _TRAILS_OFF.search(text):
         return True
+    words = _WORD.findall(text.lower())
+    if words and words[-1] in _HESITATIONS:
+        return True  # "Um." is never a whole turn, whatever Whisper's full stop says
     if _FINAL_PUNCTUATION.search(text):
         return False
-    words = _WORD.findall(text.lower())
     return bool(words) and words[-1] in _TRAILING_WORDS
 
 
@@ -86,35 +90,46 @@ class SemanticTurnParams:
     """Silence that ends the turn anyway when the detector said "not done" (the fallback)."""
     use_transcript: bool = True
     """Let a trailing-off transcript veto an end (:func:`transcript_unfinished`)."""
+    words_end_ms: int | None = 800
+    """From this much silence on, words that do not trail off end the turn whatever the model
+    says (None: only the fallback does). Smart Turn hears flat synthetic questions Whisper wrote
+    without a "?" as unfinished ("Can you tell me a fun fact about the moon", p 0.14): they
+    waited the whole fallback. A user who goes on after it within ``vad.continue_ms`` still
+    gets one turn (:mod:`voicecli.pipeline.going_on`)."""
 
-    def verdict_from_words(self, transcript: str | None) -> bool | None:
+    def verdict_from_words(self, transcript: str | None, silence_ms: float = 0.0) -> bool | None:
         """What the words alone settle (``transcript``: heard up to the pause, None when not
-        known yet): False when they trail off, True for a finished question, None when the
-        model must judge."""
+        known yet; ``silence_ms``: the pause so far): False when they trail off, True for a
+        finished question or, after :attr:`words_end_ms`, any words that do not trail off; None
+        when the model must judge."""
         if not self.use_transcript or transcript is None:
             return None
         if transcript_unfinished(transcript):
             return False
         if transcript_finished(transcript):
             return True
+        if self.words_end_ms is not None and silence_ms >= self.words_end_ms and transcript.strip():
+            return True
         return None
 
-    def complete(self, probability: float, transcript: str | None = None) -> bool:
+    def complete(self, probability: float, transcript: str | None = None, silence_ms: float = 0.0) -> bool:
         """The verdict at a checkpoint: the words when they settle it, else the model."""
-        by_words = self.verdict_from_words(transcript)
+        by_words = self.verdict_from_words(transcript, silence_ms)
         return by_words if by_words is not None else probability >= self.threshold
 
     def endpointer(self, silence_only: EndpointerParams) -> EndpointerParams:
-        """The endpointer for a conversation with this detector: the checkpoints, and the long
-        silence as the fallback end (``silence_only`` gives everything else)."""
-        checks = tuple(sorted(ms for ms in self.checks_ms if ms < self.max_silence_ms))
+        """The endpointer for a conversation with this detector: the checkpoints (and
+        :attr:`words_end_ms`), and the long silence as the fallback end (``silence_only`` gives
+        everything else)."""
+        asked = (*self.checks_ms, *((self.words_end_ms,) if self.use_transcript and self.words_end_ms else ()))
+        checks = tuple(sorted({ms for ms in asked if ms < self.max_silence_ms}))
         return replace(silence_only, check_silence_ms=checks, end_silence_ms=self.max_silence_ms)
 
 
 _EAGERNESS: dict[str, SemanticTurnParams] = {
-    "high": SemanticTurnParams(checks_ms=(160, 500), threshold=0.3, max_silence_ms=2000),
-    "medium": SemanticTurnParams(checks_ms=(200, 600), threshold=0.5, max_silence_ms=4000),
-    "low": SemanticTurnParams(checks_ms=(300, 1000), threshold=0.7, max_silence_ms=8000),
+    "high": SemanticTurnParams(checks_ms=(160, 500), threshold=0.3, max_silence_ms=2000, words_end_ms=500),
+    "medium": SemanticTurnParams(checks_ms=(200, 600), threshold=0.5, max_silence_ms=4000, words_end_ms=1000),
+    "low": SemanticTurnParams(checks_ms=(300, 1000), threshold=0.7, max_silence_ms=8000, words_end_ms=None),
 }
 
 
@@ -123,7 +138,7 @@ def params_for_eagerness(eagerness: Eagerness | str | None) -> SemanticTurnParam
 
     ``high`` ends turns soonest (asks after 160 and 500 ms of silence, ends at a lower
     probability of "complete"), ``low`` lets the user take their time (300 and 1000 ms, a
-    higher probability); the
+    higher probability, and words alone never end the turn); the
     fallback silences are OpenAI's documented maximum waits: 2 s (high), 4 s (medium and
     ``auto``/unset), 8 s (low). For the realtime server: ``server_vad`` keeps the silence-only
     endpointer; ``semantic_vad`` uses :meth:`SemanticTurnParams.endpointer` of these."""
