@@ -48,6 +48,8 @@ def test_long_sentence_is_cut_at_a_clause():
     # no conjunction or preposition to cut before: the whole sentence
     ("The quick brown fox jumps over the lazy dog every single morning. Ok.",
      "The quick brown fox jumps over the lazy dog every single morning."),
+    # a long subject: cut before its verb (the first audio need not wait for the whole sentence)
+    ("The capital of the United States is New York City. Yes.", "The capital of the United States"),
     # a short sentence is never cut
     ("The capital of France is Paris. Yes.", "The capital of France is Paris."),
 ])

@@ -20,6 +20,9 @@ and but or so because which who whom whose when where while if although though s
 that with without for in on at from after before
 """.split())
 """A long first sentence without punctuation is cut before one of these (a phrase starts there)."""
+_VERBS = frozenset("is are was were has have had can could will would should may might must does do did".split())
+"""...or before one of these after a subject longer than ``first_chunk_min_words`` ("The capital of
+the United States | is New York City."; not "The capital of France | is Paris")."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,9 @@ class SpeechChunker:
         leaves at least ``first_chunk_min_words`` words in front (None: keep waiting)."""
         spans = [m for m in re.finditer(r"\S+", buf)][: self.p.first_chunk_max_words + 1]
         for i in range(len(spans) - 1, self.p.first_chunk_min_words - 1, -1):
-            if spans[i].group(0).lower() in _BREAK_WORDS and spans[i].end() < len(buf):  # a whole word
+            word = spans[i].group(0).lower()
+            breaks = word in _BREAK_WORDS or (word in _VERBS and i > self.p.first_chunk_min_words)
+            if breaks and spans[i].end() < len(buf):  # a whole word
                 return spans[i].start()
         return None
 
