@@ -207,7 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop talk and PulseAudio on the way out
     if a.brief:
-        a.gains, a.delays, a.replies, a.barge_ins, a.max_tokens = [-6.0], [150], 2, 1, 40
+        # 96 tokens (talk's default): with 40 a story was often one sentence (the token cap cut the
+        # second, which talk does not say), ~5 s, and ended before the barge-in 4–7 s in
+        a.gains, a.delays, a.replies, a.barge_ins, a.max_tokens = [-6.0], [150], 2, 1, 96
     noise = None if a.noise_dbfs == 0 else a.noise_dbfs
     conditions = [Condition(g, d, a.reflections, noise, a.busy) for g in a.gains for d in a.delays]
     rng = random.Random(a.seed)

@@ -49,4 +49,7 @@ def test_brief_echo_loop_no_own_speech_turns_barge_in_heard_history_is_what_play
     stored = next(t for t in json.loads(h.stdout)["turns"] if t["turn"] == cut_turn)
     assert stored["interrupted"] and not stored["assistant"].endswith("…")
     assert barge["played_transcript"], barge
-    assert word_error_rate([barge["played_transcript"]], [stored["assistant"]]).wer <= 0.10, (barge, stored)
+    # Whisper-base's own errors on the played speech are ~5–15 % here ("hidden and cove were a
+    # legendary climber" for "hidden cove where a legendary clamor"); a history holding more or
+    # less than was played (the whole reply: 60+ words for ~20) is far above this
+    assert word_error_rate([barge["played_transcript"]], [stored["assistant"]]).wer <= 0.20, (barge, stored)
