@@ -45,9 +45,11 @@ def test_long_sentence_is_cut_at_a_clause():
 @pytest.mark.parametrize("text,first", [
     ("The capital of France is Paris and it is a lovely city full of museums. Yes.", "The capital of France is Paris"),
     ("I will call you later today when I am back home from work. Bye.", "I will call you later today"),
-    # no conjunction or preposition to cut before: the whole sentence
+    # no conjunction or preposition to cut before: the whole sentence, up to 12 words
     ("The quick brown fox jumps over the lazy dog every single morning. Ok.",
      "The quick brown fox jumps over the lazy dog every single morning."),
+    ("The quick brown fox jumps over the lazy dog every single morning again and again. Ok.",
+     "The quick brown fox jumps over the lazy dog every single morning"),
     # a long subject: cut before its verb (the first audio need not wait for the whole sentence)
     ("The capital of the United States is New York City. Yes.", "The capital of the United States"),
     # a short sentence is never cut

@@ -25,6 +25,11 @@ _VERBS = frozenset("is are was were has have had can could will would should may
 the United States | is New York City."; not "The capital of France | is Paris")."""
 
 
+FIRST_CHUNK_HARD_WORDS = 12
+"""The first piece never waits for more words than this: a long first sentence with no comma and
+no word to cut before was spoken whole, and Piper's first audio took ~2 s (30 words)."""
+
+
 @dataclass(frozen=True)
 class ChunkerParams:
     first_chunk_min_words: int = 4
@@ -77,7 +82,10 @@ class SpeechChunker:
             if cuts:
                 return cuts[0]
         if self._emitted == 0 and words > self.p.first_chunk_max_words:
-            return self._phrase_cut(buf)
+            cut = self._phrase_cut(buf)
+            if cut is None and words > FIRST_CHUNK_HARD_WORDS:  # nowhere good to cut: never wait longer
+                cut = list(re.finditer(r"\S+", buf))[FIRST_CHUNK_HARD_WORDS].start()
+            return cut
         return None
 
     def _phrase_cut(self, buf: str) -> int | None:
