@@ -104,6 +104,8 @@ class Turn:
     """1-minute load average when the question was played."""
     xruns: str = ""
     """What talk reported at exit about its audio streams (underflows, overflows), per session."""
+    sound_over_end: bool = False
+    """Sound went on over the question's end on the recording: no latency read (see ``TurnTiming``)."""
 
 
 def make_questions(work: Path, eval_dir: Path) -> list[tuple[str, str, np.ndarray]]:
@@ -250,7 +252,8 @@ class Session:
             n_turns = len(done) if not self.variant.command else -1
             out.append(Turn(text, voice, None if ext is None else round(ext, 1), n_turns, talk_lat,
                             None if ext is None or v2v is None else round(ext - v2v, 1),
-                            " | ".join(str(e.get("user", "")) for e in done), round(self.loads[i], 2), xruns))
+                            " | ".join(str(e.get("user", "")) for e in done), round(self.loads[i], 2), xruns,
+                            timing.sound_over_end))
         return out
 
 
@@ -322,7 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         for t in turns:
             lat = t.talk
             print(f"{t.voice:22} | external {t.external_ms!s:>7} ms | talk v2v {lat.get('voice_to_voice')!s:>6}"
-                  f" | unexplained {t.unexplained_ms!s:>6} | turns {t.talk_turns} | heard: {t.user_text[:50]}")
+                  f" | unexplained {t.unexplained_ms!s:>6} | turns {t.talk_turns} | heard: {t.user_text[:50]}"
+                  + (" | SOUND OVER THE QUESTION'S END: not measured" if t.sound_over_end else ""))
             rows.append({"variant": v.label, "run": r, "load_before": load_before, "load_after": load_after,
                          **asdict(t)})
     summary: dict[str, object] = {"busy_cores": a.busy, "cpu_count": os.cpu_count(), "variants": {}}
@@ -348,13 +352,14 @@ def main(argv: list[str] | None = None) -> int:
             "question_load_p50": statistics.median([t.load for turns, _, _ in mine for t in turns if t.load is not None]
                                                    or [0.0]),
             "questions_not_one_turn": sum(1 for turns, _, _ in mine for t in turns if t.talk_turns not in (1, -1)),
-            "no_reply": sum(1 for turns, _, _ in mine for t in turns if t.external_ms is None),
+            "no_reply": sum(1 for turns, _, _ in mine for t in turns if t.external_ms is None and not t.sound_over_end),
+            "sound_over_question_end": sum(1 for turns, _, _ in mine for t in turns if t.sound_over_end),
             "load": [[lb, la] for _, lb, la in mine], "talk_args": list(v.talk_args), "env": dict(v.env),
             "command": list(v.command)}
     if len(variants) == 1:  # the single-configuration keys, as before
         only = summary["variants"][variants[0].label]  # type: ignore[index]
         summary.update({k: only[k] for k in ("per_run", "all", "median_of_run_p50", "questions_not_one_turn",
-                                             "no_reply")})
+                                             "no_reply", "sound_over_question_end")})
         summary["talk_args"] = a.talk_arg
     print(json.dumps(summary, indent=1))
     if a.json:

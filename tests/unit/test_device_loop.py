@@ -51,6 +51,18 @@ def test_time_turn_measures_question_end_to_reply_onset():
     assert t.latency_ms == pytest.approx(640.0, abs=1.0)
 
 
+def test_time_turn_reads_no_latency_when_sound_goes_on_over_the_questions_end():
+    # a reply that began before the question was over: not a latency of 0 ms
+    q = _question()
+    rec = np.zeros(6 * RATE, np.float32)
+    start = RATE // 2
+    rec[start: start + len(q)] = q
+    over = start + last_audible_sample(q) - int(0.3 * RATE)
+    rec[over: over + RATE] += _tone(1.0)
+    t = time_turn(rec, q, approx_start=start, rate_hz=RATE)
+    assert t.sound_over_end and t.latency_ms is None
+
+
 def test_time_turn_reports_no_reply_before_the_next_question():
     q = _question()
     rec = np.zeros(6 * RATE, np.float32)

@@ -55,10 +55,13 @@ class TurnTiming:
 
     question_end_s: float
     reply_onset_s: float | None
+    sound_over_end: bool = False
+    """The recording is still loud where the question ends (past its own tolerance): something
+    sounded over the end of the question (a reply begun during it), so no latency is read off."""
 
     @property
     def latency_ms(self) -> float | None:
-        if self.reply_onset_s is None:
+        if self.reply_onset_s is None or self.sound_over_end:
             return None
         return (self.reply_onset_s - self.question_end_s) * 1000.0
 
@@ -74,4 +77,6 @@ def time_turn(recording: np.ndarray, question: np.ndarray, approx_start: int, ra
     end = start + last_audible_sample(recording[start:window_end])
     limit = recording if reply_before is None else recording[:reply_before]
     onset = first_audible_sample(limit, window_end)
-    return TurnTiming(end / rate_hz, None if onset is None else onset / rate_hz)
+    # loud on both sides of the question's end (a 10 ms gap is a zero crossing, not silence)
+    over = end >= window_end and onset is not None and onset < window_end + rate_hz // 100
+    return TurnTiming(end / rate_hz, None if onset is None else onset / rate_hz, over)
