@@ -127,8 +127,8 @@ class SemanticTurnParams:
 
 
 _EAGERNESS: dict[str, SemanticTurnParams] = {
-    "high": SemanticTurnParams(checks_ms=(160, 500), threshold=0.3, max_silence_ms=2000, words_end_ms=500),
-    "medium": SemanticTurnParams(checks_ms=(200, 600), threshold=0.5, max_silence_ms=4000, words_end_ms=1000),
+    "high": SemanticTurnParams(checks_ms=(160, 500), threshold=0.3, max_silence_ms=2000, words_end_ms=None),
+    "medium": SemanticTurnParams(checks_ms=(200, 600), threshold=0.5, max_silence_ms=4000, words_end_ms=None),
     "low": SemanticTurnParams(checks_ms=(300, 1000), threshold=0.7, max_silence_ms=8000, words_end_ms=None),
 }
 
@@ -138,7 +138,9 @@ def params_for_eagerness(eagerness: Eagerness | str | None) -> SemanticTurnParam
 
     ``high`` ends turns soonest (asks after 160 and 500 ms of silence, ends at a lower
     probability of "complete"), ``low`` lets the user take their time (300 and 1000 ms, a
-    higher probability, and words alone never end the turn); the
+    higher probability); words alone end a turn only when they finish a question (not after
+    ``words_end_ms``: a realtime client asked for the model's judgement and its documented
+    waits, and Whisper's full stop on a sentence cut short is no evidence); the
     fallback silences are OpenAI's documented maximum waits: 2 s (high), 4 s (medium and
     ``auto``/unset), 8 s (low). For the realtime server: ``server_vad`` keeps the silence-only
     endpointer; ``semantic_vad`` uses :meth:`SemanticTurnParams.endpointer` of these."""
