@@ -345,24 +345,27 @@ def test_a_broken_smart_turn_file_is_a_notice_not_a_crash(tmp_path):
     assert len(notes) == 1 and "silence alone" in notes[0]
 
 
+def hold_transcripts(h: Harness, gate: threading.Event) -> None:
+    """Every transcript waits (up to 3 s) until ``gate`` is set: words late in the pause."""
+    real = h.engines.transcriber.transcribe
+
+    def slow(audio, options):
+        gate.wait(3)
+        return real(audio, options)
+
+    h.engines.transcriber.transcribe = slow
+
+
 def test_a_question_transcribed_after_the_first_checkpoint_ends_the_turn_when_its_words_arrive():
     # the transcript is not ready at 200 ms: the model is not asked beside it (it would take a
     # core from the speculative reply); the words arrive later in the pause and end the turn
     # then, not at the 600 ms checkpoint, and the model is never asked
-    import threading as _threading
-
     model = FakeTurnModel({0.6: 0.01})
-    gate = _threading.Event()
+    gate = threading.Event()
 
     async def scenario() -> None:
         async with harness(model) as h:
-            real = h.engines.transcriber.transcribe
-
-            def slow(audio, options):
-                gate.wait(3)
-                return real(audio, options)
-
-            h.engines.transcriber.transcribe = slow
+            hold_transcripts(h, gate)
             await h.silence(3)
             await h.speak(0.6, 10)
             await h.silence(CHECK_FRAMES)  # the checkpoint: no transcript yet
@@ -379,20 +382,12 @@ def test_a_question_transcribed_after_the_first_checkpoint_ends_the_turn_when_it
 def test_words_that_arrive_late_and_settle_nothing_ask_the_model_then():
     # "ask not what your country can do for you." settles nothing by its words: once it arrives
     # the model is asked (with the checkpoint's audio) and its "complete" ends the turn
-    import threading as _threading
-
     model = FakeTurnModel({0.8: 0.95})
-    gate = _threading.Event()
+    gate = threading.Event()
 
     async def scenario() -> None:
         async with harness(model) as h:
-            real = h.engines.transcriber.transcribe
-
-            def slow(audio, options):
-                gate.wait(3)
-                return real(audio, options)
-
-            h.engines.transcriber.transcribe = slow
+            hold_transcripts(h, gate)
             await h.silence(3)
             await h.speak(0.8, 10)
             await h.silence(CHECK_FRAMES)
