@@ -65,3 +65,22 @@ def test_a_partial_word_is_no_place_to_cut():
     c = SpeechChunker(ChunkerParams(first_chunk_min_words=4, first_chunk_max_words=8))
     assert c.push("one two three four five six seven eight so") == []  # "so" may be "some"
     assert c.push("me more words") == []
+
+
+def test_a_sentence_that_ends_the_text_so_far_is_cut_without_waiting_for_the_next_token():
+    c = SpeechChunker()
+    assert c.push("The capital of France is Paris") == []
+    assert c.push(".") == ["The capital of France is Paris."]  # not after the next token
+    c = SpeechChunker()
+    assert c.push("Really") == [] and c.push("?") == ["Really?"]
+
+
+@pytest.mark.parametrize("tokens,first", [
+    (["It costs 3", ".", "5 dollars", "."], "It costs 3.5 dollars."),  # a number may go on
+    (["Ask Dr", ".", " Smith", "."], "Ask Dr. Smith."),  # an abbreviation
+    (["Use e", ".", "g", ".", " this", "."], "Use e.g. this."),  # a single letter
+])
+def test_a_dot_that_may_not_end_the_sentence_waits_for_the_next_token(tokens, first):
+    c = SpeechChunker()
+    out = [chunk for t in tokens for chunk in c.push(t)] + c.flush()
+    assert out[0] == first

@@ -106,7 +106,12 @@ def test_words_that_do_not_trail_off_end_the_turn_at_words_end_ms_whatever_the_m
         async with harness(model, semantic_turn=replace(SEMANTIC, words_end_ms=800)) as h:
             await h.silence(3)
             await h.speak(0.8, 10)
-            await h.silence(25)  # 800 ms: the third check
+            await h.silence(CHECK_FRAMES)  # 200 ms: "unfinished"
+            await until(lambda: len(model.calls) == 1, what="the model asked at 200 ms")
+            await h.silence(19 - CHECK_FRAMES)  # 600 ms: "unfinished"
+            await until(lambda: len(model.calls) == 2, what="the model asked at 600 ms")
+            assert not records(h)
+            await h.silence(25 - 19)  # 800 ms: the third check
             await until(lambda: records(h), what="turn ended by the words at 800 ms")
             assert h.vad.frames == 3 + 10 + 25
         assert model.calls == [0.8, 0.8]  # asked at 200 and 600 ms only
@@ -416,4 +421,45 @@ def test_the_next_reply_prompt_is_evaluated_ahead_once_a_reply_ends():
         last = h.engines.chat.prefilled[-1]
         assert [m.role for m in last][-3:] == ["user", "assistant", "user"]
         assert last[-3].content == rec.user and last[-2].content == rec.assistant and last[-1].content == ""
+    run(scenario)
+
+
+def test_the_model_waits_for_the_speculative_reply_s_first_audio():
+    # on two cores a Smart Turn run beside the reply's first tokens slowed both; the verdict is
+    # asked once the reply's first audio is ready (it plays the moment the verdict says complete)
+    import threading as _threading
+
+    model = FakeTurnModel({0.8: 0.95})
+
+    async def scenario() -> None:
+        async with harness(model) as h:
+            h.engines.chat.hold = _threading.Event()  # the reply's second token waits for it
+            await h.silence(3)
+            await h.speak(0.8, 10)
+            await h.silence(CHECK_FRAMES)
+            await asyncio.sleep(0.1)
+            assert model.calls == [] and not records(h)
+            h.engines.chat.hold.set()
+            await until(lambda: records(h), what="turn ended by the model after the first audio")
+            assert model.calls == [0.8]
+            assert h.vad.frames == 3 + 10 + CHECK_FRAMES
+    run(scenario)
+
+
+def test_the_model_waits_for_the_first_audio_only_so_long():
+    import threading as _threading
+
+    from voicecli.pipeline.turn_end import MODEL_WAIT_MAX_S
+
+    model = FakeTurnModel({0.8: 0.95})
+
+    async def scenario() -> None:
+        async with harness(model) as h:
+            h.engines.chat.hold = _threading.Event()
+            await h.silence(3)
+            await h.speak(0.8, 10)
+            await h.silence(CHECK_FRAMES)
+            await until(lambda: model.calls, timeout_s=MODEL_WAIT_MAX_S + 1, what="the model asked anyway")
+            h.engines.chat.hold.set()
+            await until(lambda: records(h), what="turn answered")
     run(scenario)

@@ -26,6 +26,10 @@ from voicecli.errors import DeviceError
 _LOG = logging.getLogger(__name__)
 
 INPUT_LATENCY = "high"
+INPUT_BLOCK_SAMPLES = FRAME_SAMPLES // 2
+"""Half a VAD frame per callback: through PulseAudio's ALSA plugin a speaker-to-microphone round
+trip took 38 ms with 16 ms input blocks against 46 ms with 32 ms ones (the frame is complete
+sooner after its last sample; ``latency`` made no difference). Frames are still 512 samples."""
 """PortAudio latency of the microphone stream ("low", "high" or seconds)."""
 OUTPUT_LATENCY = "low"
 """PortAudio latency of the speaker stream."""
@@ -173,14 +177,14 @@ class MicrophoneSource:
         try:
             try:
                 self._stream = s.InputStream(device=self.device, channels=1, samplerate=PIPELINE_RATE_HZ,
-                                             blocksize=FRAME_SAMPLES, dtype="float32", callback=callback,
+                                             blocksize=INPUT_BLOCK_SAMPLES, dtype="float32", callback=callback,
                                              latency=self.latency)
             except s.PortAudioError:
                 rate = int(s.query_devices(self.device, "input")["default_samplerate"])
                 self._resampler = StreamResampler(rate, PIPELINE_RATE_HZ)
                 self._stream = s.InputStream(device=self.device, channels=1, samplerate=rate,
-                                             blocksize=int(rate * 0.032), dtype="float32", callback=callback,
-                                             latency=self.latency)
+                                             blocksize=int(rate * INPUT_BLOCK_SAMPLES / PIPELINE_RATE_HZ),
+                                             dtype="float32", callback=callback, latency=self.latency)
             self._stream.start()
         except s.PortAudioError as exc:
             raise DeviceError(f"cannot open the input device: {exc}",
@@ -200,6 +204,9 @@ class MicrophoneSource:
 
 
 BLOCK_MS = 20
+"""Output block: the device holds two of them ahead of the callback. 10 ms blocks cut a
+speaker-to-microphone round trip through PulseAudio from 66 to 46 ms, but on this two-core machine
+talk then reported 131 and 167 output underflows (gaps) in two of three device-loop sessions."""
 
 
 class SpeakerOutput:

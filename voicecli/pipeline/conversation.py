@@ -77,7 +77,8 @@ class Conversation(AdapterControls):
         self.o = options
         self._echo = echo = EchoPath(echo_canceller, player, output_latency_s=lambda: getattr(
             self.output, "latency_s", None)) if echo_canceller is not None else None
-        self._judge = (TurnEndJudge(turn_model, lambda: self.o.semantic_turn, self._end_turn_early)
+        self._judge = (TurnEndJudge(turn_model, lambda: self.o.semantic_turn, self._end_turn_early,
+                                    lambda: (p := self._prepared) is not None and p.making_first_audio)
                        if turn_model is not None else None)
         """Semantic end of turn (None: silence alone ends turns)."""
         self._ears = Listener(engines.new_vad(), options.endpointer, echo, emit, self._semantic(options))

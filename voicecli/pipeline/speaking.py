@@ -214,12 +214,14 @@ class ReplyStream:
             chunk = item.text
             t0 = time.monotonic()
             audio = await loop.run_in_executor(self.workers.tts, self._synthesize, item.spoken)
-            self._may_generate.set()
             if r.cancel.is_set():
                 return
             if r.latency.tts_first_audio is None:
                 r.latency = replace(r.latency, tts_first_audio=(time.monotonic() - t0) * 1000)
             await r.gate.wait()
+            # A speculative reply goes on generating only once its turn is confirmed: the turn
+            # model runs now (see turn_end), and beside the LLM it took ~3x as long on two cores.
+            self._may_generate.set()
             if r.cancel.is_set():
                 return
             piece = len(r.pieces)

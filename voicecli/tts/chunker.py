@@ -14,6 +14,10 @@ _SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*(?=\s)|\n+")
 _DATE_DOT = re.compile(r"\s+(?:Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|"
                        r"Dezember)\b")
 """After "3." this is a German date ("am 3. Mai"), not the end of a sentence."""
+_SENTENCE_END_NOW = re.compile(r"(?<=[A-Za-z]{2})[.!?…]+[\"')\]]*$")
+"""A sentence end at the very end of the text so far, after a word (not a number: "3." may go on
+as "3.5"): cut without waiting for the next token (~15–20 ms of SmolLM2 here, on every first
+clause)."""
 _CLAUSE_END = re.compile(r"[,;:—–]+(?=\s)| - ")
 _BREAK_WORDS = frozenset("""
 and but or so because which who whom whose when where while if although though since until unless
@@ -74,6 +78,9 @@ class SpeechChunker:
                 continue
             if len(buf[:m.end()].split()) >= 1:
                 return m.end()
+        end = _SENTENCE_END_NOW.search(buf)
+        if end is not None and not (end.group(0).startswith(".") and self._is_abbreviation_or_number(buf, end.start())):
+            return end.end()
         words = len(buf.split())
         want = self.p.first_chunk_min_words if self._emitted == 0 else self.p.max_chunk_words
         if words >= want:
