@@ -8,8 +8,8 @@ the figure is the median of 6 after one warm-up.
     python benchmarks/busy_threads.py --busy 1   # busy only
 
 Configurations: STT with libgomp's default wait policy (``OMP_WAIT_POLICY`` empty; voicecli's
-default), passive and one thread; talk's live STT (the short window) on two threads, on one, and
-"by load" (voicecli's default: a one-thread copy of the model while other programs keep a core busy); Piper with onnxruntime's spinning threads (voicecli's default),
+default), passive and one thread; talk's live STT (the short window) on two threads and on one
+(voicecli's default: a one-thread copy of the model); Piper with onnxruntime's spinning threads (voicecli's default),
 without spinning and one thread; the LLM with 2 threads (voicecli's default) and 1. (Passive STT and
 Piper without spinning were faster here but not as heard from outside: ``benchmarks/RESULTS.md``.)
 """
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNS = 7
 CONFIGS = [("stt", "spin", {"OMP_WAIT_POLICY": ""}), ("stt", "passive", {"OMP_WAIT_POLICY": "PASSIVE"}),
            ("stt", "1 thread", {}), ("stt live", "2 threads", {}), ("stt live", "1 thread", {}),
-           ("stt live", "by load", {}), ("tts", "spin", {}), ("tts", "no spin", {}), ("tts", "1 thread", {}),
+           ("tts", "spin", {}), ("tts", "no spin", {}), ("tts", "1 thread", {}),
            ("llm", "2 threads", {}), ("llm", "1 thread", {})]
 
 
@@ -48,16 +48,13 @@ def measure(kind: str, config: str) -> list[float]:
         tr = load_transcriber(settings(**{"stt.threads": 1 if config == "1 thread" else 0}))
         audio = decode_audio(ROOT / "examples" / "question.wav")
         work = lambda: tr.transcribe(audio, TranscribeOptions(language="en", beam_size=4))  # noqa: E731
-    elif kind == "stt live":  # talk's path: the short window, conversation beam; "by load" = talk's choice
+    elif kind == "stt live":  # talk's path: the short window, conversation beam (talk: 1 thread)
         from voicecli.engines import load_transcriber
         from voicecli.stt.options import transcribe_options
 
         s = settings(**{"stt.threads": 1 if config == "1 thread" else 0})
         tr = load_transcriber(s)
-        if config == "2 threads":
-            tr._one_thread = None  # type: ignore[attr-defined]  # never the one-thread copy
-        else:
-            time.sleep(2.5)  # the load sampler's first window
+        tr._one_thread = None  # type: ignore[attr-defined]  # the model as loaded, with the threads asked for
         audio = decode_audio(ROOT / "examples" / "question.wav")
         options = transcribe_options(s, purpose="conversation")
         work = lambda: tr.transcribe(audio, options)  # noqa: E731

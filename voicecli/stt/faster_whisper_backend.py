@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 
 from voicecli.audio.format import PIPELINE_RATE_HZ
-from voicecli.cpu_share import machine_load, spare_cores
 from voicecli.errors import ModelLoadError
 from voicecli.stt.types import Segment, TranscribeOptions, Transcription, TranscriptionInfo, Word
 
@@ -52,15 +51,15 @@ class WhisperTranscriber:
         self._batched = BatchedInferencePipeline(self._model)
         self.is_multilingual = bool(self._model.model.is_multilingual)
         self._one_thread: Any = None
-        """The same weights on one thread, for the short window while other programs keep a core
-        busy (CTranslate2 fixes its threads at load). On two cores with one busy, two threads
-        wait on each other at every layer: see benchmarks/RESULTS.md, "one thread when a core is busy"."""
+        """The same weights on one thread (CTranslate2 fixes threads at load) for the short window:
+        there two threads wait on each other more than they gain. tiny.en on a 2.7 s question:
+        80 vs 98 ms idle, 104 vs 180 ms with one core busy; and the other core stays free for the
+        VAD and the LLM (benchmarks/RESULTS.md). Files (30 s windows, beam 5) keep all threads."""
         if self.device == "cpu" and (threads or os.cpu_count() or 1) > 1:
             import ctranslate2
 
             self._one_thread = ctranslate2.models.Whisper(model_path, device="cpu", compute_type=compute_type,
                                                           intra_threads=1)
-            self._load = machine_load()
 
     def warm_up(self) -> None:
         noise = 0.01 * np.random.default_rng(0).standard_normal(PIPELINE_RATE_HZ // 2)  # not silence: run the model
@@ -121,7 +120,7 @@ class WhisperTranscriber:
             features = np.pad(features, ((0, 0), (0, frames - features.shape[1])))
         tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language)
         prompt = model.get_prompt(tokenizer, [], without_timestamps=True)
-        ct2 = self._one_thread if self._one_thread is not None and spare_cores(self._load) == 1 else model.model
+        ct2 = self._one_thread if self._one_thread is not None else model.model
         encoded = ct2.encode(get_ctranslate2_storage(np.expand_dims(features, 0)))
         result = ct2.generate(encoded, [prompt], beam_size=options.beam_size,
                                       max_length=len(prompt) + int(duration_s * 6 + 10), suppress_blank=True,

@@ -1,5 +1,4 @@
-"""How many cores other programs keep busy right now, so llama.cpp (and Whisper's short window)
-take only what is free.
+"""How many cores other programs keep busy right now, so llama.cpp can take only what is free.
 
 llama.cpp's threads wait for each other at every layer: with two threads on a two-core machine
 where a browser or a build keeps one core busy, each token waits for the thread that shares its
@@ -7,8 +6,7 @@ core, and the reply's first token took 310 ms instead of 168 ms with one thread
 (``benchmarks/busy_threads.py``); on an idle machine two threads win (98 vs 154 ms). The thread
 count is therefore chosen per reply from the load other processes put on the machine over the
 last couple of seconds (the whole machine's busy time from ``/proc/stat`` minus this process's
-own CPU time, so the assistant's own STT, VAD and TTS do not count against it). One sampler per
-process (:func:`machine_load`) serves the LLM and the STT.
+own CPU time, so the assistant's own STT, VAD and TTS do not count against it).
 
 Where ``/proc/stat`` does not exist (macOS, Windows) the load is unknown and the configured
 thread count is used as before."""
@@ -74,13 +72,6 @@ def threads_for(configured: int, cores: int, other: float | None) -> int:
     return max(1, min(configured, math.floor(free + SPARE_CORE_MARGIN)))
 
 
-def spare_cores(load: OtherLoad) -> int | None:
-    """Whole cores other programs leave free now (at least one; None: the load is unknown)."""
-    other = load.cores()
-    cores = os.cpu_count() or 1
-    return None if other is None else threads_for(cores, cores, other)
-
-
 class OtherLoad:
     """Samples the load on a daemon thread; :meth:`cores` is the recent average (None: unknown)."""
 
@@ -111,16 +102,3 @@ class OtherLoad:
     def close(self) -> None:
         if self._samples:
             self._stop.set()
-
-
-_machine: OtherLoad | None = None
-_machine_lock = threading.Lock()
-
-
-def machine_load() -> OtherLoad:
-    """The process's one sampler (the LLM and STT pick their threads from it)."""
-    global _machine
-    with _machine_lock:
-        if _machine is None:
-            _machine = OtherLoad()
-        return _machine
