@@ -43,7 +43,7 @@ def test_long_sentence_is_cut_at_a_clause():
 
 
 @pytest.mark.parametrize("text,first", [
-    ("The capital of France is Paris and it is a lovely city full of museums. Yes.", "The capital of France is Paris"),
+    ("The capital of France is Paris and it is a lovely city full of museums. Yes.", "The capital of France"),
     ("I will call you later today when I am back home from work. Bye.", "I will call you later today"),
     # no conjunction or preposition to cut before: the whole sentence, up to 12 words
     ("The quick brown fox jumps over the lazy dog every single morning. Ok.",
@@ -52,8 +52,13 @@ def test_long_sentence_is_cut_at_a_clause():
      "The quick brown fox jumps over the lazy dog every single morning"),
     # a long subject: cut before its verb (the first audio need not wait for the whole sentence)
     ("The capital of the United States is New York City. Yes.", "The capital of the United States"),
-    # a short sentence is never cut
-    ("The capital of France is Paris. Yes.", "The capital of France is Paris."),
+    # a six-word sentence too: before its verb once the subject has four words (the first sound
+    # waits for neither "is Paris." nor its synthesis)
+    ("The capital of France is Paris. Yes.", "The capital of France"),
+    # ... but a sentence of four words or fewer is never cut
+    ("Paris is the capital. Yes.", "Paris is the capital."),
+    # a comma before the first break word: cut there
+    ("Sure thing, my friend, the capital is Paris. Yes.", "Sure thing, my friend,"),
 ])
 def test_a_long_unpunctuated_first_sentence_is_cut_before_a_phrase(text, first):
     chunks = stream(text, step=3)
@@ -69,8 +74,8 @@ def test_a_partial_word_is_no_place_to_cut():
 
 def test_a_sentence_that_ends_the_text_so_far_is_cut_without_waiting_for_the_next_token():
     c = SpeechChunker()
-    assert c.push("The capital of France is Paris") == []
-    assert c.push(".") == ["The capital of France is Paris."]  # not after the next token
+    assert c.push("Paris is the capital") == []
+    assert c.push(".") == ["Paris is the capital."]  # not after the next token
     c = SpeechChunker()
     assert c.push("Really") == [] and c.push("?") == ["Really?"]
 

@@ -463,3 +463,24 @@ def test_the_model_waits_for_the_first_audio_only_so_long():
             h.engines.chat.hold.set()
             await until(lambda: records(h), what="turn answered")
     run(scenario)
+
+
+def test_a_check_of_a_pause_an_earlier_verdict_ended_runs_no_model():
+    # the 600 ms check queues behind the 200 ms one (which waits for the first audio); once the
+    # 200 ms verdict has ended the turn, the model is not run again beside the reply
+    import threading as _threading
+
+    model = FakeTurnModel({0.8: 0.95})
+
+    async def scenario() -> None:
+        async with harness(model) as h:
+            h.engines.chat.hold = _threading.Event()
+            await h.silence(3)
+            await h.speak(0.8, 10)
+            await h.silence(19)  # both checkpoints, 200 and 600 ms, while the first audio is held
+            await until(lambda: records(h) or model.calls, timeout_s=2, what="the first check ran")
+            h.engines.chat.hold.set()
+            await until(lambda: records(h), what="turn answered")
+            await asyncio.sleep(0.1)
+        assert model.calls == [0.8]
+    run(scenario)

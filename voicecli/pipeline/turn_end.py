@@ -62,13 +62,15 @@ class TurnEndJudge:
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="turn")
         self.verdicts: list[TurnVerdict] = []
         """Every verdict so far (for tests and benchmarks)."""
+        self._ended = -1
+        """The pause (its last voiced frame) a verdict already ended: later checks of it are moot."""
 
     def check(self, last_voiced_frame: int, audio: np.ndarray, transcript: TranscriptFuture | None,
               silence_ms: float = 0.0) -> None:
         """Judge the turn that paused after ``last_voiced_frame`` (its ``audio`` up to now,
         ``silence_ms`` of it the pause)."""
         params = self._params()
-        if params is None:
+        if params is None or last_voiced_frame == self._ended:
             return
         text = _text_if_ready(transcript)
         by_words = params.verdict_from_words(text, silence_ms)
@@ -97,7 +99,7 @@ class TurnEndJudge:
         words make useless takes a core from the speculative reply (on 2 cores it held the
         LLM's first token back ~100 ms)."""
         params = self._params()
-        if params is None:
+        if params is None or last_voiced_frame == self._ended:
             return
         text = _text_if_ready(transcript)
         by_words = params.verdict_from_words(text, silence_ms)
@@ -107,11 +109,14 @@ class TurnEndJudge:
             self._ask_model(params, last_voiced_frame, audio, transcript, silence_ms)
 
     def _judge(self, params: SemanticTurnParams, last_voiced_frame: int, audio: np.ndarray,
-               transcript: TranscriptFuture | None, silence_ms: float) -> TurnVerdict:
-        """Turn thread: after the speculative reply's first audio (or :data:`MODEL_WAIT_MAX_S`)."""
+               transcript: TranscriptFuture | None, silence_ms: float) -> TurnVerdict | None:
+        """Turn thread: after the speculative reply's first audio (or :data:`MODEL_WAIT_MAX_S`);
+        None when an earlier check has ended the turn meanwhile (no model run beside its reply)."""
         deadline = time.monotonic() + MODEL_WAIT_MAX_S
         while self._hot_path_busy() and time.monotonic() < deadline:
             time.sleep(_WAIT_POLL_S)
+        if last_voiced_frame == self._ended:
+            return None
         t0 = time.monotonic()
         text = _text_if_ready(transcript)
         by_words = params.verdict_from_words(text, silence_ms)
@@ -122,15 +127,16 @@ class TurnEndJudge:
         return TurnVerdict(last_voiced_frame, probability, text, params.complete(probability, text, silence_ms),
                            (time.monotonic() - t0) * 1000)
 
-    def _decided(self, fut: concurrent.futures.Future[TurnVerdict]) -> None:
+    def _decided(self, fut: concurrent.futures.Future[TurnVerdict | None]) -> None:
         """Event loop."""
-        if fut.cancelled() or fut.exception() is not None:
+        if fut.cancelled() or fut.exception() is not None or (verdict := fut.result()) is None:
             return
-        self._conclude(fut.result())
+        self._conclude(verdict)
 
     def _conclude(self, verdict: TurnVerdict) -> None:
         self.verdicts.append(verdict)
         if verdict.complete:
+            self._ended = verdict.last_voiced_frame
             self._on_complete(verdict.last_voiced_frame)
 
     def close(self) -> None:

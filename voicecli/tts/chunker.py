@@ -1,7 +1,9 @@
 """Cut a streaming LLM reply into pieces to speak: the first clause as early as it is long
-enough, then whole sentences. A long first sentence without a comma is cut before a
-conjunction or preposition ("The capital of France is Paris | and …"), so the first audio
-never waits for a whole long sentence. Pure: text in, chunks out."""
+enough, then whole sentences. A first sentence without a comma is cut before the first
+conjunction, preposition or verb that follows ``first_chunk_min_words`` words ("The capital of
+France | is Paris."), so the first audio never waits for the rest of the sentence: Piper takes
+~75 ms per second of speech here and SmolLM2 ~20 ms per token, both before the first sound.
+Pure: text in, chunks out."""
 
 from __future__ import annotations
 
@@ -25,8 +27,8 @@ that with without for in on at from after before
 """.split())
 """A long first sentence without punctuation is cut before one of these (a phrase starts there)."""
 _VERBS = frozenset("is are was were has have had can could will would should may might must does do did".split())
-"""...or before one of these after a subject longer than ``first_chunk_min_words`` ("The capital of
-the United States | is New York City."; not "The capital of France | is Paris")."""
+"""...or before one of these after a subject of ``first_chunk_min_words`` or more ("The capital of
+France | is Paris.")."""
 
 
 FIRST_CHUNK_HARD_WORDS = 12
@@ -41,8 +43,8 @@ class ChunkerParams:
     max_chunk_words: int = 30
     """A sentence longer than this is cut at a clause boundary."""
     first_chunk_max_words: int = 6
-    """A first clause without punctuation is cut before a conjunction or preposition once the
-    text has more words than this (the first audio should not wait for a long sentence)."""
+    """The cut of a first clause without punctuation is looked for up to this many words in
+    (then the sentence goes on to its punctuation, or to ``FIRST_CHUNK_HARD_WORDS``)."""
 
 
 class SpeechChunker:
@@ -73,6 +75,26 @@ class SpeechChunker:
 
     def _find_cut(self) -> int | None:
         buf = self._buf
+        sentence = self._sentence_end(buf)
+        if self._emitted == 0:
+            early = self._first_clause_cut(buf if sentence is None else buf[:sentence])
+            if early is not None:
+                return early
+        if sentence is not None:
+            return sentence
+        words = len(buf.split())
+        if self._emitted == 0:
+            if words > FIRST_CHUNK_HARD_WORDS:  # nowhere good to cut: never wait longer
+                return list(re.finditer(r"\S+", buf))[FIRST_CHUNK_HARD_WORDS].start()
+            return None
+        if words >= self.p.max_chunk_words:
+            cuts = [m.end() for m in _CLAUSE_END.finditer(buf) if len(buf[:m.end()].split()) >= self.p.max_chunk_words]
+            if cuts:
+                return cuts[0]
+        return None
+
+    def _sentence_end(self, buf: str) -> int | None:
+        """Where the first whole sentence in ``buf`` ends (None: none has yet)."""
         for m in _SENTENCE_END.finditer(buf):
             if m.group(0).startswith(".") and self._is_abbreviation_or_number(buf, m.start()):
                 continue
@@ -81,28 +103,26 @@ class SpeechChunker:
         end = _SENTENCE_END_NOW.search(buf)
         if end is not None and not (end.group(0).startswith(".") and self._is_abbreviation_or_number(buf, end.start())):
             return end.end()
-        words = len(buf.split())
-        want = self.p.first_chunk_min_words if self._emitted == 0 else self.p.max_chunk_words
-        if words >= want:
-            cuts = [m.end() for m in _CLAUSE_END.finditer(buf) if len(buf[:m.end()].split()) >= want
-                    or (self._emitted == 0 and len(buf[:m.end()].split()) >= self.p.first_chunk_min_words)]
-            if cuts:
-                return cuts[0]
-        if self._emitted == 0 and words > self.p.first_chunk_max_words:
-            cut = self._phrase_cut(buf)
-            if cut is None and words > FIRST_CHUNK_HARD_WORDS:  # nowhere good to cut: never wait longer
-                cut = list(re.finditer(r"\S+", buf))[FIRST_CHUNK_HARD_WORDS].start()
-            return cut
         return None
 
+    def _first_clause_cut(self, head: str) -> int | None:
+        """The first piece's cut inside ``head`` (the first sentence, or all the text so far
+        while no sentence has ended): after a comma or before a break word or verb, with at
+        least ``first_chunk_min_words`` words in front, whichever comes first (None: none)."""
+        cuts = [m.end() for m in _CLAUSE_END.finditer(head)
+                if len(head[:m.end()].split()) >= self.p.first_chunk_min_words]
+        phrase = self._phrase_cut(head) if len(head.split()) > self.p.first_chunk_min_words else None
+        if phrase is not None:
+            cuts.append(phrase)
+        return min(cuts) if cuts else None
+
     def _phrase_cut(self, buf: str) -> int | None:
-        """Where to cut a long unpunctuated first sentence: before the last break word that
-        leaves at least ``first_chunk_min_words`` words in front (None: keep waiting)."""
+        """Where to cut an unpunctuated first sentence: before the first break word or verb
+        that leaves at least ``first_chunk_min_words`` words in front (None: keep waiting)."""
         spans = [m for m in re.finditer(r"\S+", buf)][: self.p.first_chunk_max_words + 1]
-        for i in range(len(spans) - 1, self.p.first_chunk_min_words - 1, -1):
+        for i in range(self.p.first_chunk_min_words, len(spans)):
             word = spans[i].group(0).lower()
-            breaks = word in _BREAK_WORDS or (word in _VERBS and i > self.p.first_chunk_min_words)
-            if breaks and spans[i].end() < len(buf):  # a whole word
+            if (word in _BREAK_WORDS or word in _VERBS) and spans[i].end() < len(buf):  # a whole word
                 return spans[i].start()
         return None
 
