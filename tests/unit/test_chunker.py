@@ -46,10 +46,14 @@ def test_long_sentence_is_cut_at_a_clause():
     ("The capital of France is Paris and it is a lovely city full of museums. Yes.", "The capital of France"),
     ("I will call you later today when I am back home from work. Bye.", "I will call you later today"),
     # no conjunction or preposition to cut before: the whole sentence, up to 12 words
+    # no conjunction, preposition or verb: before an article once eight words are in ...
     ("The quick brown fox jumps over the lazy dog every single morning. Ok.",
-     "The quick brown fox jumps over the lazy dog every single morning."),
-    ("The quick brown fox jumps over the lazy dog every single morning again and again. Ok.",
-     "The quick brown fox jumps over the lazy dog every single morning"),
+     "The quick brown fox jumps over"),
+    # ... or, with none either, after eight words
+    ("Quick brown foxes jump over lazy dogs every single morning again. Ok.",
+     "Quick brown foxes jump over lazy dogs every"),
+    ("The moon is the only other celestial body other than Earth that can be seen. Yes.",
+     "The moon is the only other celestial body"),
     # a long subject: cut before its verb (the first audio need not wait for the whole sentence)
     ("The capital of the United States is New York City. Yes.", "The capital of the United States"),
     # a six-word sentence too: before its verb once the subject has four words (the first sound
@@ -68,7 +72,7 @@ def test_a_long_unpunctuated_first_sentence_is_cut_before_a_phrase(text, first):
 
 def test_a_partial_word_is_no_place_to_cut():
     c = SpeechChunker(ChunkerParams(first_chunk_min_words=4, first_chunk_max_words=8))
-    assert c.push("one two three four five six seven eight so") == []  # "so" may be "some"
+    assert c.push("one two three four five so") == []  # "so" may be "some"
     assert c.push("me more words") == []
 
 

@@ -101,10 +101,10 @@ def test_markup_urls_and_symbols_use_the_language_s_words():
 
 def test_a_streamed_german_reply_is_spoken_in_german_even_across_a_date():
     stream = SpeakableStream(language="de")
-    deltas = ["Wir", " sehen", " uns", " am", " 3", ".", " Mai", " um", " 10", ":", "15", " Uhr", ".",
-              " Es", " kostet", " 3", ",", "50", " €", "."]
+    deltas = ["Bis", " zum", " 3", ".", " Mai", " um", " 10", ":", "15", " Uhr", ".",
+              " Es", " kostet", " 3", ",", "50", " €", "."]  # (first pieces are cut after 8 words)
     pieces = [p for d in deltas for p in stream.push(d)] + stream.flush()
-    assert [p.spoken for p in pieces] == ["Wir sehen uns am dritten Mai um zehn Uhr fünfzehn.",
+    assert [p.spoken for p in pieces] == ["Bis zum dritten Mai um zehn Uhr fünfzehn.",
                                           "Es kostet drei Euro und fünfzig Cent."]
     assert "".join(p.text for p in pieces).replace(" ", "") == "".join(deltas).replace(" ", "")
 

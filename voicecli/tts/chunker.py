@@ -29,11 +29,15 @@ that with without for in on at from after before
 _VERBS = frozenset("is are was were has have had can could will would should may might must does do did".split())
 """...or before one of these after a subject of ``first_chunk_min_words`` or more ("The capital of
 France | is Paris.")."""
+_ARTICLES = frozenset("the a an".split())
+"""Where a noun phrase starts: a cut when none of the above comes soon enough ("The quick brown
+fox jumps over | the lazy dog")."""
 
 
-FIRST_CHUNK_HARD_WORDS = 12
+FIRST_CHUNK_HARD_WORDS = 8
 """The first piece never waits for more words than this: a long first sentence with no comma and
-no word to cut before was spoken whole, and Piper's first audio took ~2 s (30 words)."""
+no word to cut before was spoken whole, and Piper's first audio took ~2 s (30 words); at 12 words
+("The moon is the only other celestial body other than Earth that") it still took 300–450 ms."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class ChunkerParams:
     """The first clause is spoken as soon as it has this many words."""
     max_chunk_words: int = 30
     """A sentence longer than this is cut at a clause boundary."""
-    first_chunk_max_words: int = 6
+    first_chunk_max_words: int = FIRST_CHUNK_HARD_WORDS
     """The cut of a first clause without punctuation is looked for up to this many words in
     (then the sentence goes on to its punctuation, or to ``FIRST_CHUNK_HARD_WORDS``)."""
 
@@ -118,12 +122,18 @@ class SpeechChunker:
 
     def _phrase_cut(self, buf: str) -> int | None:
         """Where to cut an unpunctuated first sentence: before the first break word or verb
-        that leaves at least ``first_chunk_min_words`` words in front (None: keep waiting)."""
+        that leaves at least ``first_chunk_min_words`` words in front; failing that, once
+        ``first_chunk_max_words`` words are in, before the first article (None: keep waiting)."""
         spans = [m for m in re.finditer(r"\S+", buf)][: self.p.first_chunk_max_words + 1]
-        for i in range(self.p.first_chunk_min_words, len(spans)):
-            word = spans[i].group(0).lower()
-            if (word in _BREAK_WORDS or word in _VERBS) and spans[i].end() < len(buf):  # a whole word
+        whole = [(i, s.group(0).lower()) for i, s in enumerate(spans)
+                 if i >= self.p.first_chunk_min_words and s.end() < len(buf)]  # whole words only
+        for i, word in whole:
+            if word in _BREAK_WORDS or word in _VERBS:
                 return spans[i].start()
+        if len(spans) > self.p.first_chunk_max_words:
+            for i, word in whole:
+                if word in _ARTICLES:
+                    return spans[i].start()
         return None
 
     @staticmethod
