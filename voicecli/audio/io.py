@@ -28,8 +28,9 @@ _LOG = logging.getLogger(__name__)
 INPUT_LATENCY = "high"
 INPUT_BLOCK_SAMPLES = FRAME_SAMPLES // 2
 """Half a VAD frame per callback: through PulseAudio's ALSA plugin a speaker-to-microphone round
-trip took 38 ms with 16 ms input blocks against 46 ms with 32 ms ones (the frame is complete
-sooner after its last sample; ``latency`` made no difference). Frames are still 512 samples."""
+trip took 56 ms with 16 ms input blocks against 65 ms with 32 ms ones (the frame is complete
+sooner after its last sample; ``latency`` made no difference; ``benchmarks/device_roundtrip.py``).
+Frames are still 512 samples."""
 """PortAudio latency of the microphone stream ("low", "high" or seconds)."""
 OUTPUT_LATENCY = "low"
 """PortAudio latency of the speaker stream."""
@@ -205,7 +206,7 @@ class MicrophoneSource:
 
 BLOCK_MS = 20
 """Output block: the device holds two of them ahead of the callback. 10 ms blocks cut a
-speaker-to-microphone round trip through PulseAudio from 66 to 46 ms, but on this two-core machine
+speaker-to-microphone round trip through PulseAudio from 65 to 47 ms, but on this two-core machine
 talk then reported 131 and 167 output underflows (gaps) in two of three device-loop sessions."""
 
 
