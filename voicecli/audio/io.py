@@ -26,12 +26,12 @@ from voicecli.errors import DeviceError
 _LOG = logging.getLogger(__name__)
 
 INPUT_LATENCY = "high"
+"""PortAudio latency of the microphone stream ("low", "high" or seconds)."""
 INPUT_BLOCK_SAMPLES = FRAME_SAMPLES // 2
 """Half a VAD frame per callback: through PulseAudio's ALSA plugin a speaker-to-microphone round
 trip took 56 ms with 16 ms input blocks against 65 ms with 32 ms ones (the frame is complete
 sooner after its last sample; ``latency`` made no difference; ``benchmarks/device_roundtrip.py``).
 Frames are still 512 samples."""
-"""PortAudio latency of the microphone stream ("low", "high" or seconds)."""
 OUTPUT_LATENCY = "low"
 """PortAudio latency of the speaker stream."""
 
