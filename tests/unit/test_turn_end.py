@@ -424,22 +424,27 @@ def test_the_next_reply_prompt_is_evaluated_ahead_once_a_reply_ends():
     run(scenario)
 
 
+async def pause_with_first_audio_held(h: Harness, silence_frames: int) -> threading.Event:
+    """Speak phrase 0.8 and pause ``silence_frames`` while the speculative reply's second token
+    (so its first audio) waits for the returned event."""
+    hold = h.engines.chat.hold = threading.Event()
+    await h.silence(3)
+    await h.speak(0.8, 10)
+    await h.silence(silence_frames)
+    return hold
+
+
 def test_the_model_waits_for_the_speculative_reply_s_first_audio():
     # on two cores a Smart Turn run beside the reply's first tokens slowed both; the verdict is
     # asked once the reply's first audio is ready (it plays the moment the verdict says complete)
-    import threading as _threading
-
     model = FakeTurnModel({0.8: 0.95})
 
     async def scenario() -> None:
         async with harness(model) as h:
-            h.engines.chat.hold = _threading.Event()  # the reply's second token waits for it
-            await h.silence(3)
-            await h.speak(0.8, 10)
-            await h.silence(CHECK_FRAMES)
+            hold = await pause_with_first_audio_held(h, CHECK_FRAMES)
             await asyncio.sleep(0.1)
             assert model.calls == [] and not records(h)
-            h.engines.chat.hold.set()
+            hold.set()
             await until(lambda: records(h), what="turn ended by the model after the first audio")
             assert model.calls == [0.8]
             assert h.vad.frames == 3 + 10 + CHECK_FRAMES
@@ -447,20 +452,15 @@ def test_the_model_waits_for_the_speculative_reply_s_first_audio():
 
 
 def test_the_model_waits_for_the_first_audio_only_so_long():
-    import threading as _threading
-
     from voicecli.pipeline.turn_end import MODEL_WAIT_MAX_S
 
     model = FakeTurnModel({0.8: 0.95})
 
     async def scenario() -> None:
         async with harness(model) as h:
-            h.engines.chat.hold = _threading.Event()
-            await h.silence(3)
-            await h.speak(0.8, 10)
-            await h.silence(CHECK_FRAMES)
+            hold = await pause_with_first_audio_held(h, CHECK_FRAMES)
             await until(lambda: model.calls, timeout_s=MODEL_WAIT_MAX_S + 1, what="the model asked anyway")
-            h.engines.chat.hold.set()
+            hold.set()
             await until(lambda: records(h), what="turn answered")
     run(scenario)
 
@@ -468,18 +468,13 @@ def test_the_model_waits_for_the_first_audio_only_so_long():
 def test_a_check_of_a_pause_an_earlier_verdict_ended_runs_no_model():
     # the 600 ms check queues behind the 200 ms one (which waits for the first audio); once the
     # 200 ms verdict has ended the turn, the model is not run again beside the reply
-    import threading as _threading
-
     model = FakeTurnModel({0.8: 0.95})
 
     async def scenario() -> None:
         async with harness(model) as h:
-            h.engines.chat.hold = _threading.Event()
-            await h.silence(3)
-            await h.speak(0.8, 10)
-            await h.silence(19)  # both checkpoints, 200 and 600 ms, while the first audio is held
+            hold = await pause_with_first_audio_held(h, 19)  # both checkpoints, 200 and 600 ms
             await until(lambda: records(h) or model.calls, timeout_s=2, what="the first check ran")
-            h.engines.chat.hold.set()
+            hold.set()
             await until(lambda: records(h), what="turn answered")
             await asyncio.sleep(0.1)
         assert model.calls == [0.8]
