@@ -28,7 +28,7 @@ def test_a_prefilled_prompt_gives_the_same_reply(engines):
     chat.prefill([ChatMessage("system", "Something else entirely.")] + [ChatMessage("user", "")])
     plain = _reply(chat, [*HISTORY, QUESTION])
     evaluated = chat.prefill([*HISTORY, ChatMessage("user", "")])  # idle: the history and the user's turn
-    evaluated += chat.prefill([*HISTORY, ChatMessage("user", "How many links")])  # a partial, later corrected
+    evaluated += chat.prefill([*HISTORY, ChatMessage("user", "How many eyes does a")])  # a partial, later corrected
     assert evaluated > 0
     ahead = chat._llm.n_tokens
     assert _reply(chat, [*HISTORY, QUESTION]) == plain
@@ -44,3 +44,18 @@ def test_a_prefill_gives_way_to_a_reply_that_wants_the_model(engines):
     done = chat.prefill([ChatMessage("system", "Be brief."), ChatMessage("user", long_words)])
     assert done > 40  # the whole prompt when nothing else wants the cores
     assert _reply(chat, [*HISTORY, QUESTION]).strip()
+
+
+def test_a_prefill_that_gives_way_leaves_the_cached_reply_prompt_intact(engines):
+    """Regression (eight realtime sessions asking the same first question on one server: half
+    the replies were empty). A prefill that shared exactly the last reply's prompt with the cache
+    cut the cache back to it and gave way before evaluating anything; the next identical prompt
+    was then an "exact hit" for llama-cpp-python, which sampled from the logits of the reply's
+    last token ("Paris." → end of turn) and answered nothing."""
+    chat = engines.chat
+    asked = [ChatMessage("system", "Be brief."), ChatMessage("user", "What is the capital of France?")]
+    first = _reply(chat, asked)
+    assert first.strip()
+    went_on = [*asked, ChatMessage("assistant", "Zebras " + first), ChatMessage("user", "")]
+    assert chat.prefill(went_on, give_way=lambda: True) == 0
+    assert _reply(chat, asked) == first

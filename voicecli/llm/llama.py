@@ -137,20 +137,24 @@ class LlamaChat:
         done = 0
         with self._lock:
             llm = self._llm
+            cached = llm.n_tokens
             common = 0
-            for a, b in zip(llm.input_ids[:llm.n_tokens], tokens, strict=False):
+            for a, b in zip(llm.input_ids[:cached], tokens, strict=False):
                 if a != b:
                     break
                 common += 1
-            llm.n_tokens = common
         while common + done < len(tokens):
             if self._wanted or (give_way is not None and give_way()):
                 break
             with self._lock:
-                if self._llm.n_tokens != common + done:
+                if self._llm.n_tokens != (cached if done == 0 else common + done):
                     break  # a reply used the context meanwhile
                 self._fit_threads()
                 batch = tokens[common + done: common + done + PREFILL_BATCH]
+                # The cache is cut back only together with an evaluation: cut alone, it would end
+                # on a token whose logits are not the ones held, and llama-cpp-python samples a
+                # prompt that ends exactly there from those (an empty or wrong reply).
+                self._llm.n_tokens = common + done
                 self._llm.eval(batch)
                 done += len(batch)
         return done
