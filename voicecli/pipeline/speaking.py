@@ -1,9 +1,10 @@
 """Speaking one reply: the LLM's token stream (a worker thread) → the clause chunker → the
 speech normaliser → TTS (a worker thread) → the player, and back once the player has played it
 all. Nothing is queued for playback before the reply's gate opens. A reply the token cap cut
-mid-sentence ends at its last full sentence. While the first piece is being synthesised the
-LLM pauses (its later tokens are not needed for a second or more; on 2 cores they slowed the
-first audio by competing with Piper). A reply offered tools runs in rounds (see
+mid-sentence ends at its last full sentence. Until its first piece is cut the LLM goes token by
+token with the event loop, and while that piece is being synthesised it pauses
+(:mod:`~voicecli.pipeline.llm_pacing`: its later tokens are not needed for a second or more;
+on 2 cores they slowed the first audio by competing with Piper). A reply offered tools runs in rounds (see
 :mod:`~voicecli.pipeline.tool_use`): each round's text is spoken, a call is run (or handed to the
 adapter) and the model answers with its result. Also owns the choice of voice: set from any
 thread, read once when a reply starts speaking."""
@@ -25,6 +26,7 @@ from voicecli.concurrency import iterate_in_thread, post
 from voicecli.llm.tools import ToolCall, ToolOutcome, ToolRequest
 from voicecli.llm.types import ChatMessage, ChatModel, GenerationOptions
 from voicecli.pipeline.events import Event, ReplyAudio, ReplyDelta, ToolCalled, ToolFinished
+from voicecli.pipeline.llm_pacing import LlmPacing
 from voicecli.pipeline.reply import Reply
 from voicecli.pipeline.tool_use import FILLER, ToolCalls, ToolUse, call_messages, follow_up, reply_items, run_call
 from voicecli.pipeline.workers import Workers
@@ -99,9 +101,8 @@ class ReplyStream:
         self.o = options
         self.show = show
         self.on_queued = on_queued
-        self._may_generate = threading.Event()
-        """Cleared while the first piece is being synthesised: the LLM waits between tokens."""
-        self._may_generate.set()
+        self._pacing = LlmPacing(FIRST_AUDIO_MAX_HOLD_S)
+        """When the LLM may compute its next token (lockstep, then held for the first audio)."""
         self.tools = tools
         """The tools offered for this reply (None: text only)."""
         self._deltas = 0
@@ -142,7 +143,7 @@ class ReplyStream:
             speak_q.put_nowait(_DONE)
             await speaker_task
         finally:
-            self._may_generate.set()
+            self._pacing.release()
             if not speaker_task.done():
                 speaker_task.cancel()
                 await asyncio.gather(speaker_task, return_exceptions=True)
@@ -154,7 +155,7 @@ class ReplyStream:
         llm_t0 = time.monotonic()
         items = iterate_in_thread(self.workers.llm, lambda stop: reply_items(
             self.chat, prompt, self.o.generation, request, r.cancel,
-            lambda: self._may_generate.wait(FIRST_AUDIO_MAX_HOLD_S)))
+            self._pacing.after_token))
         self._deltas = 0
         try:
             async for item in items:
@@ -167,12 +168,13 @@ class ReplyStream:
                 self._deltas += 1
                 r.text += item
                 self.show(r, ReplyDelta(r.turn, item))
-                for piece in pieces.push(item):
-                    if self._spoken == 0:
-                        self._may_generate.clear()  # the first audio goes first
+                new = pieces.push(item)
+                self._pacing.token_taken(first_piece_cut=bool(new) and self._spoken == 0)  # the first audio goes first
+                for piece in new:
                     speak_q.put_nowait(piece)
                     self._spoken += 1
         finally:
+            self._pacing.release()  # a thread still waiting goes on, to see that it is cancelled
             items.cancel()
         return ()
 
@@ -202,7 +204,7 @@ class ReplyStream:
         try:
             await self._speak_each(speak_q)
         finally:
-            self._may_generate.set()  # never leave the LLM waiting on a first piece that failed
+            self._pacing.release()  # never leave the LLM waiting on a first piece that failed
 
     async def _speak_each(self, speak_q: asyncio.Queue[SpeechPiece | _Done]) -> None:
         r = self.r
@@ -221,7 +223,7 @@ class ReplyStream:
             await r.gate.wait()
             # A speculative reply goes on generating only once its turn is confirmed: the turn
             # model runs now (see turn_end), and beside the LLM it took ~3x as long on two cores.
-            self._may_generate.set()
+            self._pacing.release()
             if r.cancel.is_set():
                 return
             piece = len(r.pieces)
