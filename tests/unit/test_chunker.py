@@ -63,6 +63,12 @@ def test_long_sentence_is_cut_at_a_clause():
     ("Paris is the capital. Yes.", "Paris is the capital."),
     # a comma before the first break word: cut there
     ("Sure thing, my friend, the capital is Paris. Yes.", "Sure thing, my friend,"),
+    # ... after three words already (not "One sunny afternoon, in | the heart …")
+    ("One sunny afternoon, in the heart of the countryside, a fox woke up. Yes.", "One sunny afternoon,"),
+    # before an article after four words ("a lunar planet," need not be waited for) ...
+    ("The moon is actually a lunar planet, not a planet in our solar system. Yes.", "The moon is actually"),
+    # ... unless that leaves a preposition behind
+    ("It is one of the most beautiful places on earth. Yes.", "It is one of the most beautiful places"),
 ])
 def test_a_long_unpunctuated_first_sentence_is_cut_before_a_phrase(text, first):
     chunks = stream(text, step=3)
@@ -82,6 +88,15 @@ def test_a_sentence_that_ends_the_text_so_far_is_cut_without_waiting_for_the_nex
     assert c.push(".") == ["Paris is the capital."]  # not after the next token
     c = SpeechChunker()
     assert c.push("Really") == [] and c.push("?") == ["Really?"]
+
+
+def test_a_comma_that_ends_the_text_so_far_cuts_the_first_clause_without_waiting():
+    c = SpeechChunker()
+    assert c.push("One sunny afternoon") == []
+    assert c.push(",") == ["One sunny afternoon,"]
+    c = SpeechChunker()
+    assert c.push("It costs about 3") == [] and c.push(",") == []  # "3,000" may follow
+    assert c.push("000 dollars a year") == ["It costs about 3,000 dollars"]
 
 
 @pytest.mark.parametrize("tokens,first", [

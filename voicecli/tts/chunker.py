@@ -21,6 +21,9 @@ _SENTENCE_END_NOW = re.compile(r"(?<=[A-Za-z]{2})[.!?…]+[\"')\]]*$")
 as "3.5"): cut without waiting for the next token (~15–20 ms of SmolLM2 here, on every first
 clause)."""
 _CLAUSE_END = re.compile(r"[,;:—–]+(?=\s)| - ")
+_CLAUSE_END_NOW = re.compile(r"(?<=[A-Za-z]{2})[,;:]$")
+"""A comma at the very end of the text so far, after a word (not "3," of "3,000"): a first
+clause ends there without waiting for the next token."""
 _BREAK_WORDS = frozenset("""
 and but or so because which who whom whose when where while if although though since until unless
 that with without for in on at from after before
@@ -30,8 +33,13 @@ _VERBS = frozenset("is are was were has have had can could will would should may
 """...or before one of these after a subject of ``first_chunk_min_words`` or more ("The capital of
 France | is Paris.")."""
 _ARTICLES = frozenset("the a an".split())
-"""Where a noun phrase starts: a cut when none of the above comes soon enough ("The quick brown
-fox jumps over | the lazy dog")."""
+"""Where a noun phrase starts: a cut too ("The moon is actually | a lunar planet,"), unless it
+would leave a preposition behind ("It is one of | the"); after ``first_chunk_max_words`` words
+even then ("The quick brown fox jumps over | the lazy dog")."""
+_PREPOSITIONS = frozenset("""
+of to in on at for with from by about into onto over under than as like per via through across
+after before between during without within
+""".split())
 
 
 FIRST_CHUNK_HARD_WORDS = 8
@@ -113,22 +121,27 @@ class SpeechChunker:
         """The first piece's cut inside ``head`` (the first sentence, or all the text so far
         while no sentence has ended): after a comma or before a break word or verb, with at
         least ``first_chunk_min_words`` words in front, whichever comes first (None: none)."""
-        cuts = [m.end() for m in _CLAUSE_END.finditer(head)
-                if len(head[:m.end()].split()) >= self.p.first_chunk_min_words]
+        clause_words = max(1, self.p.first_chunk_min_words - 1)  # "One sunny afternoon, | in the …"
+        ends = [m.end() for m in _CLAUSE_END.finditer(head)]
+        if (now := _CLAUSE_END_NOW.search(head)) is not None:
+            ends.append(now.end())
+        cuts = [end for end in ends if len(head[:end].split()) >= clause_words]
         phrase = self._phrase_cut(head) if len(head.split()) > self.p.first_chunk_min_words else None
         if phrase is not None:
             cuts.append(phrase)
         return min(cuts) if cuts else None
 
     def _phrase_cut(self, buf: str) -> int | None:
-        """Where to cut an unpunctuated first sentence: before the first break word or verb
-        that leaves at least ``first_chunk_min_words`` words in front; failing that, once
-        ``first_chunk_max_words`` words are in, before the first article (None: keep waiting)."""
+        """Where to cut an unpunctuated first sentence: before the first break word, verb or
+        article (not after a preposition) that leaves at least ``first_chunk_min_words`` words in
+        front; failing that, once ``first_chunk_max_words`` words are in, before the first
+        article (None: keep waiting)."""
         spans = [m for m in re.finditer(r"\S+", buf)][: self.p.first_chunk_max_words + 1]
         whole = [(i, s.group(0).lower()) for i, s in enumerate(spans)
                  if i >= self.p.first_chunk_min_words and s.end() < len(buf)]  # whole words only
         for i, word in whole:
-            if word in _BREAK_WORDS or word in _VERBS:
+            if word in _BREAK_WORDS or word in _VERBS or (
+                    word in _ARTICLES and spans[i - 1].group(0).lower() not in _PREPOSITIONS):
                 return spans[i].start()
         if len(spans) > self.p.first_chunk_max_words:
             for i, word in whole:
