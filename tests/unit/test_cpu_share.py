@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from voicecli.llm.cpu_share import OtherLoad, Sample, other_cores, read_sample, threads_for
+from voicecli.cpu_share import OtherLoad, Sample, other_cores, read_sample, threads_for
 
 
 @pytest.mark.parametrize("configured,cores,other,expected", [

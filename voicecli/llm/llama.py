@@ -9,8 +9,8 @@ import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
+from voicecli.cpu_share import other_load, threads_for
 from voicecli.errors import ModelLoadError
-from voicecli.llm.cpu_share import OtherLoad, threads_for
 from voicecli.llm.forced_call import ForcedCallDecoder, forced_call_grammar
 from voicecli.llm.llama_prompt import ChatTemplate, Prompt
 from voicecli.llm.tool_text import ToolTextParser
@@ -84,7 +84,7 @@ class LlamaChat:
         self._wanted_lock = threading.Lock()
         """Replies waiting for the lock (a prefill stops for them)."""
         self._max_threads = self.threads = threads
-        self._other_load = OtherLoad()
+        self._other_load = other_load()
         self.template = ChatTemplate.of_model(self._llm)
         self._parsed_grammars: set[str] = set()
 
@@ -231,7 +231,7 @@ class LlamaChat:
                 close()
 
     def _fit_threads(self) -> None:
-        """Use only the cores other programs leave free (see :mod:`voicecli.llm.cpu_share`)."""
+        """Use only the cores other programs leave free (see :mod:`voicecli.cpu_share`)."""
         n = threads_for(self._max_threads, os.cpu_count() or self._max_threads, self._other_load.cores())
         if n != self.threads:
             import llama_cpp

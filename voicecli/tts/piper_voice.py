@@ -1,17 +1,23 @@
 """Piper adapter: one loaded voice, synthesis sentence by sentence. Each sentence's leading
 silence (30–40 ms of Piper's output) is cut to a few milliseconds: it is pure wait before the
-first word of a reply."""
+first word of a reply. While other programs keep a core busy, a warmed-up voice synthesises on
+a one-thread session: its two spinning threads then wait for each other on the shared core
+(``benchmarks/busy_threads.py``: 177 ms on two threads vs 141 on one for a sentence; idle two
+win, 128 vs 150)."""
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from voicecli.audio.format import AudioChunk
+from voicecli.cpu_share import other_load, threads_for
 from voicecli.errors import ModelLoadError
 
 LEAD_SILENCE_DBFS = -50.0
@@ -49,7 +55,6 @@ class PiperSpeaker:
     """Blocking synthesis; iterate to get one chunk per sentence Piper finds in the text."""
 
     def __init__(self, model_path: str | Path, name: str, threads: int = 0) -> None:
-        import onnxruntime
         from piper import PiperVoice
         from piper.config import PiperConfig
 
@@ -57,11 +62,7 @@ class PiperSpeaker:
         config_path = model_path.with_name(model_path.name + ".json")
         try:
             config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
-            opts = onnxruntime.SessionOptions()
-            if threads:
-                opts.intra_op_num_threads = threads
-            session = onnxruntime.InferenceSession(str(model_path), sess_options=opts,
-                                                   providers=["CPUExecutionProvider"])
+            session = _session(model_path, threads)
         except (OSError, ValueError, KeyError) as exc:
             raise ModelLoadError(f"cannot load Piper voice '{name}' from {model_path}: {exc}",
                                  "check the .onnx and .onnx.json files") from exc
@@ -69,6 +70,12 @@ class PiperSpeaker:
             raise ModelLoadError(f"Piper voice '{name}' is corrupt: {str(exc).splitlines()[0]}",
                                  "re-install or re-download the voice") from exc
         self._voice = PiperVoice(session=session, config=config)
+        self._model_path = model_path
+        self._config = config
+        self._threads = threads or (os.cpu_count() or 1)
+        self._one_thread: PiperVoice | None = None
+        """The same voice on one thread, for when other programs keep a core busy (made by
+        :meth:`warm_up`: the voice a conversation speaks with)."""
         self.name = name
         self.sample_rate_hz = int(config.sample_rate)
         self.language = str(getattr(config, "espeak_voice", "") or "en")
@@ -82,7 +89,8 @@ class PiperSpeaker:
         for phonemes in (part for sentence in sentences for part in bounded_phonemes(sentence)):
             if not phonemes:
                 continue
-            audio = self._voice.phoneme_ids_to_audio(self._voice.phonemes_to_ids(phonemes), cfg)
+            voice = self._voice_now()
+            audio = voice.phoneme_ids_to_audio(voice.phonemes_to_ids(phonemes), cfg)
             if isinstance(audio, tuple):
                 audio = audio[0]
             peak = float(np.max(np.abs(audio))) if audio.size else 0.0
@@ -100,8 +108,29 @@ class PiperSpeaker:
         return sum(len(p) for p in sentences) / PHONEMES_PER_S / (speed or 1.0)
 
     def warm_up(self) -> None:
+        from piper import PiperVoice
+
+        if self._threads > 1 and self._one_thread is None:
+            self._one_thread = PiperVoice(session=_session(self._model_path, 1), config=self._config)
+            self._one_thread.phoneme_ids_to_audio(self._voice.phonemes_to_ids(self._voice.phonemize("Hello.")[0]))
         for _ in self.synthesize("Hello."):
             pass
+
+    def _voice_now(self) -> Any:
+        """The one-thread voice while other programs leave less than two cores free."""
+        if self._one_thread is not None and threads_for(self._threads, os.cpu_count() or 1,
+                                                        other_load().cores()) == 1:
+            return self._one_thread
+        return self._voice
+
+
+def _session(model_path: Path, threads: int) -> Any:
+    import onnxruntime
+
+    opts = onnxruntime.SessionOptions()
+    if threads:
+        opts.intra_op_num_threads = threads
+    return onnxruntime.InferenceSession(str(model_path), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
 def trim_leading_silence(samples: np.ndarray, rate_hz: int, dbfs: float = LEAD_SILENCE_DBFS,

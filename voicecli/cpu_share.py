@@ -1,4 +1,5 @@
-"""How many cores other programs keep busy right now, so llama.cpp can take only what is free.
+"""How many cores other programs keep busy right now, so llama.cpp (and Piper, see
+:mod:`voicecli.tts.piper_voice`) can take only what is free.
 
 llama.cpp's threads wait for each other at every layer: with two threads on a two-core machine
 where a browser or a build keeps one core busy, each token waits for the thread that shares its
@@ -14,6 +15,7 @@ thread count is used as before."""
 from __future__ import annotations
 
 import collections
+import functools
 import math
 import os
 import threading
@@ -102,3 +104,9 @@ class OtherLoad:
     def close(self) -> None:
         if self._samples:
             self._stop.set()
+
+
+@functools.cache
+def other_load() -> OtherLoad:
+    """The process's one sampler (the LLM and the TTS ask the same one)."""
+    return OtherLoad()
