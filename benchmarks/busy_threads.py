@@ -9,8 +9,9 @@ the figure is the median of 6 after one warm-up.
 
 Configurations: STT with libgomp's default wait policy (``OMP_WAIT_POLICY`` empty; voicecli's
 default), passive and one thread; talk's live STT (the short window) on two threads and on one
-(voicecli's default: a one-thread copy of the model); Piper with onnxruntime's spinning threads (voicecli's default),
-without spinning and one thread; the LLM with 2 threads (voicecli's default) and 1. (Passive STT and
+(voicecli's default: a one-thread copy of the model); Piper with onnxruntime's spinning threads
+(voicecli's default on an idle machine), without spinning and on one thread (voicecli's while other
+programs keep a core busy); the LLM with 2 threads (voicecli's default) and 1. (Passive STT and
 Piper without spinning were faster here but not as heard from outside: ``benchmarks/RESULTS.md``.)
 """
 
