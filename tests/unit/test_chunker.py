@@ -108,3 +108,14 @@ def test_a_dot_that_may_not_end_the_sentence_waits_for_the_next_token(tokens, fi
     c = SpeechChunker()
     out = [chunk for t in tokens for chunk in c.push(t)] + c.flush()
     assert out[0] == first
+
+
+def test_a_first_piece_never_waits_for_an_overlong_word():
+    c = SpeechChunker()
+    out = c.push("There are ")
+    for _ in range(40):
+        out += c.push("000")
+    assert out and out[0] == "There are"  # not after the whole run of digits
+    c = SpeechChunker()
+    out = [chunk for _ in range(40) for chunk in c.push("ab")]
+    assert out and len(out[0]) == 60

@@ -42,6 +42,10 @@ after before between during without within
 """.split())
 
 
+FIRST_CHUNK_MAX_CHARS = 60
+"""...nor for more characters than this: SmolLM2 once answered "There are 1000…000" (96 tokens of
+digits, no space), and the first piece waited for the whole reply (5.2 s on the device loop)."""
+
 FIRST_CHUNK_HARD_WORDS = 8
 """The first piece never waits for more words than this: a long first sentence with no comma and
 no word to cut before was spoken whole, and Piper's first audio took ~2 s (30 words); at 12 words
@@ -98,6 +102,9 @@ class SpeechChunker:
         if self._emitted == 0:
             if words > FIRST_CHUNK_HARD_WORDS:  # nowhere good to cut: never wait longer
                 return list(re.finditer(r"\S+", buf))[FIRST_CHUNK_HARD_WORDS].start()
+            if len(buf) > FIRST_CHUNK_MAX_CHARS:  # before the overlong word, or inside it
+                space = buf.rfind(" ", 0, FIRST_CHUNK_MAX_CHARS)
+                return space if space > 0 and buf[:space].strip() else FIRST_CHUNK_MAX_CHARS
             return None
         if words >= self.p.max_chunk_words:
             cuts = [m.end() for m in _CLAUSE_END.finditer(buf) if len(buf[:m.end()].split()) >= self.p.max_chunk_words]
