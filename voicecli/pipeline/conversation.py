@@ -77,12 +77,12 @@ class Conversation(AdapterControls):
         self.o = options
         self._echo = echo = EchoPath(echo_canceller, player, output_latency_s=lambda: getattr(
             self.output, "latency_s", None)) if echo_canceller is not None else None
-        self._judge = (TurnEndJudge(turn_model, lambda: self.o.semantic_turn, self._end_turn_early)
+        self._judge = (TurnEndJudge(turn_model, lambda: self.o.semantic_turn, self._end_turn_early,
+                                    lambda: (p := self._prepared) is not None and p.making_first_audio)
                        if turn_model is not None else None)
         """Semantic end of turn (None: silence alone ends turns)."""
         self._ears = Listener(engines.new_vad(), options.endpointer, echo, emit, self._semantic(options))
-        self._responder = Responder(engines, player, emit, on_turn, tools,
-                                    self._judge.model_running.is_set if self._judge is not None else None)
+        self._responder = Responder(engines, player, emit, on_turn, tools)
         self.talk_over = TalkOverGuard(echo, player, ConversationHooks(
             self._interrupt, self._start_checked_turn,
             lambda audio: self._responder.transcribe(audio, self.o.stt), self._call, emit, self._listening))

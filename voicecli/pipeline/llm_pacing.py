@@ -5,26 +5,19 @@ the next token only once the loop has taken the last one and found no piece in i
 free, the token in flight when the first piece is cut ran beside Piper's synthesis of that piece
 and on two cores both slowed down (a trace on the device loop: 174 ms for a 1.9 s first piece
 whose synthesis takes ~100 ms alone). From the cut until the first piece's audio is ready (and
-its reply's gate is open) the LLM waits; after that it runs free. It also waits between tokens
-while ``yield_to()`` says other work on the hot path needs the cores (the turn model judging the
-pause the reply is prepared for). Each wait is bounded, so a stalled loop never stalls the model
-for long."""
+its reply's gate is open) the LLM waits; after that it runs free. Each wait is bounded, so a
+stalled loop never stalls the model for long."""
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
-
-YIELD_POLL_S = 0.005
 
 
 class LlmPacing:
     """Shared by the LLM's thread (:meth:`after_token`) and the event loop (the rest)."""
 
-    def __init__(self, max_wait_s: float, yield_to: Callable[[], bool] | None = None) -> None:
+    def __init__(self, max_wait_s: float) -> None:
         self._max_wait_s = max_wait_s
-        self._yield_to = yield_to
         self._cv = threading.Condition()
         self._computed = 0
         """Tokens the LLM handed on."""
@@ -40,10 +33,6 @@ class LlmPacing:
             n = self._computed
             self._cv.wait_for(lambda: not self._held and (not self._lockstep or self._taken >= n),
                               timeout=self._max_wait_s)
-        if self._yield_to is not None:
-            deadline = time.monotonic() + self._max_wait_s
-            while self._yield_to() and time.monotonic() < deadline:
-                time.sleep(YIELD_POLL_S)
 
     def token_taken(self, first_piece_cut: bool = False) -> None:
         """Loop: a token was taken; ``first_piece_cut``: it completed the first piece, so the LLM

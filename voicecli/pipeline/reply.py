@@ -111,6 +111,14 @@ class Reply:
         return self.phase not in (ReplyPhase.PREPARED, ReplyPhase.DISCARDED)
 
     @property
+    def making_first_audio(self) -> bool:
+        """A speculative reply still working towards its first audio (transcript, first tokens,
+        first clause's synthesis): the work on the hot path of the turn it may answer. Read from
+        other threads (a plain snapshot of its fields)."""
+        return (self.phase is ReplyPhase.PREPARED and self.latency.tts_first_audio is None
+                and not self.cancel.is_set())
+
+    @property
     def becomes_turn(self) -> bool:
         """Does it end as a turn in the history (it was answered, fully or in part)?"""
         return ((bool(self.user) or self.continues) and not self.merged

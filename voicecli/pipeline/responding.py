@@ -62,11 +62,8 @@ class ReplyHooks:
 
 class Responder:
     def __init__(self, engines: EngineSet, player: Player, emit: Callable[[Event], None],
-                 on_turn: Callable[[TurnRecord], None] | None, tools: ToolRunner | None = None,
-                 yield_to: Callable[[], bool] | None = None) -> None:
+                 on_turn: Callable[[TurnRecord], None] | None, tools: ToolRunner | None = None) -> None:
         self.engines = engines
-        self.yield_to = yield_to
-        """Other hot-path work the replies' LLM waits for between tokens (the turn model)."""
         self.tools = tools
         """Runs the calls the model makes (None: a call ends the reply, see :mod:`.tool_use`)."""
         self.player = player
@@ -180,7 +177,7 @@ class Responder:
         stream = ReplyStream(r, self.engines.chat, voice, self.player, self.workers,
                              SpeakingOptions(o.generation, o.chunker, o.speed), hooks.show,
                              lambda: hooks.set_state(AssistantState.SPEAKING),
-                             tools_for_reply(o.tools, self.tools, r.continues), self.yield_to)
+                             tools_for_reply(o.tools, self.tools, r.continues))
         await stream.run(messages)
         return True
 

@@ -92,8 +92,7 @@ class ReplyStream:
 
     def __init__(self, reply: Reply, chat: ChatModel, voice: Synthesizer, player: Player, workers: Workers,
                  options: SpeakingOptions, show: Callable[[Reply, Event], None],
-                 on_queued: Callable[[], None], tools: ToolUse | None = None,
-                 yield_to: Callable[[], bool] | None = None) -> None:
+                 on_queued: Callable[[], None], tools: ToolUse | None = None) -> None:
         self.r = reply
         self.chat = chat
         self.voice = voice
@@ -102,9 +101,8 @@ class ReplyStream:
         self.o = options
         self.show = show
         self.on_queued = on_queued
-        self._pacing = LlmPacing(FIRST_AUDIO_MAX_HOLD_S, yield_to)
-        """When the LLM may compute its next token (lockstep, then held for the first audio; and
-        not while ``yield_to()``)."""
+        self._pacing = LlmPacing(FIRST_AUDIO_MAX_HOLD_S)
+        """When the LLM may compute its next token (lockstep, then held for the first audio)."""
         self.tools = tools
         """The tools offered for this reply (None: text only)."""
         self._deltas = 0

@@ -8,17 +8,16 @@ finished question then ends the turn without waiting for the next checkpoint). W
 ready at the checkpoint the model is asked once it arrives and leaves the turn open, so a
 verdict the words settle never queues behind (or competes for a core with) a model run.
 
-While the model runs, the speculative reply's LLM waits between tokens (:attr:`TurnEndJudge.model_running`,
-see :mod:`voicecli.pipeline.llm_pacing`): on two cores a Smart Turn run beside the reply's first
-tokens took ~150 ms instead of ~50 and held the first token back as long. (It used to wait for the
-reply's first audio instead; a statement the words cannot settle then ended ~600–800 ms into the
-pause, after that audio and a model run, and waited that long for its reply.)"""
+The model also waits (up to :data:`MODEL_WAIT_MAX_S`) while the speculative reply works towards
+its first audio: on two cores a Smart Turn run beside the reply's first tokens took ~150 ms
+instead of ~50 and held the first token back as long, though the reply's first audio, not the
+verdict, was the later of the two. Run once that audio is ready, the verdict comes ~50 ms after
+it and the reply plays at once."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +29,12 @@ from voicecli.stt.types import Transcription
 from voicecli.vad.turn import SemanticTurnParams, TurnModel
 
 TranscriptFuture = concurrent.futures.Future[tuple[Transcription, float]]
+
+MODEL_WAIT_MAX_S = 0.5
+"""Longest the turn model waits for the speculative reply's first audio (a slow first clause
+must not hold the verdict back for long: the reply plays only once the turn has ended)."""
+_WAIT_POLL_S = 0.005
+
 
 @dataclass(frozen=True)
 class TurnVerdict:
@@ -48,10 +53,10 @@ class TurnEndJudge:
     fallback ends the turn."""
 
     def __init__(self, model: TurnModel, params: Callable[[], SemanticTurnParams | None],
-                 on_complete: Callable[[int], None]) -> None:
+                 on_complete: Callable[[int], None], hot_path_busy: Callable[[], bool] = lambda: False) -> None:
         self._model = model
-        self.model_running = threading.Event()
-        """Set while the model runs: the speculative reply's LLM waits meanwhile."""
+        self._hot_path_busy = hot_path_busy
+        """Is the speculative reply still making its first audio? (called on the turn thread)"""
         self._params = params
         self._on_complete = on_complete
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="turn")
@@ -105,8 +110,11 @@ class TurnEndJudge:
 
     def _judge(self, params: SemanticTurnParams, last_voiced_frame: int, audio: np.ndarray,
                transcript: TranscriptFuture | None, silence_ms: float) -> TurnVerdict | None:
-        """Turn thread; None when an earlier check has ended the turn meanwhile (no model run
-        beside its reply)."""
+        """Turn thread: after the speculative reply's first audio (or :data:`MODEL_WAIT_MAX_S`);
+        None when an earlier check has ended the turn meanwhile (no model run beside its reply)."""
+        deadline = time.monotonic() + MODEL_WAIT_MAX_S
+        while self._hot_path_busy() and time.monotonic() < deadline:
+            time.sleep(_WAIT_POLL_S)
         if last_voiced_frame == self._ended:
             return None
         t0 = time.monotonic()
@@ -114,16 +122,10 @@ class TurnEndJudge:
         by_words = params.verdict_from_words(text, silence_ms)
         if by_words is not None:
             return TurnVerdict(last_voiced_frame, None, text, by_words, (time.monotonic() - t0) * 1000)
-        self.model_running.set()
-        try:
-            probability = self._model.probability(audio)
-        finally:
-            self.model_running.clear()
+        probability = self._model.probability(audio)
         text = _text_if_ready(transcript)  # it may have come in meanwhile
-        complete = params.complete(probability, text, silence_ms)
-        if complete:  # a check of this pause queued behind this one runs no model either
-            self._ended = last_voiced_frame
-        return TurnVerdict(last_voiced_frame, probability, text, complete, (time.monotonic() - t0) * 1000)
+        return TurnVerdict(last_voiced_frame, probability, text, params.complete(probability, text, silence_ms),
+                           (time.monotonic() - t0) * 1000)
 
     def _decided(self, fut: concurrent.futures.Future[TurnVerdict | None]) -> None:
         """Event loop."""
