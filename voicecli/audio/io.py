@@ -257,13 +257,16 @@ class SpeakerOutput:
 
     def stop(self) -> None:
         if self._stream is not None:
+            # A stream that died with its device (the sound server went away) has nothing to
+            # report: the device error is the one line the user needs.
+            healthy = bool(getattr(self._stream, "active", True))
             try:
                 self._stream.stop()
                 self._stream.close()
             except Exception:  # noqa: BLE001
                 pass
             self._stream = None
-            if self.underflows:
+            if self.underflows and healthy:
                 _LOG.warning("audio output: %d underflows (gaps in playback)", self.underflows)
 
 
