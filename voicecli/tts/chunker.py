@@ -44,7 +44,7 @@ after before between during without within
 
 FIRST_CHUNK_MAX_CHARS = 60
 """...nor for more characters than this: SmolLM2 once answered "There are 1000…000" (96 tokens of
-digits, no space), and the first piece waited for the whole reply (5.2 s on the device loop)."""
+digits, no space), and the first piece waited for the whole reply (5.3 s to the first sound on the device loop)."""
 
 FIRST_CHUNK_HARD_WORDS = 8
 """The first piece never waits for more words than this: a long first sentence with no comma and
