@@ -8,7 +8,8 @@ waited out before the next question. Beside it: talk's own per-turn figures (`--
 `unexplained` = external − talk's voice_to_voice (the device path no stage counts).
 
 Questions: espeak-ng sentences in several voices (not in the eval set) plus real speech clips
-from eval/speech.
+from eval/speech, each cut after its voice (the last frame Silero calls speech): the room tone
+after the words is not the question, and above −45 dBFS it would move the question's end.
 
     python benchmarks/device_loop.py                       # 8 questions, one run
     python benchmarks/device_loop.py --runs 3 --json out.json
@@ -55,12 +56,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from voicecli.audio.decode import decode_audio, write_wav  # noqa: E402
-from voicecli.audio.format import pcm16_to_float  # noqa: E402
-from voicecli.bench.device_loop import TurnTiming, audible_threshold, time_turn  # noqa: E402
+from voicecli.audio.format import FRAME_SAMPLES, pcm16_to_float  # noqa: E402
+from voicecli.bench.device_loop import TurnTiming, audible_threshold, time_turn, trim_to_voice  # noqa: E402
 from voicecli.bench.machine import load_average  # noqa: E402
 from voicecli.bench.rig import QUESTIONS, busy_cores, espeak_wav  # noqa: E402
 from voicecli.bench.talk_process import TalkProcess, TimedEvent, split_talk_words, talk_command  # noqa: E402
 from voicecli.bench.virtual_audio import RECORD_RATE_HZ, PulseAudio, start_pulseaudio  # noqa: E402
+from voicecli.config import Settings  # noqa: E402
+from voicecli.engines import load_vad  # noqa: E402
 
 RATE = RECORD_RATE_HZ
 SPOKEN = QUESTIONS[:6]
@@ -115,8 +118,10 @@ def make_questions(work: Path, eval_dir: Path) -> list[tuple[str, str, np.ndarra
         out.append((text, voice, decode_audio(wav)))
     manifest = {json.loads(line)["file"]: json.loads(line)["text"]
                 for line in (eval_dir / "manifest.jsonl").read_text().splitlines() if line.strip()}
+    vad = load_vad(Settings())
     for name in REAL:
-        out.append((manifest[name], "real:" + name, decode_audio(eval_dir / name)))
+        clip = decode_audio(eval_dir / name)
+        out.append((manifest[name], "real:" + name, trim_to_voice(clip, vad.probabilities(clip), FRAME_SAMPLES)))
     return out
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from voicecli.bench.device_loop import first_audible_sample, last_audible_sample, locate, time_turn
+from voicecli.bench.device_loop import first_audible_sample, last_audible_sample, locate, time_turn, trim_to_voice
 
 RATE = 16_000
 
@@ -102,3 +102,24 @@ def test_time_turn_when_the_recorded_question_fades_sooner_than_the_clip():
     rec[reply_at + RATE // 2: reply_at + RATE] = _tone(0.5)
     t = time_turn(rec, q, approx_start=start, rate_hz=RATE)
     assert t.latency_ms == pytest.approx(700.0, abs=1.0)
+
+
+def test_trim_to_voice_cuts_room_tone_after_the_last_voiced_frame():
+    # 0.5 s of "voice" then 0.5 s of room noise above -45 dBFS that a VAD calls silence
+    rate, frame = 16000, 512
+    rng = np.random.default_rng(0)
+    voice = 0.3 * np.sin(2 * np.pi * 220 * np.arange(rate // 2) / rate).astype(np.float32)
+    noise = (0.01 * rng.standard_normal(rate // 2)).astype(np.float32)  # ~-40 dBFS
+    clip = np.concatenate([voice, noise])
+    probs = [0.9 if (i + 1) * frame <= len(voice) + frame else 0.1 for i in range(len(clip) // frame)]
+    trimmed = trim_to_voice(clip, probs, frame, rate_hz=rate)
+    # the end falls inside the last voiced frame (which overlaps the noise by < one frame)
+    assert len(voice) - frame <= last_audible_sample(trimmed) <= len(voice) + frame
+    assert len(trimmed) < len(voice) + frame
+    assert last_audible_sample(clip) > len(voice) + rate // 4  # untrimmed, the noise was the end
+
+
+def test_trim_to_voice_leaves_a_clip_that_ends_in_silence_alone():
+    clip = np.concatenate([_tone(0.5), np.zeros(RATE // 5, np.float32)])
+    probs = [0.9] * (len(clip) // 512)
+    assert trim_to_voice(clip, probs, 512) is clip

@@ -35,6 +35,25 @@ def first_audible_sample(samples: np.ndarray, start: int, dbfs: float = AUDIBLE_
     return start + int(loud[0]) if loud.size else None
 
 
+def trim_to_voice(samples: np.ndarray, speech_probabilities: list[float], frame_samples: int,
+                  threshold: float = 0.5, fade_ms: float = 10.0, rate_hz: int = 16000) -> np.ndarray:
+    """``samples`` ending with its voice: cut after the last audible sample inside the last frame
+    a voice detector calls speech (``speech_probabilities``, one per ``frame_samples``), with a
+    ``fade_ms`` fade-out. A recording's room tone after the words is not the question, and its
+    noise above the audible threshold would move the question's end (en_goforward.wav: 283 ms
+    of it); espeak-ng's clips, which end in digital silence, are returned unchanged."""
+    voiced = [i for i, p in enumerate(speech_probabilities) if p >= threshold]
+    if not voiced:
+        return samples
+    end = last_audible_sample(samples[: (voiced[-1] + 1) * frame_samples])
+    if end >= last_audible_sample(samples):
+        return samples
+    out = samples[:end].copy()
+    fade = min(len(out), int(fade_ms * rate_hz / 1000))
+    out[len(out) - fade:] *= np.linspace(1.0, 0.0, fade, dtype=out.dtype)
+    return out
+
+
 def locate(recording: np.ndarray, clip: np.ndarray, approx_start: int, search: int) -> int:
     """Where ``clip`` starts in ``recording``, searched ``±search`` samples around ``approx_start``
     (FFT cross-correlation; the clip was played onto the recorded track, so it is there exactly)."""
