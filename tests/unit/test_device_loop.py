@@ -123,3 +123,13 @@ def test_trim_to_voice_leaves_a_clip_that_ends_in_silence_alone():
     clip = np.concatenate([_tone(0.5), np.zeros(RATE // 5, np.float32)])
     probs = [0.9] * (len(clip) // 512)
     assert trim_to_voice(clip, probs, 512) is clip
+
+
+def test_locate_finds_a_quiet_question_beside_a_loud_reply():
+    # the reply (near full scale) is within the search window; raw correlation preferred it
+    q = 0.05 * _question()
+    rec = np.zeros(8 * RATE, np.float32)
+    rec[RATE: 3 * RATE] = 0.9 * np.random.default_rng(7).standard_normal(2 * RATE).astype(np.float32).clip(-1, 1)
+    at = 4 * RATE + 77
+    rec[at: at + len(q)] += q
+    assert locate(rec, q, approx_start=3 * RATE, search=2 * RATE) == at

@@ -56,7 +56,8 @@ def trim_to_voice(samples: np.ndarray, speech_probabilities: list[float], frame_
 
 def locate(recording: np.ndarray, clip: np.ndarray, approx_start: int, search: int) -> int:
     """Where ``clip`` starts in ``recording``, searched ``±search`` samples around ``approx_start``
-    (FFT cross-correlation; the clip was played onto the recorded track, so it is there exactly)."""
+    (FFT cross-correlation normalised by the recording's energy; the clip was played onto the
+    recorded track, so it is there exactly)."""
     lo = max(0, approx_start - search)
     hi = min(len(recording), approx_start + search + len(clip))
     region = recording[lo:hi].astype(np.float64)
@@ -65,7 +66,11 @@ def locate(recording: np.ndarray, clip: np.ndarray, approx_start: int, search: i
     n = 1 << int(np.ceil(np.log2(len(region) + len(clip))))
     corr = np.fft.irfft(np.fft.rfft(region, n) * np.conj(np.fft.rfft(clip.astype(np.float64), n)), n)
     valid = corr[: len(region) - len(clip) + 1]
-    return lo + int(np.argmax(valid))
+    # normalised by the recording's energy under the clip: raw correlation favours loud stretches,
+    # and a quiet clip (en_timit_LDC93S1.wav peaks at -21 dBFS) was once "found" in a reply
+    energy = np.concatenate([[0.0], np.cumsum(region * region)])
+    window = energy[len(clip):] - energy[: len(region) - len(clip) + 1]
+    return lo + int(np.argmax(valid / np.sqrt(np.maximum(window, 1e-12))))
 
 
 @dataclass(frozen=True)
