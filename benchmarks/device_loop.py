@@ -14,6 +14,8 @@ after the words is not the question, and above −45 dBFS it would move the ques
     python benchmarks/device_loop.py                       # 8 questions, one run
     python benchmarks/device_loop.py --runs 3 --json out.json
     python benchmarks/device_loop.py --busy 1              # with one core kept busy
+    python benchmarks/device_loop.py --eval-set            # the 21 English eval clips: latency and
+                                                           # the word error rate of what talk heard
     python benchmarks/device_loop.py --talk-arg=--end-silence-ms --talk-arg=300
 
 A/B in one interleaved run, question by question: each ``--variant LABEL:SETTINGS`` is a talk configuration
@@ -111,15 +113,17 @@ class Turn:
     """Sound went on over the question's end on the recording: no latency read (see ``TurnTiming``)."""
 
 
-def make_questions(work: Path, eval_dir: Path) -> list[tuple[str, str, np.ndarray]]:
+def make_questions(work: Path, eval_dir: Path, eval_set: bool = False) -> list[tuple[str, str, np.ndarray]]:
+    """The espeak-ng questions and :data:`REAL`, or (``eval_set``) every English clip of the eval set."""
     out: list[tuple[str, str, np.ndarray]] = []
-    for i, (voice, text) in enumerate(SPOKEN):
+    entries = [json.loads(line) for line in (eval_dir / "manifest.jsonl").read_text().splitlines() if line.strip()]
+    manifest = {e["file"]: e["text"] for e in entries}
+    real = [e["file"] for e in entries if e["language"] == "en"] if eval_set else REAL
+    for i, (voice, text) in enumerate(() if eval_set else SPOKEN):
         wav = espeak_wav(work, f"q{i}", voice, text, words_per_minute=165, pad_s=0.2)
         out.append((text, voice, decode_audio(wav)))
-    manifest = {json.loads(line)["file"]: json.loads(line)["text"]
-                for line in (eval_dir / "manifest.jsonl").read_text().splitlines() if line.strip()}
     vad = load_vad(Settings())
-    for name in REAL:
+    for name in real:
         clip = decode_audio(eval_dir / name)
         out.append((manifest[name], "real:" + name, trim_to_voice(clip, vad.probabilities(clip), FRAME_SAMPLES)))
     return out
@@ -299,10 +303,28 @@ def summarize(values: list[float]) -> dict[str, float]:
             "p95": round(v[min(len(v) - 1, int(round(0.95 * (len(v) - 1))))], 1), "max": round(v[-1], 1)}
 
 
+def word_error_rate(turns: list[Turn]) -> dict[str, float] | None:
+    """What talk heard against the clips' transcripts, with Whisper's English normaliser (jiwer
+    and whisper-normalizer, the ``dev`` extra; None without them or without talk's transcripts)."""
+    try:
+        import jiwer
+        from whisper_normalizer.english import EnglishTextNormalizer
+    except ImportError:
+        return None
+    pairs = [(t.question, t.user_text.replace(" | ", " ")) for t in turns if t.talk_turns != -1]
+    if not pairs:
+        return None
+    normalize = EnglishTextNormalizer()
+    out = jiwer.process_words([normalize(r) for r, _ in pairs], [normalize(h) for _, h in pairs])
+    errors = out.substitutions + out.deletions + out.insertions
+    return {"wer": round(100.0 * out.wer, 2), "errors": errors,
+            "reference_words": out.hits + out.substitutions + out.deletions}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=1, help="sessions per variant (report the median of their p50s)")
-    ap.add_argument("--questions", type=int, default=len(SPOKEN) + len(REAL), help="questions per run")
+    ap.add_argument("--questions", type=int, default=None, help="questions per run (default: all)")
     ap.add_argument("--busy", type=int, default=0, help="cores to keep busy with a spin loop meanwhile")
     ap.add_argument("--talk-arg", action="append", default=[], help="extra argument for voicecli talk (every variant)")
     ap.add_argument("--variant", action="append", default=[], metavar="LABEL:SETTINGS",
@@ -310,6 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--command", action="append", default=[], metavar="LABEL:PROGRAM",
                     help="a program using the default devices instead of talk (a peer)")
     ap.add_argument("--eval-dir", type=Path, default=ROOT / "eval" / "speech")
+    ap.add_argument("--eval-set", action="store_true",
+                    help="ask every English clip of the eval set instead, and report the word error rate of "
+                         "what talk heard (Whisper's English normaliser)")
     ap.add_argument("--json", type=Path, help="write every turn and the summary here")
     ap.add_argument("--keep", type=Path, help="keep the recordings and talk's events in this folder")
     a = ap.parse_args(argv)
@@ -319,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[tuple[Variant, int, list[Turn], list[float] | None, list[float] | None]] = []
     with busy_cores(a.busy), tempfile.TemporaryDirectory(prefix="voicecli-devloop-") as tmp:
         work = Path(tmp)
-        questions = make_questions(work, a.eval_dir)[: a.questions]
+        questions = make_questions(work, a.eval_dir, a.eval_set)[: a.questions]
         for r in range(1, a.runs + 1):
             load_before = load_average()
             for v, turns in run_round(questions, variants, work, a.keep, r):
@@ -359,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
             "questions_not_one_turn": sum(1 for turns, _, _ in mine for t in turns if t.talk_turns not in (1, -1)),
             "no_reply": sum(1 for turns, _, _ in mine for t in turns if t.external_ms is None and not t.sound_over_end),
             "sound_over_question_end": sum(1 for turns, _, _ in mine for t in turns if t.sound_over_end),
+            "heard_wer": word_error_rate([t for turns, _, _ in mine for t in turns]),
             "load": [[lb, la] for _, lb, la in mine], "talk_args": list(v.talk_args), "env": dict(v.env),
             "command": list(v.command)}
     if len(variants) == 1:  # the single-configuration keys, as before
