@@ -19,8 +19,10 @@ from tests.helpers import json_lines, read_wav, run_voicecli, silence, write_wav
 pytestmark = [pytest.mark.models, pytest.mark.slow]
 pytest.importorskip("mcp")
 
-TOKENS = ("banana", "purple", "tiger", "orange", "pencil", "rocket", "garden", "silver")
-"""Plain words the tiny model repeats and Whisper spells one way; one is picked per run."""
+TOKENS = ("banana", "purple", "orange", "pencil", "rocket", "garden", "silver")
+"""Plain words the tiny model repeats and Whisper spells one way; one is picked per run. Each was
+checked (2026-12-01, all seven pass): with "tiger" SmolLM2 at temperature 0 says "The secret word
+is not a word." every time, so a CI run that drew it failed."""
 SYSTEM = "You are a voice assistant. When a tool gives you a word, say only: The secret word is WORD."
 
 
