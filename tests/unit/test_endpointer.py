@@ -137,3 +137,25 @@ def test_end_turn_of_a_cough_discards_it():
         ep.step(p)
     (ev,) = ep.end_turn(4)
     assert isinstance(ev, UtteranceDiscarded)
+
+
+def test_finish_ends_an_utterance_the_input_ended_in():
+    # 20 voiced frames, then 5 of a pause (160 ms, far from the 400 ms end), then the input ends
+    ep = Endpointer(P)
+    for p in [0.9] * 20 + [0.0] * 5:
+        ep.step(p)
+    events = ep.finish()
+    assert [type(e).__name__ for e in events] == ["UtteranceEnded"]
+    assert events[0].last_voiced_frame == 19
+    assert ep.finish() == []  # nothing open any more
+
+
+def test_finish_mid_speech_and_when_quiet():
+    ep = Endpointer(P)
+    for p in [0.9] * 20:
+        ep.step(p)
+    assert [type(e).__name__ for e in ep.finish()] == ["UtteranceEnded"]
+    quiet = Endpointer(P)
+    for p in [0.0] * 10 + [0.9] * 2:  # a click too short to start an utterance
+        quiet.step(p)
+    assert quiet.finish() == []

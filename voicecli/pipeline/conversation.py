@@ -164,6 +164,9 @@ class Conversation(AdapterControls):
                     raise VoicecliError("the input device stopped delivering audio (unplugged?)",
                                         "reconnect it or pick another with --input-device") from None
                 if item is END_OF_INPUT:
+                    if not self._quitting:
+                        for ev in self._ears.finish():  # the words the input ended on are answered
+                            self._on_endpoint(ev)
                     break
                 self._on_frame(item)
             if not self._quitting:

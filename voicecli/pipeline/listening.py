@@ -99,6 +99,10 @@ class Listener:
         pause after ``last_voiced_frame`` (else nothing)."""
         return self.endpointer.end_turn(last_voiced_frame)
 
+    def finish(self) -> list[EndpointEvent]:
+        """The input is over: end the utterance still open, if any."""
+        return self.endpointer.finish()
+
     def reopen(self, start_frame: int, started_wall: float) -> None:
         """The utterance in progress continues the one that started at endpointer frame
         ``start_frame`` (Unix time ``started_wall``): its audio, partials and pause checks start there."""

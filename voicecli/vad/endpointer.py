@@ -161,6 +161,14 @@ class Endpointer:
             return []
         return self._end()
 
+    def finish(self) -> list[EndpointEvent]:
+        """The input is over: an utterance still open (spoken, or in a pause no verdict has
+        ended yet) ends here, as if its silence had run out. A file that ends less than the
+        fallback silence after its last words would otherwise leave them unanswered."""
+        if self.state not in (EndpointState.SPEAKING, EndpointState.STOPPING):
+            return []
+        return self._end()
+
     def _maybe_start(self) -> list[EndpointEvent]:
         if self._run < self._start_frames:
             return []
