@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from voicecli.audio.format import FRAME_MS
-from voicecli.audio.io import END_OF_INPUT, AudioOutput, CapturedFrame, FrameSource, post
+from voicecli.audio.io import END_OF_INPUT, AudioOutput, CapturedFrame, FrameSource, PushSource, post
 from voicecli.audio.playback import Player
 from voicecli.errors import VoicecliError
 from voicecli.llm.tools import ToolRunner
@@ -164,8 +164,10 @@ class Conversation(AdapterControls):
                     raise VoicecliError("the input device stopped delivering audio (unplugged?)",
                                         "reconnect it or pick another with --input-device") from None
                 if item is END_OF_INPUT:
-                    if not self._quitting:
-                        for ev in self._ears.finish():  # the words the input ended on are answered
+                    # the words a file or a pipe ended on are answered; a pushed source ends when
+                    # its client has gone (a realtime disconnect): nobody to answer
+                    if not self._quitting and not isinstance(self.source, PushSource):
+                        for ev in self._ears.finish():
                             self._on_endpoint(ev)
                     break
                 self._on_frame(item)
