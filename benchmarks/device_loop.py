@@ -64,6 +64,7 @@ from voicecli.bench.machine import load_average  # noqa: E402
 from voicecli.bench.rig import QUESTIONS, busy_cores, espeak_wav  # noqa: E402
 from voicecli.bench.talk_process import TalkProcess, TimedEvent, split_talk_words, talk_command  # noqa: E402
 from voicecli.bench.virtual_audio import RECORD_RATE_HZ, PulseAudio, start_pulseaudio  # noqa: E402
+from voicecli.bench.wer import whisper_english_wer  # noqa: E402
 from voicecli.config import Settings  # noqa: E402
 from voicecli.engines import load_vad  # noqa: E402
 
@@ -306,19 +307,14 @@ def summarize(values: list[float]) -> dict[str, float]:
 def word_error_rate(turns: list[Turn]) -> dict[str, float] | None:
     """What talk heard against the clips' transcripts, with Whisper's English normaliser (jiwer
     and whisper-normalizer, the ``dev`` extra; None without them or without talk's transcripts)."""
-    try:
-        import jiwer
-        from whisper_normalizer.english import EnglishTextNormalizer
-    except ImportError:
-        return None
     pairs = [(t.question, t.user_text.replace(" | ", " ")) for t in turns if t.talk_turns != -1]
     if not pairs:
         return None
-    normalize = EnglishTextNormalizer()
-    out = jiwer.process_words([normalize(r) for r, _ in pairs], [normalize(h) for _, h in pairs])
-    errors = out.substitutions + out.deletions + out.insertions
-    return {"wer": round(100.0 * out.wer, 2), "errors": errors,
-            "reference_words": out.hits + out.substitutions + out.deletions}
+    try:
+        w = whisper_english_wer([r for r, _ in pairs], [h for _, h in pairs])
+    except ImportError:
+        return None
+    return {"wer": round(100.0 * w.wer, 2), "errors": w.errors, "reference_words": w.reference_words}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from voicecli.audio.decode import decode_audio  # noqa: E402
+from voicecli.bench.wer import whisper_english_wer  # noqa: E402
 from voicecli.config import Settings  # noqa: E402
 from voicecli.engines import load_transcriber  # noqa: E402
 from voicecli.stt.options import transcribe_options  # noqa: E402
@@ -44,12 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path)
     a = ap.parse_args(argv)
     try:
-        import jiwer
-        from whisper_normalizer.english import EnglishTextNormalizer
+        import jiwer  # noqa: F401 - checked here, used by whisper_english_wer
+        import whisper_normalizer  # noqa: F401
     except ImportError as exc:
         print(f"needs whisper-normalizer and jiwer: {exc}", file=sys.stderr)
         return 2
-    normalize = EnglishTextNormalizer()
     manifest = [json.loads(line) for line in (a.eval_dir / "manifest.jsonl").read_text().splitlines() if line.strip()]
     clips = [(m["file"], m["text"], decode_audio(a.eval_dir / m["file"])) for m in manifest if m["language"] == "en"]
     settings = Settings()
@@ -77,20 +77,19 @@ def main(argv: list[str] | None = None) -> int:
                 if r == 0:
                     hyps[label].append(text)
         del name
-    refs = [normalize(t) for _, t, _ in clips]
+    refs = [t for _, t, _ in clips]
     rows = []
     for label, _ in configs:
-        out = jiwer.process_words(refs, [normalize(h) for h in hyps[label]])
-        errors = out.substitutions + out.deletions + out.insertions
+        w = whisper_english_wer(refs, hyps[label])
         short = [ms for dur, ms in wall[label] if dur <= SHORT_CLIP_S]
-        rows.append({"config": label, "wer": round(out.wer, 4), "errors": errors,
-                     "reference_words": sum(len(r.split()) for r in refs),
+        rows.append({"config": label, "wer": round(w.wer, 4), "errors": w.errors,
+                     "reference_words": w.reference_words,
                      "wall_ms_p50": round(statistics.median(ms for _, ms in wall[label]), 1),
                      "wall_ms_short_clips_p50": round(statistics.median(short), 1) if short else None,
                      "cpu_ms_p50": round(statistics.median(cpu[label]), 1),
                      "set_wall_s": round(sum(ms for _, ms in wall[label]) / 1000 / a.rounds, 2)})
         r = rows[-1]
-        print(f"{label:22} | WER {100 * r['wer']:5.2f} % ({errors:3d} errors / {r['reference_words']} words) | "
+        print(f"{label:22} | WER {100 * r['wer']:5.2f} % ({w.errors:3d} errors / {r['reference_words']} words) | "
               f"wall p50 {r['wall_ms_p50']:6.1f} ms, clips ≤ {SHORT_CLIP_S:.0f} s p50 {r['wall_ms_short_clips_p50']} ms | "
               f"CPU p50 {r['cpu_ms_p50']:6.1f} ms | whole set {r['set_wall_s']} s")
     summary = {"rows": rows, "clips": len(clips), "rounds": a.rounds, "load_p50": round(statistics.median(loads), 2),

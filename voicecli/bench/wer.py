@@ -71,3 +71,16 @@ def word_error_rate(references: Sequence[str], hypotheses: Sequence[str], langua
     if words == 0:
         raise ValueError("no reference words")
     return WerResult(errors / words, errors, words)
+
+
+def whisper_english_wer(references: Sequence[str], hypotheses: Sequence[str]) -> WerResult:
+    """Corpus word error rate with Whisper's own English normaliser, as the Whisper paper and
+    openai-whisper evaluate (jiwer and whisper-normalizer, the ``dev`` extra: ImportError without
+    them)."""
+    import jiwer
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    normalize = EnglishTextNormalizer()
+    out = jiwer.process_words([normalize(r) for r in references], [normalize(h) for h in hypotheses])
+    return WerResult(out.wer, out.substitutions + out.deletions + out.insertions,
+                     out.hits + out.substitutions + out.deletions)
